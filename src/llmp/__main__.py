@@ -1,0 +1,5 @@
+"""`python -m llmp`."""
+
+from llmp.entry import main
+
+main()

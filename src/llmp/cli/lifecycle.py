@@ -1,0 +1,125 @@
+"""`llmp start`, `llmp stop` and `llmp status`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import typer
+
+from llmp import __version__
+from llmp.cli.console import console, fail, print_json
+from llmp.core.paths import resolve_paths
+
+HOST = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1).")
+PORT = typer.Option(None, "--port", help="Port to listen on (default 8484; 0 = any free port).")
+CONFIG = typer.Option(None, "--config", "-c", help="Config file (default: LLMP_CONFIG or the config dir).")
+
+
+def start(
+    foreground: bool = typer.Option(False, "--foreground", "-f", help="Run in this terminal."),
+    host: str | None = HOST,
+    port: int | None = PORT,
+    config: str | None = CONFIG,
+) -> None:
+    """Start the daemon in the background and wait until it answers."""
+    from llmp.cli.daemon_control import StartError, daemon_arguments, live_state, start_detached
+
+    paths = resolve_paths()
+    args = daemon_arguments(host, port, config)
+    if foreground:
+        running = live_state(paths)
+        if running is not None:
+            fail(f"llmp is already running at {running.base_url} (pid {running.pid})")
+        from llmp.daemon.main import main as daemon_main
+
+        raise typer.Exit(daemon_main([*args, "--foreground"]))
+    out = console()
+    try:
+        with out.status("starting llmp…", spinner="dots"):
+            result = start_detached(paths, args)
+    except StartError as exc:
+        fail(str(exc))
+    state = result.state
+    if result.already:
+        out.print(f"llmp is already running at [bold]{state.base_url}[/] (pid {state.pid})")
+        return
+    out.print(f"[green]✓[/] llmp {state.version} running at [bold]{state.base_url}[/] "
+              f"(pid {state.pid})")
+    out.print(f"  export OPENAI_BASE_URL={state.base_url}/v1", highlight=False)
+
+
+def stop() -> None:
+    """Stop the daemon: ask it politely, then signal, then kill."""
+    from llmp.cli.daemon_control import stop as stop_daemon
+
+    state = stop_daemon(resolve_paths())
+    if state is None:
+        console().print("llmp is not running")
+        return
+    console().print(f"[green]✓[/] llmp stopped (pid {state.pid})")
+
+
+def status(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Whether the daemon runs, where, and what it has done."""
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+    from llmp.cli.daemon_control import live_state
+
+    state = live_state(resolve_paths())
+    info: dict[str, Any] = {
+        "running": False, "pid": None, "host": None, "port": None,
+        "version": __version__, "uptime_s": None, "requests": None, "providers": [],
+    }
+    if state is not None:
+        info.update(running=True, pid=state.pid, host=state.host, port=state.port,
+                    version=state.version, uptime_s=round(time.time() - state.started_at, 3),
+                    base_url=state.base_url)
+        try:
+            info.update(admin_request(state, "GET", "/admin/status", timeout=3.0))
+        except DaemonUnreachable as exc:
+            info["error"] = str(exc)
+    if json_output:
+        print_json(info)
+        return
+    _print_status(info)
+
+
+def _print_status(info: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not info["running"]:
+        out.print("llmp is [bold]not running[/] (start it with [bold]llmp start[/])")
+        return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    table.add_row("status", "[green]running[/]" if "error" not in info else "[red]not answering[/]")
+    table.add_row("address", info.get("base_url", ""))
+    table.add_row("pid", str(info["pid"]))
+    table.add_row("version", str(info["version"]))
+    table.add_row("uptime", _duration(info["uptime_s"]))
+    table.add_row("requests", str(info.get("requests", "?")))
+    table.add_row("in flight", str(info.get("in_flight", "?")))
+    table.add_row("providers", ", ".join(info.get("providers") or []) or "-")
+    table.add_row("config", info.get("config_file") or "built-in defaults")
+    if "error" in info:
+        table.add_row("error", info["error"])
+    out.print(table)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(start)
+    app.command()(stop)
+    app.command()(status)

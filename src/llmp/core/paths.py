@@ -1,0 +1,67 @@
+"""Where llmp keeps its files.
+
+`LLMP_HOME` puts everything in one folder (tests and portable installs rely on
+it); otherwise each kind of file goes where the platform expects it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+APP_NAME = "llmp"
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    state_dir: Path
+    log_dir: Path
+    data_dir: Path
+
+    @property
+    def default_config_file(self) -> Path:
+        return self.config_dir / "config.yaml"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "daemon.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "llmp.log"
+
+    @property
+    def daemon_output_file(self) -> Path:
+        """Where the detached daemon's stdout/stderr go, so a crash at start-up is visible."""
+        return self.log_dir / "daemon.out"
+
+    @property
+    def usage_db(self) -> Path:
+        return self.data_dir / "usage.sqlite3"
+
+    def ensure(self) -> None:
+        for folder in (self.config_dir, self.state_dir, self.log_dir, self.data_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def resolve_paths() -> Paths:
+    home = os.environ.get("LLMP_HOME")
+    if home:
+        root = Path(home).expanduser()
+        return Paths(root, root, root / "logs", root)
+    import platformdirs
+
+    return Paths(
+        config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        state_dir=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)),
+        log_dir=Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
+        data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+    )
+
+
+def config_file_from_env(paths: Paths, flag: str | None = None) -> Path:
+    """The config file to read: `--config` beats `LLMP_CONFIG` beats the default location."""
+    chosen = flag or os.environ.get("LLMP_CONFIG")
+    return Path(chosen).expanduser() if chosen else paths.default_config_file

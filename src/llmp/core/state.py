@@ -1,0 +1,87 @@
+"""The daemon's state file: how the CLI finds the running daemon and proves it may drive it.
+
+The daemon writes it atomically (temporary file + rename) once it is listening,
+with its own pid and process create time: a pid alone can be reused by an
+unrelated process after a crash, the pair cannot. The file holds the per-run
+admin token, so it is created with mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DaemonState:
+    pid: int
+    create_time: float
+    host: str
+    port: int
+    token: str
+    version: str
+    started_at: float
+    config_file: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def write_state(path: Path, state: DaemonState) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".daemon-", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(asdict(state), handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_state(path: Path) -> DaemonState | None:
+    """The recorded state, or None when there is none or it cannot be read."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return DaemonState(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def remove_state(path: Path, *, only_pid: int | None = None) -> None:
+    """Remove the file; with `only_pid`, only if it still describes that process."""
+    if only_pid is not None:
+        current = read_state(path)
+        if current is not None and current.pid != only_pid:
+            return
+    path.unlink(missing_ok=True)
+
+
+def process_create_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.Error, OSError):
+        return None
+
+
+def is_alive(state: DaemonState) -> bool:
+    """True when the recorded process still runs and is the same process (not a reused pid)."""
+    created = process_create_time(state.pid)
+    return created is not None and abs(created - state.create_time) < 1.0

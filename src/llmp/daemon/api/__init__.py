@@ -1,0 +1,1 @@
+"""Inbound wire formats: what clients send, turned into the canonical request."""

@@ -1,0 +1,59 @@
+"""Endpoints for the CLI, guarded by the per-run token from the state file.
+
+`/healthz` is public and says nothing but that the daemon answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+
+from aiohttp import web
+
+from llmp.daemon.runtime import RUNTIME
+
+ADMIN_PREFIX = "/admin/"
+SHUTDOWN = web.AppKey("shutdown", asyncio.Event)
+
+
+def token_ok(request: web.Request) -> bool:
+    expected = request.app[RUNTIME].token
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "version": request.app[RUNTIME].version})
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[RUNTIME].status())
+
+
+async def providers(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    listing = []
+    for name, provider in runtime.providers.items():
+        listing.append({
+            "name": name,
+            "type": provider.type_name,
+            "base_url": provider.config.base_url,
+            "models": provider.config.models,
+            "enabled": provider.config.enabled,
+            "key_source": provider.key.source,
+            "key_present": provider.key.present,
+        })
+    return web.json_response({"providers": listing})
+
+
+async def shutdown(request: web.Request) -> web.Response:
+    request.app[SHUTDOWN].set()
+    return web.json_response({"stopping": True}, status=202)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/admin/status", status)
+    app.router.add_get("/admin/providers", providers)
+    app.router.add_post("/admin/shutdown", shutdown)

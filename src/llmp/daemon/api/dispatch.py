@@ -1,0 +1,236 @@
+"""Serving one request, whatever the client's wire format.
+
+The router picks and retries targets; each attempt either relays the
+upstream's bytes untouched (same wire format on both sides) or goes through the
+canonical form. Everything up to the first byte happens inside the attempt, so
+a failure there can still fail over; after it, a failure ends the stream with
+an error event in the client's format. A client that goes away cancels the
+handler, and closing the upstream iterator releases the upstream connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from llmp.daemon.api.completions_bridge import (
+    chat_request_from_completion,
+    completion_chunks,
+    completion_from_chat,
+)
+from llmp.daemon.api.wire import InboundFormat
+from llmp.daemon.context import RequestContext
+from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
+from llmp.daemon.providers.base import Forwarded, Provider
+from llmp.daemon.routing.resolver import Target
+from llmp.daemon.runtime import REQUEST_ID, RUNTIME, Runtime
+
+JSON = "application/json"
+
+
+@dataclass
+class Outcome:
+    status: int = 200
+    content_type: str = JSON
+    body: bytes = b""
+    first: bytes = b""
+    rest: AsyncIterator[bytes] | None = None
+    forwarded: Forwarded | None = None
+
+
+async def serve(
+    request: web.Request, fmt: InboundFormat, operation: str, body: dict[str, Any]
+) -> web.StreamResponse:
+    runtime = request.app[RUNTIME]
+    stream = bool(body.get("stream", False))
+    ctx = RequestContext(
+        request_id=request[REQUEST_ID],
+        inbound=fmt.name,
+        operation=operation,
+        requested_model=body["model"],
+        stream=stream,
+    )
+    runtime.started(ctx)
+    try:
+        route = runtime.resolver.resolve(body["model"])
+        ctx.alias = route.alias
+
+        async def attempt(provider: Provider, target: Target) -> Outcome:
+            return await _attempt(fmt, operation, body, stream, provider, target, ctx)
+
+        outcome = await runtime.router.run(route, ctx, attempt)
+    except (ClientError, UpstreamError) as error:
+        _record_error(ctx, error)
+        runtime.finished(ctx)
+        return error_response(request, fmt, error)
+    except BaseException:
+        ctx.status = 499
+        runtime.finished(ctx)
+        raise
+    if not stream:
+        ctx.status = outcome.status
+        ctx.first_byte_at = ctx.finished_at = time.monotonic()
+        runtime.finished(ctx)
+        return web.Response(
+            body=outcome.body, status=outcome.status,
+            headers={"Content-Type": outcome.content_type, **_headers(request, ctx)},
+        )
+    return await _write_stream(request, fmt, runtime, ctx, outcome)
+
+
+async def _attempt(
+    fmt: InboundFormat, operation: str, body: dict[str, Any], stream: bool,
+    provider: Provider, target: Target, ctx: RequestContext,
+) -> Outcome:
+    if operation not in provider.operations and not (
+        operation == "completions" and "chat" in provider.operations
+    ):
+        raise provider.unsupported(operation)
+    if provider.native_format == fmt.name:
+        forwarded = await provider.forward(operation, body, target.model, stream)
+        if not stream:
+            return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body)
+        assert forwarded.chunks is not None
+        first = await _first(forwarded.chunks, provider)
+        return Outcome(first=first, rest=forwarded.chunks, forwarded=forwarded)
+    canonical = fmt.to_canonical(operation, body)
+    if not stream:
+        answer = await _canonical_call(provider, operation, canonical, target.model)
+        return Outcome(body=fmt.encode_response(operation, answer))
+    chunks = await _canonical_stream(provider, operation, canonical, target.model)
+    encoded = fmt.encode_stream(operation, _tap_usage(chunks, ctx))
+    first = await _first(encoded, provider)
+    return Outcome(first=first, rest=encoded)
+
+
+async def _canonical_call(
+    provider: Provider, operation: str, request: dict[str, Any], model: str
+) -> dict[str, Any]:
+    if operation == "embeddings":
+        return await provider.embeddings(request, model)  # type: ignore[arg-type]
+    if operation == "completions":
+        if "completions" in provider.operations:
+            return await provider.completions(request, model)
+        answer = await provider.chat(chat_request_from_completion(request), model)  # type: ignore[arg-type]
+        return completion_from_chat(answer)  # type: ignore[arg-type]
+    return await provider.chat(request, model)  # type: ignore[arg-type,return-value]
+
+
+async def _canonical_stream(
+    provider: Provider, operation: str, request: dict[str, Any], model: str
+) -> AsyncIterator[dict[str, Any]]:
+    if operation == "completions":
+        chunks = await provider.chat_stream(chat_request_from_completion(request), model)  # type: ignore[arg-type]
+        return completion_chunks(chunks)  # type: ignore[arg-type]
+    if operation != "chat":
+        raise ClientError(f"streaming is not available for {operation}", param="stream")
+    return await provider.chat_stream(request, model)  # type: ignore[arg-type,return-value]
+
+
+async def _first(chunks: AsyncIterator[bytes], provider: Provider) -> bytes:
+    """The first bytes of a stream, waited for no longer than the first-token timeout."""
+    wait = provider.config.timeout.first_token
+    try:
+        return await asyncio.wait_for(chunks.__anext__(), wait)
+    except StopAsyncIteration:
+        raise UpstreamError(
+            ErrorKind.INCOMPLETE, f"provider '{provider.name}' sent an empty stream",
+            provider=provider.name,
+        ) from None
+    except asyncio.TimeoutError:
+        await _close(chunks)
+        raise UpstreamError(
+            ErrorKind.TIMEOUT,
+            f"provider '{provider.name}' sent no first token within {wait:g}s",
+            status=504, provider=provider.name,
+        ) from None
+
+
+async def _tap_usage(
+    chunks: AsyncIterator[dict[str, Any]], ctx: RequestContext
+) -> AsyncIterator[dict[str, Any]]:
+    async for chunk in chunks:
+        if chunk.get("usage"):
+            ctx.usage = chunk["usage"]
+        yield chunk
+
+
+async def _write_stream(
+    request: web.Request, fmt: InboundFormat, runtime: Runtime,
+    ctx: RequestContext, outcome: Outcome,
+) -> web.StreamResponse:
+    assert outcome.rest is not None
+    response = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            **_headers(request, ctx),
+        },
+    )
+    ctx.status = 200
+    try:
+        await response.prepare(request)
+        ctx.first_byte_at = time.monotonic()
+        await response.write(outcome.first)
+        async for chunk in outcome.rest:
+            await response.write(chunk)
+    except UpstreamError as error:
+        _record_error(ctx, error)
+        await response.write(fmt.stream_error(error))
+    except (ConnectionResetError, asyncio.CancelledError):
+        ctx.status = 499
+        ctx.error_kind = "client_disconnected"
+        raise
+    finally:
+        await _close(outcome.rest)
+        if outcome.forwarded is not None and outcome.forwarded.usage:
+            ctx.usage = outcome.forwarded.usage
+        ctx.finished_at = time.monotonic()
+        runtime.finished(ctx)
+    await response.write_eof()
+    return response
+
+
+async def _close(chunks: AsyncIterator[Any]) -> None:
+    close = getattr(chunks, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def _record_error(ctx: RequestContext, error: ClientError | UpstreamError) -> None:
+    ctx.status = error.status
+    ctx.error_kind = error.kind.value if isinstance(error, UpstreamError) else "client_error"
+    ctx.error_message = error.message
+    ctx.finished_at = time.monotonic()
+
+
+def _headers(request: web.Request, ctx: RequestContext) -> dict[str, str]:
+    headers = {"x-request-id": ctx.request_id, "x-llmp-attempts": str(ctx.attempts)}
+    if ctx.provider:
+        headers["x-llmp-provider"] = ctx.provider
+    if ctx.model:
+        headers["x-llmp-model"] = ctx.model
+    return headers
+
+
+def error_response(
+    request: web.Request, fmt: InboundFormat, error: ClientError | UpstreamError
+) -> web.Response:
+    headers = {"x-request-id": request.get(REQUEST_ID, "")}
+    if isinstance(error, ClientError):
+        headers.update(error.headers)
+    elif error.retry_after is not None and error.status in (429, 503, 529):
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if isinstance(error, UpstreamError) and error.provider:
+        headers["x-llmp-provider"] = error.provider
+    return web.Response(
+        body=fmt.error_body(error), status=error.status,
+        headers={"Content-Type": JSON, **headers},
+    )

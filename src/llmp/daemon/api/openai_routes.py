@@ -1,0 +1,61 @@
+"""The OpenAI-compatible endpoints under `/v1`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from llmp.daemon.api.dispatch import error_response, serve
+from llmp.daemon.api.openai_wire import OPENAI
+from llmp.daemon.api.validation import (
+    parse_json_object,
+    validate_chat,
+    validate_completion,
+    validate_embedding,
+)
+from llmp.daemon.errors import ClientError
+from llmp.daemon.runtime import RUNTIME
+
+
+def _endpoint(
+    operation: str, validate: Callable[[dict[str, Any]], None]
+) -> Callable[[web.Request], Any]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        try:
+            body = parse_json_object(await request.read())
+            validate(body)
+        except ClientError as error:
+            return error_response(request, OPENAI, error)
+        return await serve(request, OPENAI, operation, body)
+
+    return handler
+
+
+async def list_models(request: web.Request) -> web.Response:
+    return web.Response(
+        body=request.app[RUNTIME].models_payload, content_type="application/json"
+    )
+
+
+async def get_model(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    runtime = request.app[RUNTIME]
+    if name not in runtime.resolver.known_names():
+        try:
+            runtime.resolver.resolve(name)
+        except ClientError as error:
+            return error_response(request, OPENAI, error)
+    return web.json_response(
+        {"id": name, "object": "model", "created": int(runtime.started_at),
+         "owned_by": name.split("/", 1)[0] if "/" in name else "llmp"}
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/chat/completions", _endpoint("chat", validate_chat))
+    app.router.add_post("/v1/completions", _endpoint("completions", validate_completion))
+    app.router.add_post("/v1/embeddings", _endpoint("embeddings", validate_embedding))
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/v1/models/{name:.+}", get_model)

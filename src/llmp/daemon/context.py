@@ -1,0 +1,54 @@
+"""What the daemon knows about one request while serving it, and afterwards.
+
+Created when a request arrives and filled in by the API layer and the router;
+observers (logs, metrics, the usage ledger) read it when the request ends.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    inbound: str  # the client's wire format: openai | anthropic
+    operation: str  # chat | completions | embeddings
+    requested_model: str
+    stream: bool
+    started: float = field(default_factory=time.monotonic)
+    alias: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    attempts: int = 0
+    status: int = 0
+    error_kind: str | None = None
+    error_message: str | None = None
+    usage: dict[str, Any] | None = None
+    first_byte_at: float | None = None
+    finished_at: float | None = None
+    client_key: str | None = None
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started
+
+    @property
+    def time_to_first_byte(self) -> float | None:
+        return None if self.first_byte_at is None else self.first_byte_at - self.started
+
+
+class RequestObserver(Protocol):
+    def request_finished(self, ctx: RequestContext) -> None:
+        """Called once per request, on the event loop; must not block."""
+
+
+Clock = Callable[[], float]

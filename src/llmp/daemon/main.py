@@ -1,0 +1,109 @@
+"""The daemon process: load config, listen, record the state file, serve until told to stop.
+
+Exit codes: 0 stopped cleanly, 2 bad configuration, 3 address unavailable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import os
+import signal
+import sys
+import time
+
+from aiohttp import web
+
+from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
+from llmp.core.paths import Paths, config_file_from_env, resolve_paths
+from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
+from llmp.daemon.api.admin import SHUTDOWN
+from llmp.daemon.app import build_app
+from llmp.daemon.runtime import Runtime
+from llmp.daemon.telemetry.logs import setup_logging
+
+EXIT_CONFIG = 2
+EXIT_ADDRESS = 3
+log = logging.getLogger("llmp.daemon")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="llmp __daemon__")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--config")
+    parser.add_argument("--foreground", action="store_true")
+    args = parser.parse_args(argv)
+    paths = resolve_paths()
+    paths.ensure()
+    explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
+    try:
+        loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
+        apply_overrides(loaded.config, host=args.host, port=args.port)
+        runtime = Runtime(loaded, new_token())
+    except (ConfigError, LookupError) as exc:
+        print(f"llmp: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except Exception as exc:  # a resolver error names the alias target at fault
+        print(f"llmp: invalid configuration: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return EXIT_CONFIG
+    listener = setup_logging(paths.log_file, loaded.config.logging, console=args.foreground)
+    try:
+        return asyncio.run(_serve(runtime, loaded, paths))
+    finally:
+        listener.stop()
+
+
+async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
+    app = build_app(runtime)
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    await runner.setup()
+    server = loaded.config.server
+    site = web.TCPSite(runner, server.host, server.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
+            print(f"llmp: port {server.port} on {server.host} is already in use "
+                  "by another program", file=sys.stderr)
+        else:
+            print(f"llmp: cannot listen on {server.host}:{server.port}: {exc.strerror}",
+                  file=sys.stderr)
+        return EXIT_ADDRESS
+    server.port = runner.addresses[0][1]  # the real port when 0 asked for any free one
+    pid = os.getpid()
+    write_state(paths.state_file, DaemonState(
+        pid=pid,
+        create_time=process_create_time(pid) or time.time(),
+        host=server.host,
+        port=server.port,
+        token=runtime.token,
+        version=runtime.version,
+        started_at=runtime.started_at,
+        config_file=str(loaded.source) if loaded.source else None,
+    ))
+    log.info("llmp %s listening on %s:%d (pid %d)", runtime.version, server.host, server.port, pid)
+    stop = app[SHUTDOWN]
+    _install_signal_handlers(stop)
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        remove_state(paths.state_file, only_pid=pid)
+        await runner.cleanup()
+    return 0
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            loop.add_signal_handler(number, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+            signal.signal(number, lambda *_: loop.call_soon_threadsafe(stop.set))

@@ -1,0 +1,68 @@
+"""Checks and error shaping that apply to every request.
+
+* Every request gets an id (the client's `x-request-id` when it sent one).
+* The Host header must name this machine or a configured name: a web page that
+  rebinds its DNS to 127.0.0.1 cannot reach the daemon.
+* Admin endpoints need the per-run token.
+* aiohttp's own errors (404, 405, 413, ...) and any unexpected exception are
+  answered in the client's wire shape; nothing inside ever leaks as a 500 page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
+from llmp.daemon.context import new_request_id
+from llmp.daemon.runtime import REQUEST_ID, RUNTIME
+
+log = logging.getLogger("llmp.daemon")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def _error(status: int, message: str, error_type: str, request_id: str) -> web.Response:
+    body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+    return web.Response(
+        body=orjson.dumps(body), status=status,
+        headers={"Content-Type": "application/json", "x-request-id": request_id},
+    )
+
+
+def _host_allowed(request: web.Request) -> bool:
+    host = (request.host or "").lower()
+    if host.startswith("["):
+        name = host[: host.find("]") + 1]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    if name in LOOPBACK_NAMES or name.startswith("127."):
+        return True
+    server = request.app[RUNTIME].config.server
+    return name == server.host.lower()
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
+    request[REQUEST_ID] = request_id
+    if not _host_allowed(request):
+        return _error(403, "Host header not allowed", "permission_error", request_id)
+    if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
+        return _error(401, "admin token missing or wrong", "authentication_error", request_id)
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.reason
+        if exc.status == 413:
+            message = "The request body is too large."
+        kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
+        return _error(exc.status, message, kind, request_id)
+    except Exception:
+        log.exception("unexpected error serving %s %s", request.method, request.path)
+        return _error(500, "internal error in llmp (see its log)", "server_error", request_id)

@@ -1,0 +1,1 @@
+"""One module per upstream wire format; `registry` names them."""

@@ -1,0 +1,115 @@
+"""The contract every provider adapter implements.
+
+An adapter has two ways to serve a request:
+
+* canonical: `chat`, `chat_stream`, `embeddings`, `completions` take and return
+  OpenAI-shaped dicts. Translating adapters (Anthropic, Gemini, ...) convert
+  both ways here. Streams are async iterators of `chat.completion.chunk` dicts.
+* pass-through: when the client's wire format is the adapter's own
+  (`native_format`), `forward` sends the client's body with only the model
+  replaced and hands back the upstream's bytes untouched: no translation, no
+  loss, least CPU.
+
+Opening a stream (awaiting `chat_stream` or `forward`) sends the request and
+checks the status, so every failure before the first byte raises
+`UpstreamError` where the router can still retry or fail over.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from llmp.core.config_schema import ProviderConfig
+from llmp.core.keys import ResolvedKey, resolve_key
+from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.providers.http import UpstreamHTTP
+from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
+
+
+@dataclass
+class Forwarded:
+    """An upstream answer in the client's own wire format, to be relayed as it is."""
+
+    status: int
+    content_type: str
+    body: bytes = b""
+    chunks: AsyncIterator[bytes] | None = None  # raw stream bytes, when streaming
+    usage: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Provider(abc.ABC):
+    """One configured upstream. Created at daemon start, closed at stop."""
+
+    type_name: ClassVar[str]
+    #: The inbound wire format this adapter can relay untouched, if any.
+    native_format: ClassVar[str | None] = None
+    #: Operations the upstream offers; anything else is a clear 400 to the client.
+    operations: ClassVar[frozenset[str]] = frozenset({"chat"})
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        self.name = name
+        self.config = config
+        self.key: ResolvedKey = resolve_key(name, config)
+        self.http = UpstreamHTTP(name, config.timeout)
+
+    @property
+    def base_url(self) -> str:
+        return (self.config.base_url or "").rstrip("/")
+
+    def reload_key(self) -> None:
+        """Read the key again (it may have been set or removed while the daemon runs)."""
+        self.key = resolve_key(self.name, self.config)
+
+    def serves(self, model: str) -> bool:
+        return "*" in self.config.models or model in self.config.models
+
+    async def start(self) -> None:
+        await self.http.start()
+
+    async def close(self) -> None:
+        await self.http.close()
+
+    def unsupported(self, operation: str) -> UpstreamError:
+        return UpstreamError(
+            ErrorKind.BAD_REQUEST,
+            f"provider '{self.name}' ({self.type_name}) does not support {operation}",
+            status=400,
+            provider=self.name,
+            code="unsupported_operation",
+        )
+
+    # -- canonical operations -------------------------------------------------
+
+    @abc.abstractmethod
+    async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
+        """A complete chat completion."""
+
+    @abc.abstractmethod
+    async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
+        """Open a stream; the returned iterator yields chunks until the upstream has finished.
+
+        It must raise `UpstreamError(ErrorKind.INCOMPLETE, ...)` rather than end
+        quietly when the upstream stops without its terminal event.
+        """
+
+    async def embeddings(self, request: EmbeddingRequest, model: str) -> dict[str, Any]:
+        raise self.unsupported("embeddings")
+
+    async def completions(self, request: dict[str, Any], model: str) -> dict[str, Any]:
+        raise self.unsupported("completions")
+
+    async def list_models(self) -> list[str]:
+        """Models the upstream offers (used for discovery and health checks)."""
+        return [m for m in self.config.models if m != "*"]
+
+    # -- pass-through ---------------------------------------------------------
+
+    async def forward(
+        self, operation: str, body: dict[str, Any], model: str, stream: bool
+    ) -> Forwarded:
+        """Relay a request in `native_format`; only called when the formats match."""
+        raise self.unsupported(f"pass-through of {operation}")

@@ -1,0 +1,202 @@
+"""The upstream HTTP client: one pooled aiohttp session per provider.
+
+It turns transport failures (refused, reset, timed out, cut mid-body) into
+`UpstreamError`s with the right kind, and an upstream's error answer into one
+too, so adapters deal only with their own wire formats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from llmp.core.config_schema import TimeoutConfig
+from llmp.daemon.errors import ErrorKind, UpstreamError
+
+USER_AGENT = "llmp"
+
+
+class UpstreamHTTP:
+    def __init__(self, provider: str, timeout: TimeoutConfig) -> None:
+        self.provider = provider
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(
+                total=self.timeout.total, sock_connect=self.timeout.connect
+            ),
+            headers={"User-Agent": USER_AGENT},
+            json_serialize=lambda obj: orjson.dumps(obj).decode(),
+            auto_decompress=True,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError(f"provider {self.provider} used before start()")
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        error_parser: Callable[[int, bytes, Any], UpstreamError] | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Send a request; return the response if it is a success, else raise `UpstreamError`.
+
+        For streams the wait for the response headers is bounded by the
+        first-token timeout: an upstream that never starts answering is a
+        failure the router can still act on.
+        """
+        all_headers = {"Content-Type": "application/json"} if body is not None else {}
+        if headers:
+            all_headers.update(headers)
+        wait = self.timeout.first_token if stream else self.timeout.total
+        try:
+            response = await asyncio.wait_for(
+                self.session.request(method, url, data=body, headers=all_headers), wait
+            )
+        except asyncio.TimeoutError as exc:
+            raise UpstreamError(
+                ErrorKind.TIMEOUT,
+                f"provider '{self.provider}' did not answer within {wait:g}s",
+                status=504,
+                provider=self.provider,
+            ) from exc
+        except aiohttp.ClientError as exc:
+            raise transport_error(self.provider, exc) from exc
+        if response.status < 400:
+            return response
+        try:
+            payload = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            payload = b""
+        finally:
+            response.release()
+        parse = error_parser or parse_openai_error
+        error = parse(response.status, payload, response.headers)
+        error.provider = self.provider
+        error.retry_after = error.retry_after or retry_after_seconds(response.headers)
+        raise error
+
+
+def transport_error(provider: str, exc: BaseException) -> UpstreamError:
+    """Name a transport failure without echoing anything but its class and the provider."""
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return UpstreamError(
+            ErrorKind.TIMEOUT, f"provider '{provider}' timed out", status=504, provider=provider
+        )
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
+        return UpstreamError(
+            ErrorKind.INCOMPLETE,
+            f"provider '{provider}' closed the connection before the answer was complete",
+            status=502,
+            provider=provider,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamError(
+            ErrorKind.CONNECTION,
+            f"cannot connect to provider '{provider}': {exc.os_error.strerror or 'refused'}",
+            status=502,
+            provider=provider,
+        )
+    return UpstreamError(
+        ErrorKind.CONNECTION,
+        f"connection to provider '{provider}' failed ({type(exc).__name__})",
+        status=502,
+        provider=provider,
+    )
+
+
+def kind_for_status(status: int, message: str = "", code: str | None = None) -> ErrorKind:
+    """Classify an HTTP error answer; the body refines what the status alone cannot tell."""
+    text = f"{code or ''} {message}".lower()
+    if status == 429:
+        return ErrorKind.RATE_LIMITED
+    if status in (401, 403):
+        return ErrorKind.AUTH
+    if status == 404:
+        return ErrorKind.NOT_FOUND
+    if status in (408, 504):
+        return ErrorKind.TIMEOUT
+    if status in (503, 529) or "overloaded" in text:
+        return ErrorKind.OVERLOADED
+    if status >= 500:
+        return ErrorKind.SERVER_ERROR
+    if "context_length" in text or "context length" in text or "too many tokens" in text or (
+        "prompt is too long" in text
+    ):
+        return ErrorKind.CONTEXT_LENGTH
+    if "content_policy" in text or "content_filter" in text or "safety" in text:
+        return ErrorKind.CONTENT_POLICY
+    return ErrorKind.BAD_REQUEST
+
+
+def parse_openai_error(status: int, payload: bytes, headers: Any = None) -> UpstreamError:
+    """An OpenAI-shaped error body (`{"error": {"message", "type", "code", "param"}}`)."""
+    message, error_type, code, param = "", None, None, None
+    try:
+        data = orjson.loads(payload) if payload else None
+    except orjson.JSONDecodeError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message") or "")
+        error_type = error.get("type") if isinstance(error.get("type"), str) else None
+        code = str(error["code"]) if error.get("code") is not None else None
+        param = error.get("param") if isinstance(error.get("param"), str) else None
+    elif isinstance(error, str):
+        message = error
+    elif isinstance(data, dict) and isinstance(data.get("message"), str):
+        message = data["message"]
+    if not message:
+        snippet = payload[:200].decode("utf-8", "replace").strip()
+        message = f"upstream answered HTTP {status}" + (f": {snippet}" if snippet else "")
+    kind = kind_for_status(status, message, code)
+    return UpstreamError(
+        kind, message, status=status, code=code, param=param, error_type=error_type
+    )
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """How long the upstream asked us to wait: `retry-after-ms`, `x-ms-retry-after-ms`, `Retry-After`."""
+    if headers is None:
+        return None
+    for name in ("retry-after-ms", "x-ms-retry-after-ms"):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) / 1000.0)
+            except ValueError:
+                pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())

@@ -1,0 +1,1 @@
+"""Logs, metrics and usage: what the daemon did, for the person asking later."""

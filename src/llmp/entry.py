@@ -1,0 +1,22 @@
+"""Process entry point shared by the console script, `python -m llmp` and frozen builds.
+
+The daemon is started by re-executing this same program with a hidden first
+argument. Dispatching on it here, before anything else is imported, keeps the
+daemon free of typer and rich and keeps `llmp --help` free of aiohttp.
+"""
+
+from __future__ import annotations
+
+import sys
+
+DAEMON_ARGUMENT = "__daemon__"
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == DAEMON_ARGUMENT:
+        from llmp.daemon.main import main as daemon_main
+
+        sys.exit(daemon_main(sys.argv[2:]))
+    from llmp.cli.app import run
+
+    run()

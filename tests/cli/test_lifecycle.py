@@ -1,0 +1,121 @@
+"""`llmp start / status / stop` as a user runs them: real processes, real state file."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import openai
+import psutil
+import pytest
+
+from llmp.core.state import read_state
+from tests.support.cli import run_llmp
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def status_json() -> dict:
+    result = run_llmp("status", "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+@pytest.fixture
+def started(isolated_env: Path):
+    result = run_llmp("start", "--port", "0")
+    assert result.code == 0, result.err + result.out
+    yield read_state(isolated_env / "daemon.json")
+    run_llmp("stop")
+
+
+def test_start_request_status_stop(started, isolated_env: Path) -> None:
+    state = started
+    assert state is not None and state.port > 0
+    assert (isolated_env / "daemon.json").stat().st_mode & 0o777 == 0o600
+    client = openai.OpenAI(base_url=state.base_url + "/v1", api_key="x", max_retries=0)
+    answer = client.chat.completions.create(
+        model="mock-1", messages=[{"role": "user", "content": "hello daemon"}])
+    assert answer.choices[0].message.content == "hello daemon"
+
+    info = status_json()
+    assert info["running"] is True
+    assert info["pid"] == state.pid
+    assert info["port"] == state.port
+    assert info["requests"] == 1
+    assert info["uptime_s"] >= 0
+    assert "mock" in info["providers"]
+
+    human = run_llmp("status")
+    assert "running" in human.out and str(state.port) in human.out
+
+    stopped = run_llmp("stop")
+    assert stopped.code == 0 and "stopped" in stopped.out
+    assert not psutil.pid_exists(state.pid) or psutil.Process(state.pid).status() == "zombie"
+    assert not (isolated_env / "daemon.json").exists()
+    assert status_json()["running"] is False
+
+
+def test_double_start_says_already_running(started) -> None:
+    again = run_llmp("start", "--port", "0")
+    assert again.code == 0
+    assert "already running" in again.out
+    assert status_json()["pid"] == started.pid
+
+
+def test_stop_and_status_when_not_running() -> None:
+    result = run_llmp("stop")
+    assert result.code == 0 and "not running" in result.out
+    info = status_json()
+    assert info == {**info, "running": False, "pid": None, "port": None}
+
+
+def test_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        result = run_llmp("start", "--port", str(port))
+    assert result.code != 0
+    assert f"port {port}" in result.err and "already in use" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_sigkill_leaves_stale_state_that_status_and_start_recover(
+    started, isolated_env: Path
+) -> None:
+    os.kill(started.pid, signal.SIGKILL)
+    psutil.Process(started.pid).wait(10) if psutil.pid_exists(started.pid) else None
+    assert (isolated_env / "daemon.json").exists()
+    assert status_json()["running"] is False
+    assert not (isolated_env / "daemon.json").exists()
+    os.kill(os.getpid(), 0)
+    result = run_llmp("start", "--port", "0")
+    assert result.code == 0, result.err
+    assert status_json()["running"] is True
+
+
+def test_reused_pid_is_detected_as_stale(isolated_env: Path) -> None:
+    me = psutil.Process()
+    (isolated_env / "daemon.json").write_text(json.dumps({
+        "pid": me.pid, "create_time": me.create_time() - 1000, "host": "127.0.0.1",
+        "port": 1, "token": "t", "version": "0", "started_at": time.time()}))
+    assert status_json()["running"] is False
+    assert not (isolated_env / "daemon.json").exists()
+
+
+def test_bad_config_fails_start_with_line_number(isolated_env: Path) -> None:
+    (isolated_env / "config.yaml").write_text("server:\n  prot: 8484\n")
+    result = run_llmp("start")
+    assert result.code != 0
+    assert "config.yaml:2" in result.err and "did you mean 'port'" in result.err
+
+
+def test_logs_shows_daemon_log(started) -> None:
+    result = run_llmp("logs", "-n", "5")
+    assert result.code == 0
+    assert "listening on" in result.out

@@ -1,0 +1,65 @@
+"""Every test gets its own LLMP_HOME, no provider keys from the developer's
+environment, no real keyring, and no real Ollama."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from llmp.core.presets import PRESETS
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.gateway import Gateway
+
+_KEY_VARIABLES = {name for preset in PRESETS.values() for name in preset.key_env}
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "llmp-home"
+    home.mkdir()
+    for name in list(os.environ):
+        if name in _KEY_VARIABLES or name.startswith("LLMP_") or name.endswith("_API_KEY"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LLMP_HOME", str(home))
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    monkeypatch.setenv("NO_COLOR", "1")
+    return home
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def make_upstream() -> Iterator[Callable[[], FakeUpstream]]:
+    started: list[FakeUpstream] = []
+
+    def make() -> FakeUpstream:
+        fake = FakeUpstream().start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
+
+
+@pytest.fixture
+def make_gateway() -> Iterator[Callable[[str], Gateway]]:
+    started: list[Gateway] = []
+
+    def make(config_yaml: str) -> Gateway:
+        gateway = Gateway(config_yaml)
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.stop()

@@ -1,0 +1,50 @@
+"""The daemon's application served in-process, for fast HTTP tests.
+
+It is the same `build_app` the daemon process runs, over real loopback HTTP;
+only the process boundary is skipped (the lifecycle tests cover that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from llmp.core.config_loader import LoadedConfig, parse_config
+from llmp.daemon.app import build_app
+from llmp.daemon.runtime import Runtime
+from tests.support.threaded import ThreadedServer
+
+TEST_TOKEN = "test-admin-token"
+
+
+class Gateway:
+    def __init__(self, config_yaml: str) -> None:
+        config = parse_config(config_yaml)
+        self.runtime = Runtime(LoadedConfig(config, Path("config.yaml")), TEST_TOKEN)
+        self.server = ThreadedServer(build_app(self.runtime)).start()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url + "/v1"
+
+    def openai(self, **options: Any) -> Any:
+        import openai
+
+        return openai.OpenAI(base_url=self.base_url, api_key="unused", max_retries=0, **options)
+
+    def async_openai(self, **options: Any) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(
+            base_url=self.base_url, api_key="unused", max_retries=0, **options
+        )
+
+    def admin_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TEST_TOKEN}"}
+
+    def stop(self) -> None:
+        self.server.stop()
