@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -15,9 +16,19 @@ class Result:
     err: str
 
 
+def llmp_env() -> dict[str, str]:
+    """The environment for a child `llmp`: it must import this checkout's code, not another."""
+    import llmp
+
+    source = str(Path(llmp.__file__).resolve().parents[1])
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+    return env
+
+
 def run_llmp(*args: str, timeout: float = 60, stdin: str | None = None) -> Result:
     process = subprocess.run(
         [sys.executable, "-m", "llmp", *args],
-        capture_output=True, text=True, timeout=timeout, env=os.environ.copy(), input=stdin,
+        capture_output=True, text=True, timeout=timeout, env=llmp_env(), input=stdin,
     )
     return Result(process.returncode, process.stdout, process.stderr)
