@@ -252,3 +252,28 @@ def test_stream_cut_mid_way_ends_with_error_event(make_gateway, upstream: FakeUp
     assert "[DONE]" not in text
     last = [line for line in text.splitlines() if line.startswith("data: ")][-1]
     assert "error" in json.loads(last[6:])
+
+
+def test_crlf_stream_split_anywhere_passes_through(make_gateway, upstream: FakeUpstream) -> None:
+    events = b"".join(sse_json([chunk({"role": "assistant", "content": ""}),
+                                chunk({"content": "crlf ok"}), chunk({}, "stop")]))
+    raw = events.replace(b"\n", b"\r\n")
+    upstream.always(stream([raw[i:i + 7] for i in range(0, len(raw), 7)]))
+    client = make_gateway(openai_config(upstream.url)).openai()
+    text = "".join(
+        e.choices[0].delta.content or ""
+        for e in client.chat.completions.create(
+            model="up/gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "x"}])
+    )
+    assert text == "crlf ok"
+
+
+def test_stream_without_done_is_an_error_event(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(stream(sse_json([chunk({"content": "a"}), chunk({}, "stop")], done=False)))
+    gateway = make_gateway(openai_config(upstream.url))
+    with httpx.stream("POST", gateway.base_url + "/chat/completions",
+                      json={"model": "up/gpt-4o-mini", "stream": True,
+                            "messages": [{"role": "user", "content": "x"}]}) as response:
+        text = "".join(response.iter_text())
+    assert "[DONE]" not in text
+    assert "ended the stream before it was finished" in text

@@ -70,11 +70,12 @@ class UpstreamHTTP:
         all_headers = {"Content-Type": "application/json"} if body is not None else {}
         if headers:
             all_headers.update(headers)
+        # The session's own timeout bounds a whole non-streaming exchange; only a
+        # stream needs the extra (task-creating) wait for its first token.
         wait = self.timeout.first_token if stream else self.timeout.total
+        sending = self.session.request(method, url, data=body, headers=all_headers)
         try:
-            response = await asyncio.wait_for(
-                self.session.request(method, url, data=body, headers=all_headers), wait
-            )
+            response = await (asyncio.wait_for(sending, wait) if stream else sending)
         except asyncio.TimeoutError as exc:
             raise UpstreamError(
                 ErrorKind.TIMEOUT,
@@ -97,6 +98,16 @@ class UpstreamHTTP:
         error.provider = self.provider
         error.retry_after = error.retry_after or retry_after_seconds(response.headers)
         raise error
+
+
+async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:
+    """The whole body of a successful response; a cut or timed-out body is an `UpstreamError`."""
+    try:
+        return await response.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise transport_error(provider, exc) from exc
+    finally:
+        response.release()
 
 
 def transport_error(provider: str, exc: BaseException) -> UpstreamError:

@@ -7,14 +7,17 @@ methods exist for clients of other formats (an Anthropic client calling GPT).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import orjson
 
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
-from llmp.daemon.providers.sse import SSEDecoder, iter_events, read_chunks
+from llmp.daemon.providers.http import read_body, transport_error
+from llmp.daemon.providers.sse import iter_events
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 PATHS = {
@@ -46,24 +49,41 @@ class OpenAICompatibleProvider(Provider):
         )
         content_type = response.headers.get("Content-Type", "application/json")
         if not stream:
-            data = b"".join([chunk async for chunk in read_chunks(response, self.name)])
+            data = await read_body(response, self.name)
             return Forwarded(response.status, content_type, body=data)
         forwarded = Forwarded(response.status, "text/event-stream")
         forwarded.chunks = self._relay(response, forwarded)
         return forwarded
 
     async def _relay(self, response: Any, forwarded: Forwarded) -> AsyncIterator[bytes]:
-        """Yield the upstream's bytes as they come, noting usage and insisting on `[DONE]`."""
-        decoder = SSEDecoder()
+        """Yield the upstream's bytes as they come, noting usage and insisting on `[DONE]`.
+
+        This runs once per streamed chunk, so it never decodes events: it only
+        looks at the complete events in each read (plus what a previous read left
+        unfinished) for the two things it needs, and parses JSON only for the one
+        event that carries usage.
+        """
+        carry = b""
         finished = False
-        async for chunk in read_chunks(response, self.name):
-            for event in decoder.feed(chunk):
-                if event.data == DONE:
-                    finished = True
-                elif b'"usage":{' in event.data or b'"usage": {' in event.data:
-                    forwarded.usage = _usage_of(event.data)
-            yield chunk
-        if not finished:
+        try:
+            async for chunk in response.content.iter_any():
+                data = carry + chunk if carry else chunk
+                end, width = data.rfind(b"\n\n"), 2
+                if end < 0:
+                    end, width = data.rfind(b"\r\n\r\n"), 4
+                if end < 0:
+                    carry = data
+                else:
+                    complete, carry = data[:end], data[end + width :]
+                    if b'"usage":{' in complete or b'"usage": {' in complete:
+                        forwarded.usage = _usage_in(complete) or forwarded.usage
+                    finished = complete.endswith(DONE) or finished
+                yield chunk
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise transport_error(self.name, exc) from exc
+        finally:
+            response.release()
+        if not (finished or carry.strip().endswith(DONE)):
             raise _incomplete(self.name)
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
@@ -102,8 +122,7 @@ class OpenAICompatibleProvider(Provider):
 
     async def list_models(self) -> list[str]:
         response = await self.http.request("GET", self.base_url + "/models", headers=self.headers())
-        body = b"".join([chunk async for chunk in read_chunks(response, self.name)])
-        data = _json(body, self.name).get("data") or []
+        data = _json(await read_body(response, self.name), self.name).get("data") or []
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
 
 
@@ -122,12 +141,17 @@ def _json(payload: bytes, provider: str) -> dict[str, Any]:
     return data
 
 
-def _usage_of(data: bytes) -> dict[str, Any] | None:
-    try:
-        usage = orjson.loads(data).get("usage")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return usage if isinstance(usage, dict) else None
+def _usage_in(events: bytes) -> dict[str, Any] | None:
+    """The usage object in the last event of `events` that has one."""
+    for line in reversed(events.replace(b"\r\n", b"\n").split(b"\n")):
+        if line.startswith(b"data:") and b'"usage"' in line:
+            try:
+                usage = orjson.loads(line[5:]).get("usage")
+            except (orjson.JSONDecodeError, AttributeError):
+                continue
+            if isinstance(usage, dict):
+                return usage
+    return None
 
 
 def _incomplete(provider: str) -> UpstreamError:
