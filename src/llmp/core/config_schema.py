@@ -65,6 +65,12 @@ class ProviderConfig(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
     mock: MockConfig | None = None
+    # Azure OpenAI: the `api-version` query parameter (the classic deployments API), the
+    # deployment serving each model (a model without one is its own deployment name), and
+    # how the key is sent: `api-key` header, or an Entra ID token as `Authorization: Bearer`.
+    api_version: str | None = None
+    deployments: dict[str, str] = Field(default_factory=dict)
+    azure_auth: Literal["api-key", "entra"] = "api-key"
 
 
 class AliasConfig(StrictModel):
