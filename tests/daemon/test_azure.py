@@ -5,7 +5,6 @@ deployments, content filters, retry-after-ms)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import openai
@@ -14,22 +13,11 @@ import pytest
 from llmp.core.config_schema import ProviderConfig
 from llmp.daemon.providers.azure import AzureOpenAIProvider
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
+from tests.support.golden import Golden, last_data, post_stream
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure"
+GOLDEN = Golden("azure")
+fixture_json, sse_events = GOLDEN.json, GOLDEN.sse_events
 KEY = "azure-test-key-0123456789abcdef"
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def fixture_json(name: str) -> dict:
-    return json.loads(fixture(name))
-
-
-def sse_events(name: str) -> list[bytes]:
-    """The transcript one event per write, as Azure sends it."""
-    return [block + b"\n\n" for block in fixture(name).split(b"\n\n") if block.strip()]
 
 
 def azure_config(url: str, extra: str = "") -> str:
@@ -242,15 +230,12 @@ def test_stream_cut_mid_way_ends_with_error_event(make_gateway, upstream: FakeUp
     # paced, so the bytes before the cut are read before the reset can discard them
     upstream.always(stream(sse_events("stream_text.sse"), drop_after=4, delay=0.05))
     gateway = make_gateway(azure_config(upstream.url))
-    with httpx.stream("POST", gateway.base_url + "/chat/completions", json={
-        "model": "az/gpt-4o", "stream": True, "messages": [{"role": "user", "content": "x"}],
-    }) as response:
-        text = "".join(response.iter_text())
-    assert response.status_code == 200
+    status, text = post_stream(gateway.base_url, {
+        "model": "az/gpt-4o", "messages": [{"role": "user", "content": "x"}]})
+    assert status == 200
     assert '"content":"Hello"' in text
     assert "[DONE]" not in text
-    last = [line for line in text.splitlines() if line.startswith("data: ")][-1]
-    assert json.loads(last[6:])["error"]["type"] == "server_error"
+    assert last_data(text)["error"]["type"] == "server_error"
 
 
 def test_embeddings_and_models_go_to_azure_paths(make_gateway, upstream: FakeUpstream) -> None:
@@ -276,3 +261,18 @@ async def test_list_models_uses_the_azure_models_endpoint(upstream: FakeUpstream
     sent = upstream.requests[-1]
     assert (sent.method, sent.path, sent.query) == ("GET", "/openai/models", {"api-version": "2024-10-21"})
     assert sent.headers["api-key"] == KEY
+
+
+async def test_canonical_stream_drops_filter_only_chunks(upstream: FakeUpstream) -> None:
+    """Clients of other wire formats get only chunks with deltas (or usage) from Azure."""
+    upstream.always(stream(sse_events("stream_text.sse")))
+    provider = AzureOpenAIProvider("az", ProviderConfig(type="azure", base_url=upstream.url, api_key=KEY))
+    await provider.start()
+    try:
+        chunks = [c async for c in await provider.chat_stream(
+            {"messages": [{"role": "user", "content": "Hi"}]}, "gpt-4o")]
+    finally:
+        await provider.close()
+    assert all(c["choices"] and all("delta" in choice for choice in c["choices"]) for c in chunks)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "Hello! How can I help?"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 
 from llmp.daemon.providers.azure import AzureOpenAIProvider
 from llmp.daemon.providers.base import Provider
+from llmp.daemon.providers.cohere import CohereProvider
 from llmp.daemon.providers.mock import MockProvider
 from llmp.daemon.providers.openai_compat import OpenAICompatibleProvider
 
@@ -17,6 +18,7 @@ BUILTIN: dict[str, type[Provider]] = {
     "openai": OpenAICompatibleProvider,
     "mock": MockProvider,
     "azure": AzureOpenAIProvider,
+    "cohere": CohereProvider,
 }
 
 
