@@ -10,6 +10,7 @@ import httpx
 import openai
 import pytest
 
+from llmp.core.config_loader import parse_config
 from llmp.core.config_schema import ProviderConfig
 from llmp.daemon.providers.azure import AzureOpenAIProvider
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
@@ -276,3 +277,8 @@ async def test_canonical_stream_drops_filter_only_chunks(upstream: FakeUpstream)
     assert all(c["choices"] and all("delta" in choice for choice in c["choices"]) for c in chunks)
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == "Hello! How can I help?"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_unquoted_api_version_is_read_as_text() -> None:
+    config = parse_config(azure_config("https://res.openai.azure.com", "    api_version: 2024-06-01\n"))
+    assert config.providers["az"].api_version == "2024-06-01"

@@ -9,6 +9,8 @@ import httpx
 import openai
 import pytest
 
+from llmp.core.config_schema import ProviderConfig
+from llmp.daemon.providers.cohere import CohereProvider
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
 from tests.support.golden import Golden, last_data, post_stream
 
@@ -206,3 +208,16 @@ def test_legacy_completions_are_bridged_to_chat(make_gateway, upstream: FakeUpst
     text = client.completions.create(model="co/command-a-03-2025", prompt="What is an LLM?")
     assert text.choices[0].text.startswith("LLMs stand for")
     assert upstream.requests[-1].json["messages"] == [{"role": "user", "content": "What is an LLM?"}]
+
+
+async def test_list_models_reads_cohere_model_names(upstream: FakeUpstream) -> None:
+    upstream.always(reply(fixture_json("models_response.json")))
+    provider = CohereProvider("co", ProviderConfig(type="cohere", base_url=upstream.url, api_key=KEY))
+    await provider.start()
+    try:
+        assert await provider.list_models() == ["command-a-03-2025", "embed-v4.0"]
+    finally:
+        await provider.close()
+    sent = upstream.requests[-1]
+    assert (sent.method, sent.path) == ("GET", "/v1/models")
+    assert sent.headers["Authorization"] == f"Bearer {KEY}"
