@@ -54,6 +54,12 @@ def test_requests_cohere_cannot_honour_are_refused(change: dict, param: str) -> 
     assert caught.value.param == param
 
 
+@pytest.mark.parametrize(("top_p", "p"), [(1, 0.99), (0.5, 0.5), (0, 0.01)])
+def test_top_p_becomes_p_within_cohere_range(top_p: float, p: float) -> None:
+    body = chat_request({"messages": [{"role": "user", "content": "x"}], "top_p": top_p}, "m")
+    assert body["p"] == p
+
+
 def test_named_tool_choice_keeps_only_that_tool_and_requires_it() -> None:
     tools = [{"type": "function", "function": {"name": name, "parameters": {}}} for name in "ab"]
     body = chat_request({"messages": [{"role": "user", "content": "x"}], "tools": tools,

@@ -36,6 +36,7 @@ FAILED = {
 # OpenAI parameters that mean the same in Cohere under the same name.
 SAME_NAME = ("temperature", "seed", "frequency_penalty", "presence_penalty")
 DEFAULT_INPUT_TYPE = "search_document"
+P_RANGE = (0.01, 0.99)
 
 
 def finish_reason(reason: Any, provider: str) -> str:
@@ -85,7 +86,8 @@ def chat_request(request: ChatRequest, model: str) -> dict[str, Any]:
     if max_tokens:
         body["max_tokens"] = max_tokens
     if request.get("top_p") is not None:
-        body["p"] = request["top_p"]
+        # Cohere takes p in [0.01, 0.99]; OpenAI's 1 ("no cut") is the common default.
+        body["p"] = min(max(float(request["top_p"]), P_RANGE[0]), P_RANGE[1])
     stop = request.get("stop")
     if stop:
         body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
