@@ -228,7 +228,7 @@ def test_retry_after_ms_reaches_the_client(make_gateway, upstream: FakeUpstream)
 
 
 def test_stream_cut_mid_way_ends_with_error_event(make_gateway, upstream: FakeUpstream) -> None:
-    # paced, so the bytes before the cut are read before the reset can discard them
+    # paced: bytes still unread when the connection breaks are dropped by the client
     upstream.always(stream(sse_events("stream_text.sse"), drop_after=4, delay=0.05))
     gateway = make_gateway(azure_config(upstream.url))
     status, text = post_stream(gateway.base_url, {

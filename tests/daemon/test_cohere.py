@@ -127,7 +127,7 @@ def test_stream_failing_mid_way_ends_with_error_event(
 ) -> None:
     events = sse_events(transcript)
     if cut == "drop":
-        # paced, so the bytes before the cut are read before the reset can discard them
+        # paced: bytes still unread when the connection breaks are dropped by the client
         upstream.always(stream(events, drop_after=4, delay=0.05))
     else:
         upstream.always(stream(events[:-1] if cut else events))
