@@ -60,6 +60,15 @@ def test_top_p_becomes_p_within_cohere_range(top_p: float, p: float) -> None:
     assert body["p"] == p
 
 
+def test_strict_function_becomes_strict_tools() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"},
+                                             "strict": True}}
+    body = chat_request({"messages": [{"role": "user", "content": "x"}], "tools": [tool]}, "m")
+    assert body["tools"] == [{"type": "function", "function": {"name": "f",
+                                                               "parameters": {"type": "object"}}}]
+    assert body["strict_tools"] is True
+
+
 def test_named_tool_choice_keeps_only_that_tool_and_requires_it() -> None:
     tools = [{"type": "function", "function": {"name": name, "parameters": {}}} for name in "ab"]
     body = chat_request({"messages": [{"role": "user", "content": "x"}], "tools": tools,

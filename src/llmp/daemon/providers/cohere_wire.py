@@ -94,6 +94,8 @@ def chat_request(request: ChatRequest, model: str) -> dict[str, Any]:
     tools = request.get("tools")
     if tools:
         body["tools"] = [_tool(t, i) for i, t in enumerate(tools)]
+        if any((t.get("function") or {}).get("strict") for t in tools):
+            body["strict_tools"] = True
     _tool_choice(body, request.get("tool_choice"))
     if request.get("response_format"):
         body["response_format"] = _response_format(request["response_format"])
@@ -185,9 +187,12 @@ def _user_content(content: Any, where: str) -> str | list[dict[str, Any]]:
 
 
 def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
+    """Cohere's function tool is OpenAI's minus `strict`, which is per request there."""
     if not isinstance(tool, dict) or tool.get("type") != "function":
         raise ClientError("Cohere accepts only function tools.", param=f"tools[{index}]")
-    return tool
+    function = tool.get("function") or {}
+    kept = {key: function[key] for key in ("name", "description", "parameters") if key in function}
+    return {"type": "function", "function": kept}
 
 
 def _tool_choice(body: dict[str, Any], choice: Any) -> None:
@@ -228,7 +233,8 @@ def _response_format(spec: dict[str, Any]) -> dict[str, Any]:
 def chat_response(data: dict[str, Any], model: str, provider: str) -> ChatResponse:
     message = data.get("message") or {}
     text, thinking = "", ""
-    for item in message.get("content") or []:
+    content = message.get("content") or []
+    for item in [{"type": "text", "text": content}] if isinstance(content, str) else content:
         if item.get("type") == "text":
             text += str(item.get("text", ""))
         elif item.get("type") == "thinking":
