@@ -8,9 +8,10 @@ is the only shape the rest of the code ever sees.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Strategy = Literal["fallback", "weighted", "round_robin", "least_busy", "lowest_latency"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -65,6 +66,18 @@ class ProviderConfig(StrictModel):
     headers: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
     mock: MockConfig | None = None
+    # Azure OpenAI: the `api-version` query parameter (the classic deployments API), the
+    # deployment serving each model (a model without one is its own deployment name), and
+    # how the key is sent: `api-key` header, or an Entra ID token as `Authorization: Bearer`.
+    api_version: str | None = None
+    deployments: dict[str, str] = Field(default_factory=dict)
+    azure_auth: Literal["api-key", "entra"] = "api-key"
+
+    @field_validator("api_version", mode="before")
+    @classmethod
+    def _dated_version_is_text(cls, value: Any) -> Any:
+        """YAML reads an unquoted `2024-10-21` as a date; Azure wants the text back."""
+        return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 class AliasConfig(StrictModel):

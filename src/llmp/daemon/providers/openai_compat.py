@@ -39,12 +39,23 @@ class OpenAICompatibleProvider(Provider):
             headers["Authorization"] = f"Bearer {self.key.value}"
         return headers
 
+    def url_for(self, operation: str, model: str) -> str:
+        """Where an operation goes; servers that put the model in the path override this."""
+        return self.base_url + PATHS[operation]
+
+    def models_url(self) -> str:
+        return self.base_url + "/models"
+
+    def body_model(self, model: str) -> str:
+        """The `model` the upstream expects in the body for a configured model name."""
+        return model
+
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        payload = orjson.dumps({**body, "model": model})
+        payload = orjson.dumps({**body, "model": self.body_model(model)})
         response = await self.http.request(
-            "POST", self.base_url + PATHS[operation], body=payload,
+            "POST", self.url_for(operation, model), body=payload,
             headers=self.headers(), stream=stream,
         )
         content_type = response.headers.get("Content-Type", "application/json")
@@ -93,7 +104,8 @@ class OpenAICompatibleProvider(Provider):
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = {**request, "stream": True}
         response = await self.http.request(
-            "POST", self.base_url + PATHS["chat"], body=orjson.dumps({**body, "model": model}),
+            "POST", self.url_for("chat", model),
+            body=orjson.dumps({**body, "model": self.body_model(model)}),
             headers=self.headers(), stream=True,
         )
         return self._chunks(response)
@@ -121,7 +133,7 @@ class OpenAICompatibleProvider(Provider):
         return _json(forwarded.body, self.name)
 
     async def list_models(self) -> list[str]:
-        response = await self.http.request("GET", self.base_url + "/models", headers=self.headers())
+        response = await self.http.request("GET", self.models_url(), headers=self.headers())
         data = _json(await read_body(response, self.name), self.name).get("data") or []
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from llmp.daemon.providers.azure import AzureOpenAIProvider
 from llmp.daemon.providers.base import Provider
+from llmp.daemon.providers.cohere import CohereProvider
 from llmp.daemon.providers.mock import MockProvider
 from llmp.daemon.providers.openai_compat import OpenAICompatibleProvider
 
 BUILTIN: dict[str, type[Provider]] = {
     "openai": OpenAICompatibleProvider,
     "mock": MockProvider,
+    "azure": AzureOpenAIProvider,
+    "cohere": CohereProvider,
 }
 
 
