@@ -9,12 +9,14 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from llmp.daemon.providers.base import Provider
+from llmp.daemon.providers.gemini import GeminiProvider
 from llmp.daemon.providers.mock import MockProvider
 from llmp.daemon.providers.openai_compat import OpenAICompatibleProvider
 
 BUILTIN: dict[str, type[Provider]] = {
     "openai": OpenAICompatibleProvider,
     "mock": MockProvider,
+    "gemini": GeminiProvider,
 }
 
 
