@@ -32,6 +32,7 @@ from llmp.daemon.providers.gemini_errors import error_object, google_error, pars
 from llmp.daemon.providers.gemini_request import build_request
 from llmp.daemon.providers.gemini_response import StreamTranslator, chat_response
 from llmp.daemon.providers.google_auth import TokenSource
+from llmp.daemon.providers.openai_compat import _json as json_object
 from llmp.daemon.providers.sse import read_chunks
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
@@ -83,17 +84,7 @@ class GeminiProvider(Provider):
 
     async def _json(self, response: Any) -> dict[str, Any]:
         payload = b"".join([chunk async for chunk in read_chunks(response, self.name)])
-        try:
-            data = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            raise UpstreamError(
-                ErrorKind.INCOMPLETE,
-                f"provider '{self.name}' sent an answer that is not a complete JSON object",
-                provider=self.name,
-            )
-        return data
+        return json_object(payload, self.name)
 
     # -- thought signatures ---------------------------------------------------
 

@@ -1,0 +1,254 @@
+"""An OpenAI client talking to Gemini through the gateway: golden Gemini answers replayed
+by a fake upstream, the official `openai` SDK on the other side."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import openai
+import pytest
+
+from tests.daemon.gemini_fixtures import API_KEY, events, gemini_config, load
+from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
+
+WEATHER_TOOLS = [{"type": "function", "function": {
+    "name": "search_flights", "parameters": {"type": "object", "properties": {}}}}]
+
+
+def test_chat_goes_to_generate_content_with_the_key_in_a_header(
+    make_gateway, upstream: FakeUpstream
+) -> None:
+    upstream.always(reply(load("text_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    answer = client.chat.completions.create(
+        model="gemini/gemini-2.0-flash", max_tokens=100, temperature=0.5,
+        messages=[{"role": "system", "content": "Be brief."},
+                  {"role": "user", "content": "Why is the sky blue?"}],
+    )
+    assert answer.choices[0].message.content.startswith("The sky looks blue")
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.usage.total_tokens == 35
+    sent = upstream.requests[-1]
+    assert sent.path == "/v1beta/models/gemini-2.0-flash:generateContent"
+    assert sent.headers["x-goog-api-key"] == API_KEY
+    assert API_KEY not in sent.path and not sent.query
+    assert "Authorization" not in sent.headers
+    assert sent.json == {
+        "systemInstruction": {"parts": [{"text": "Be brief."}]},
+        "contents": [{"role": "user", "parts": [{"text": "Why is the sky blue?"}]}],
+        "generationConfig": {"maxOutputTokens": 100, "temperature": 0.5},
+    }
+
+
+def test_stream_with_usage(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(stream(events("stream_text.sse")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    parts, usage, finish = [], None, None
+    for event in client.chat.completions.create(
+        model="gemini-2.0-flash", stream=True, stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Tell me a joke"}],
+    ):
+        for choice in event.choices:
+            parts.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+        usage = event.usage or usage
+    assert "".join(parts) == (
+        "Why did the scarecrow win an award? Because he was outstanding in his field.\n")
+    assert finish == "stop"
+    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (9, 17)
+    sent = upstream.requests[-1]
+    assert sent.path == "/v1beta/models/gemini-2.0-flash:streamGenerateContent"
+    assert sent.query == {"alt": "sse"}
+
+
+def test_streamed_tool_call_round_trip_keeps_ids_arguments_and_signature(
+    make_gateway, upstream: FakeUpstream
+) -> None:
+    upstream.then(stream(events("stream_function_call.sse")), reply(load("text_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    calls: dict[int, dict] = {}
+    finish = None
+    for event in client.chat.completions.create(
+        model="gemini/gemini-2.5-flash", stream=True, tools=WEATHER_TOOLS,
+        messages=[{"role": "user", "content": "Flights for Ada and Grace to Tokyo?"}],
+    ):
+        choice = event.choices[0]
+        finish = choice.finish_reason or finish
+        for delta in choice.delta.tool_calls or []:
+            call = calls.setdefault(delta.index, {"id": delta.id, "name": delta.function.name,
+                                                  "arguments": ""})
+            call["arguments"] += delta.function.arguments or ""
+    assert finish == "tool_calls"
+    original = [json.loads(block[6:]) for block in events("stream_function_call.sse")][:2]
+    for index, event in enumerate(original):
+        part = event["candidates"][0]["content"]["parts"][0]["functionCall"]
+        assert calls[index]["id"].startswith("call_")
+        assert calls[index]["name"] == part["name"]
+        assert json.loads(calls[index]["arguments"]) == part["args"]
+    assert calls[0]["id"] != calls[1]["id"]
+
+    # The client sends the results back without any Gemini-specific field.
+    client.chat.completions.create(
+        model="gemini/gemini-2.5-flash", tools=WEATHER_TOOLS,
+        messages=[
+            {"role": "user", "content": "Flights for Ada and Grace to Tokyo?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": c["id"], "type": "function",
+                 "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in calls.values()]},
+            {"role": "tool", "tool_call_id": calls[1]["id"], "content": "{\"rate\": 161.2}"},
+            {"role": "tool", "tool_call_id": calls[0]["id"], "content": "no flights"},
+        ],
+    )
+    turns = upstream.requests[-1].json["contents"]
+    signature = original[0]["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
+    assert turns[1]["role"] == "model"
+    assert turns[1]["parts"][0]["thoughtSignature"] == signature
+    assert turns[2] == {"role": "user", "parts": [
+        {"functionResponse": {"name": "get_exchange_rate", "response": {"rate": 161.2}}},
+        {"functionResponse": {"name": "search_flights", "response": {"result": "no flights"}}},
+    ]}
+
+
+def test_tool_call_without_streaming(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(load("function_call_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    answer = client.chat.completions.create(
+        model="gemini-2.5-flash", tools=WEATHER_TOOLS, tool_choice="required",
+        messages=[{"role": "user", "content": "weather and time in Paris?"}],
+    )
+    calls = answer.choices[0].message.tool_calls
+    assert answer.choices[0].finish_reason == "tool_calls"
+    assert [json.loads(c.function.arguments) for c in calls] == [
+        {"city": "Paris", "unit": "celsius"}, {"timezone": "Europe/Paris"}]
+    assert upstream.requests[-1].json["toolConfig"] == {"functionCallingConfig": {"mode": "ANY"}}
+
+
+def test_thoughts_and_blocked_prompts(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.then(reply(load("thoughts_response.json")), reply(load("prompt_blocked_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    thought = client.chat.completions.create(
+        model="gemini-2.5-pro", reasoning_effort="medium",
+        messages=[{"role": "user", "content": "17 + 25?"}])
+    assert thought.choices[0].message.content == "17 + 25 = 42."
+    assert thought.choices[0].message.reasoning_content.startswith("**Working out the sum**")
+    assert thought.usage.prompt_tokens_details.cached_tokens == 2048
+    blocked = client.chat.completions.create(
+        model="gemini-2.0-flash", messages=[{"role": "user", "content": "something bad"}])
+    assert blocked.choices[0].finish_reason == "content_filter"
+
+
+def test_images_are_sent_inline(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(load("text_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    client.chat.completions.create(model="gemini-2.0-flash", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/webp;base64,UklGRg=="}}]}])
+    assert upstream.requests[-1].json["contents"][0]["parts"][1] == {
+        "inlineData": {"mimeType": "image/webp", "data": "UklGRg=="}}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "status", "error_class"),
+    [
+        ("error_rate_limited.json", 429, openai.RateLimitError),
+        ("error_api_key_invalid.json", 400, openai.BadRequestError),
+        ("error_context_length.json", 400, openai.BadRequestError),
+        ("error_not_found.json", 404, openai.NotFoundError),
+        ("error_overloaded.json", 503, openai.InternalServerError),
+        ("error_permission_denied.json", 403, openai.PermissionDeniedError),
+    ],
+)
+def test_google_errors_keep_status_and_message(
+    make_gateway, upstream: FakeUpstream, fixture: str, status: int, error_class: type
+) -> None:
+    body = load(fixture)
+    upstream.always(fail(status, body))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    with pytest.raises(error_class) as caught:
+        client.chat.completions.create(model="gemini-2.0-flash",
+                                       messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == status
+    assert caught.value.body["message"] == body["error"]["message"]
+    assert caught.value.body["code"] == body["error"]["status"]
+    assert API_KEY not in caught.value.response.text
+    if status == 429:
+        assert caught.value.response.headers["retry-after"] == "34"
+
+
+def test_bad_input_is_a_400_and_never_reaches_gemini(make_gateway, upstream: FakeUpstream) -> None:
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="gemini-2.0-flash", logit_bias={"1": 5},
+                                       messages=[{"role": "user", "content": "x"}])
+    assert caught.value.body["param"] == "logit_bias"
+    assert upstream.requests == []
+
+
+def _raw_stream(gateway_url: str) -> str:
+    with httpx.stream("POST", gateway_url + "/chat/completions", json={
+        "model": "gemini/gemini-2.5-flash", "stream": True,
+        "messages": [{"role": "user", "content": "x"}],
+    }) as response:
+        assert response.status_code == 200
+        return "".join(response.iter_text())
+
+
+def _last_error(text: str) -> dict:
+    last = [line for line in text.splitlines() if line.startswith("data: ")][-1]
+    return json.loads(last[6:])["error"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [("stream_error_midway.sse", "The model is overloaded. Please try again later."),
+     ("stream_error_bare_json.sse", "An internal error has occurred.")],
+)
+def test_error_mid_stream_ends_with_its_message_and_no_done(
+    make_gateway, upstream: FakeUpstream, fixture: str, message: str
+) -> None:
+    upstream.always(stream(events(fixture)))
+    text = _raw_stream(make_gateway(gemini_config(upstream.url)).base_url)
+    assert "Here is the first part of a long" in text
+    assert "[DONE]" not in text
+    assert _last_error(text)["message"].startswith(message)
+
+
+@pytest.mark.parametrize("drop", [True, False])
+def test_stream_cut_before_finish_reason_is_incomplete(
+    make_gateway, upstream: FakeUpstream, drop: bool
+) -> None:
+    transcript = events("stream_text.sse")
+    # A cut discards what the gateway had not read yet, so the fake paces its writes.
+    upstream.always(stream(transcript, drop_after=2, delay=0.1) if drop
+                    else stream(transcript[:2]))
+    text = _raw_stream(make_gateway(gemini_config(upstream.url)).base_url)
+    assert '"content":"Why"' in text
+    assert "[DONE]" not in text
+    assert _last_error(text)["type"] == "server_error"
+
+
+def test_embeddings_use_batch_embed_contents(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(load("embeddings_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    result = client.embeddings.create(model="text-embedding-004", input=["hello", "world"],
+                                      dimensions=4)
+    expected = [e["values"] for e in load("embeddings_response.json")["embeddings"]]
+    assert [pytest.approx(d.embedding, rel=1e-6) for d in result.data] == expected
+    sent = upstream.requests[-1]
+    assert sent.path == "/v1beta/models/text-embedding-004:batchEmbedContents"
+    assert sent.json["requests"][1] == {"model": "models/text-embedding-004",
+                                        "content": {"parts": [{"text": "world"}]},
+                                        "outputDimensionality": 4}
+
+
+def test_key_never_logged(make_gateway, upstream: FakeUpstream, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    upstream.always(fail(429, load("error_rate_limited.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gemini-2.0-flash", user="u",
+                                       messages=[{"role": "user", "content": "x"}])
+    assert API_KEY not in caplog.text
