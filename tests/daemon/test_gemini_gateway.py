@@ -9,6 +9,7 @@ import logging
 import httpx
 import openai
 import pytest
+from aiohttp import web
 
 from tests.daemon.gemini_fixtures import API_KEY, events, gemini_config, load
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
@@ -242,6 +243,29 @@ def test_embeddings_use_batch_embed_contents(make_gateway, upstream: FakeUpstrea
     assert sent.json["requests"][1] == {"model": "models/text-embedding-004",
                                         "content": {"parts": [{"text": "world"}]},
                                         "outputDimensionality": 4}
+
+
+def test_many_embeddings_are_sent_in_batches_of_100(make_gateway, upstream: FakeUpstream) -> None:
+    async def embed(request: web.Request) -> web.Response:
+        texts = [r["content"]["parts"][0]["text"] for r in (await request.json())["requests"]]
+        return web.json_response({"embeddings": [{"values": [float(t)]} for t in texts]})
+
+    upstream.always(embed)
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    result = client.embeddings.create(model="text-embedding-004",
+                                      input=[str(i) for i in range(250)], encoding_format="float")
+    assert [d.embedding[0] for d in result.data] == [float(i) for i in range(250)]
+    assert [d.index for d in result.data] == list(range(250))
+    assert [len(r.json["requests"]) for r in upstream.requests] == [100, 100, 50]
+
+
+def test_legacy_completions_are_bridged_to_chat(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(load("max_tokens_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    answer = client.completions.create(model="gemini-2.0-flash", prompt="Once", max_tokens=8)
+    assert answer.choices[0].text == "Once upon a time, in a valley"
+    assert answer.choices[0].finish_reason == "length"
+    assert upstream.requests[-1].json["contents"] == [{"role": "user", "parts": [{"text": "Once"}]}]
 
 
 def test_key_never_logged(make_gateway, upstream: FakeUpstream, caplog) -> None:

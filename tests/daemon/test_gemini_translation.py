@@ -46,6 +46,8 @@ def test_signature_remembered_by_id_when_the_client_dropped_extra_content() -> N
     # Gemini 3 requires a signature on the first call of a turn; Google documents a stand-in.
     assert first["thoughtSignature"] == SKIP_SIGNATURE
     assert second["thoughtSignature"] == "SIG-B"
+    older = build_request({"messages": messages}, "gemini-2.5-flash", known.get)  # type: ignore[typeddict-item]
+    assert "thoughtSignature" not in older["contents"][1]["parts"][0]
 
 
 @pytest.mark.parametrize(
@@ -54,6 +56,7 @@ def test_signature_remembered_by_id_when_the_client_dropped_extra_content() -> N
         ({"max_tokens": 64}, {"maxOutputTokens": 64}),
         ({"stop": "###"}, {"stopSequences": ["###"]}),
         ({"n": 3, "presence_penalty": 0.5}, {"candidateCount": 3, "presencePenalty": 0.5}),
+        ({"top_k": 40, "frequency_penalty": 0.1}, {"topK": 40, "frequencyPenalty": 0.1}),
         ({"response_format": {"type": "json_object"}}, {"responseMimeType": "application/json"}),
         ({"response_format": {"type": "text"}}, None),
         ({"reasoning_effort": "low"}, {"thinkingConfig": {"thinkingBudget": 1024,

@@ -37,6 +37,8 @@ from llmp.daemon.providers.sse import read_chunks
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 SIGNATURES_KEPT = 4096
+GEMINI_EMBED_BATCH = 100  # the most texts one batchEmbedContents call takes
+VERTEX_EMBED_BATCH = 250  # the most instances one predict call takes
 GEMINI_API_ROOT = PRESETS["gemini"].base_url
 
 
@@ -142,7 +144,7 @@ class GeminiProvider(Provider):
                 elif not line and data:
                     yield self._loads(b"\n".join(data))
                     data = []
-                elif line and not line.startswith(b":"):
+                elif stray or line.lstrip().startswith((b"{", b"[")):
                     stray += line
                     if stray.rstrip().endswith((b"}", b"]")):
                         with contextlib.suppress(orjson.JSONDecodeError):
@@ -191,27 +193,35 @@ class GeminiProvider(Provider):
     async def _embed_gemini(
         self, texts: list[str], model: str, dimensions: int | None
     ) -> tuple[list[list[float]], int]:
-        """batchEmbedContents reports no token counts, so usage is 0."""
+        """batchEmbedContents takes 100 texts at a time and reports no token counts (usage 0)."""
         extra = {"outputDimensionality": dimensions} if dimensions else {}
-        body = {"requests": [
-            {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **extra}
-            for text in texts
-        ]}
-        response = await self._post(f"{self.root}/models/{model}:batchEmbedContents", body)
-        data = await self._json(response)
-        return [list(e.get("values") or []) for e in data.get("embeddings") or []], 0
+        vectors: list[list[float]] = []
+        for batch in _batches(texts, GEMINI_EMBED_BATCH):
+            body = {"requests": [
+                {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **extra}
+                for text in batch
+            ]}
+            response = await self._post(f"{self.root}/models/{model}:batchEmbedContents", body)
+            data = await self._json(response)
+            vectors += [list(e.get("values") or []) for e in data.get("embeddings") or []]
+        return vectors, 0
 
     async def _embed_vertex(
         self, texts: list[str], model: str, dimensions: int | None
     ) -> tuple[list[list[float]], int]:
-        body: dict[str, Any] = {"instances": [{"content": text} for text in texts]}
-        if dimensions:
-            body["parameters"] = {"outputDimensionality": dimensions}
-        response = await self._post(f"{self.root}/models/{model}:predict", body)
-        predictions = (await self._json(response)).get("predictions") or []
-        embeddings = [p.get("embeddings") or {} for p in predictions if isinstance(p, dict)]
-        tokens = sum(int((e.get("statistics") or {}).get("token_count") or 0) for e in embeddings)
-        return [list(e.get("values") or []) for e in embeddings], tokens
+        vectors: list[list[float]] = []
+        tokens = 0
+        for batch in _batches(texts, VERTEX_EMBED_BATCH):
+            body: dict[str, Any] = {"instances": [{"content": text} for text in batch]}
+            if dimensions:
+                body["parameters"] = {"outputDimensionality": dimensions}
+            response = await self._post(f"{self.root}/models/{model}:predict", body)
+            predictions = (await self._json(response)).get("predictions") or []
+            embeddings = [p.get("embeddings") or {} for p in predictions if isinstance(p, dict)]
+            tokens += sum(int((e.get("statistics") or {}).get("token_count") or 0)
+                          for e in embeddings)
+            vectors += [list(e.get("values") or []) for e in embeddings]
+        return vectors, tokens
 
     async def list_models(self) -> list[str]:
         """The Gemini API lists its models; Vertex's catalogue is another API, so config says."""
@@ -232,6 +242,10 @@ class GeminiProvider(Provider):
             if not token:
                 break
         return names
+
+
+def _batches(texts: list[str], size: int) -> list[list[str]]:
+    return [texts[start:start + size] for start in range(0, len(texts), size)]
 
 
 def _base64(vector: list[float]) -> str:

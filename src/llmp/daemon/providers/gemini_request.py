@@ -26,8 +26,9 @@ from llmp.daemon.types import ChatRequest
 
 log = logging.getLogger("llmp.providers.gemini")
 
-# Gemini 3 insists on a signature on the first function call of each model turn;
-# Google documents this value for histories it did not produce.
+# Gemini 3 and later insist on a signature on the first function call of each model
+# turn; Google documents this value for histories it did not produce. Older models
+# never check, so they get none.
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 
 _REFUSED = {
@@ -40,7 +41,7 @@ _TRANSLATED = {
     "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
     "temperature", "top_p", "stop", "n", "seed", "presence_penalty", "frequency_penalty",
     "response_format", "tools", "tool_choice", "functions", "function_call", "reasoning_effort",
-    "modalities",
+    "modalities", "top_k",
 }
 _BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
 _AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3"}
@@ -51,7 +52,8 @@ def build_request(
 ) -> dict[str, Any]:
     """The Gemini body for `request`; `signature_for` recalls thought signatures by tool call id."""
     body: dict[str, Any] = {}
-    system, contents = _messages(request.get("messages") or [], signature_for)
+    validates = not model.startswith(("gemini-1", "gemini-2"))
+    system, contents = _messages(request.get("messages") or [], signature_for, validates)
     if system:
         body["systemInstruction"] = {"parts": system}
     body["contents"] = contents
@@ -75,7 +77,7 @@ def build_request(
 
 
 def _messages(
-    messages: list[Any], signature_for: Callable[[str], str | None]
+    messages: list[Any], signature_for: Callable[[str], str | None], validates: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
@@ -88,7 +90,7 @@ def _messages(
             continue
         if role == "assistant":
             parts = _parts(message.get("content"), where, text_only=True)
-            parts.extend(_calls(message, where, names, signature_for))
+            parts.extend(_calls(message, where, names, signature_for, validates))
             if message.get("reasoning_content"):
                 log.debug("gemini: dropped reasoning_content of %s (Gemini keeps its own)", where)
             _append(contents, "model", parts, where)
@@ -168,7 +170,7 @@ def _data_url(url: str, where: str) -> dict[str, Any]:
 
 def _calls(
     message: dict[str, Any], where: str, names: dict[str, str],
-    signature_for: Callable[[str], str | None],
+    signature_for: Callable[[str], str | None], validates: bool,
 ) -> list[dict[str, Any]]:
     parts = []
     calls = message.get("tool_calls") or []
@@ -191,7 +193,7 @@ def _calls(
         part: dict[str, Any] = {"functionCall": {"name": function["name"], "args": args}}
         google = (call.get("extra_content") or {}).get("google") or {}
         signature = google.get("thought_signature") or signature_for(call_id)
-        if signature or number == 0:
+        if signature or (number == 0 and validates):
             part["thoughtSignature"] = signature or SKIP_SIGNATURE
         parts.append(part)
     return parts
@@ -199,7 +201,7 @@ def _calls(
 
 def _result(message: dict[str, Any], where: str, names: dict[str, str]) -> dict[str, Any]:
     call_id = str(message.get("tool_call_id") or "")
-    name = names.get(call_id) or message.get("name")
+    name = message.get("name") if message.get("role") == "function" else names.get(call_id)
     if not name:
         raise ClientError(
             f"'{where}.tool_call_id' ({call_id or 'missing'}) matches no tool call of an earlier "
@@ -278,7 +280,8 @@ def _generation_config(request: ChatRequest, model: str) -> dict[str, Any]:
     limit = request.get("max_completion_tokens") or request.get("max_tokens")
     if limit:
         config["maxOutputTokens"] = limit
-    pairs = (("temperature", "temperature"), ("top_p", "topP"), ("n", "candidateCount"),
+    pairs = (("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK"),
+             ("n", "candidateCount"),
              ("seed", "seed"), ("presence_penalty", "presencePenalty"),
              ("frequency_penalty", "frequencyPenalty"))
     for ours, theirs in pairs:
