@@ -188,6 +188,37 @@ def test_bad_input_is_a_400_and_never_reaches_gemini(make_gateway, upstream: Fak
     assert upstream.requests == []
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"tools": ["get_weather"]},
+        {"tools": [{"type": "function", "function": "get_weather"}]},
+        {"tool_choice": {"type": "function", "function": "x"}},
+        {"tool_choice": {"type": "allowed_tools", "allowed_tools": {"tools": "x"}}},
+        {"response_format": "json"},
+        {"response_format": {"type": "json_schema", "json_schema": "x"}},
+        {"modalities": 5},
+        {"reasoning_effort": 3},
+        {"messages": [{"role": "user", "content": ["hi"]}]},
+        {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": "x"}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 7}]}]},
+        {"messages": [{"role": "assistant", "tool_calls": {"id": "c"}}]},
+        {"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "function": {"name": "f", "arguments": "[1]"}, "extra_content": "x"}]}]},
+        {"messages": [{"role": "system", "content": [{"type": "image_url"}]}]},
+    ],
+)
+def test_malformed_requests_are_400_never_500(
+    make_gateway, upstream: FakeUpstream, extra: dict
+) -> None:
+    gateway = make_gateway(gemini_config(upstream.url))
+    body = {"model": "gemini-2.0-flash", "messages": [{"role": "user", "content": "x"}], **extra}
+    response = httpx.post(gateway.base_url + "/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert upstream.requests == []
+
+
 def _raw_stream(gateway_url: str) -> str:
     with httpx.stream("POST", gateway_url + "/chat/completions", json={
         "model": "gemini/gemini-2.5-flash", "stream": True,

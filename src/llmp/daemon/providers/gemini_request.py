@@ -140,13 +140,13 @@ def _parts(content: Any, where: str, text_only: bool = False) -> list[dict[str, 
 
 def _media(part: dict[str, Any], kind: str, where: str) -> dict[str, Any]:
     if kind == "input_audio":
-        audio = part.get("input_audio") or {}
+        audio = _dict(part.get("input_audio"))
         mime = _AUDIO_TYPES.get(str(audio.get("format")), "")
         if not mime or not audio.get("data"):
             raise ClientError(f"'{where}.input_audio' needs data and a format of wav or mp3.", param=where)
         return {"inlineData": {"mimeType": mime, "data": audio["data"]}}
     if kind == "file":
-        data = str((part.get("file") or {}).get("file_data") or "")
+        data = str(_dict(part.get("file")).get("file_data") or "")
         if not data.startswith("data:"):
             raise ClientError(f"'{where}.file' needs file_data as a data: URL.", param=where)
         return _data_url(data, where)
@@ -176,6 +176,8 @@ def _calls(
     calls = message.get("tool_calls") or []
     if message.get("function_call"):
         calls = [{"id": "", "function": message["function_call"]}]
+    if not isinstance(calls, list):
+        raise ClientError(f"'{where}.tool_calls' must be an array.", param=f"{where}.tool_calls")
     for number, call in enumerate(calls):
         here = f"{where}.tool_calls[{number}]"
         function = call.get("function") if isinstance(call, dict) else None
@@ -191,7 +193,7 @@ def _calls(
         call_id = str(call.get("id") or "")
         names[call_id] = function["name"]
         part: dict[str, Any] = {"functionCall": {"name": function["name"], "args": args}}
-        google = (call.get("extra_content") or {}).get("google") or {}
+        google = _dict(_dict(call.get("extra_content")).get("google"))
         signature = google.get("thought_signature") or signature_for(call_id)
         if signature or (number == 0 and validates):
             part["thoughtSignature"] = signature or SKIP_SIGNATURE
@@ -229,8 +231,8 @@ def _tools(request: ChatRequest) -> tuple[list[dict[str, Any]], dict[str, Any] |
     declarations = []
     for number, tool in enumerate(raw):
         where = f"tools[{number}]"
-        function = tool.get("function") if isinstance(tool, dict) else None
-        if tool.get("type", "function") != "function" or not isinstance(function, dict):
+        function = _dict(tool).get("function")
+        if _dict(tool).get("type", "function") != "function" or not isinstance(function, dict):
             raise ClientError(
                 f"'{where}': Gemini supports only tools of type 'function'.", param=where
             )
@@ -258,12 +260,16 @@ def _tool_choice(choice: Any) -> tuple[dict[str, Any] | None, set[str] | None]:
     if isinstance(choice, str) and choice in modes:
         return {"functionCallingConfig": {"mode": modes[choice]}}, None
     if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name") or choice.get("name")
+        name = _dict(choice.get("function")).get("name") or choice.get("name")
         if name and choice.get("type", "function") == "function":
             return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}, None
         allowed = choice.get("allowed_tools")
         if choice.get("type") == "allowed_tools" and isinstance(allowed, dict):
-            names = [(t.get("function") or {}).get("name") for t in allowed.get("tools") or []]
+            tools = allowed.get("tools")
+            if not isinstance(tools, list):
+                raise ClientError("'tool_choice.allowed_tools.tools' must be an array.",
+                                  param="tool_choice")
+            names = [_dict(_dict(t).get("function")).get("name") for t in tools]
             kept = {n for n in names if n}
             if allowed.get("mode") == "required":
                 config = {"mode": "ANY", "allowedFunctionNames": sorted(kept)}
@@ -293,7 +299,7 @@ def _generation_config(request: ChatRequest, model: str) -> dict[str, Any]:
         config["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     config.update(_response_format(request.get("response_format")))
     modalities = request.get("modalities")  # type: ignore[misc]
-    if modalities and set(modalities) - {"text"}:
+    if modalities and (not isinstance(modalities, list) or set(map(str, modalities)) - {"text"}):
         raise ClientError("Gemini's generateContent answers OpenAI clients in text only.",
                           param="modalities")
     effort = request.get("reasoning_effort")  # type: ignore[misc]
@@ -303,12 +309,13 @@ def _generation_config(request: ChatRequest, model: str) -> dict[str, Any]:
 
 
 def _response_format(value: Any) -> dict[str, Any]:
-    if not value or value.get("type") == "text":
+    kind = _dict(value).get("type")
+    if not value or kind == "text":
         return {}
-    if value.get("type") == "json_object":
+    if kind == "json_object":
         return {"responseMimeType": "application/json"}
-    schema = (value.get("json_schema") or {}).get("schema")
-    if value.get("type") == "json_schema" and isinstance(schema, dict):
+    schema = _dict(_dict(value).get("json_schema")).get("schema")
+    if kind == "json_schema" and isinstance(schema, dict):
         return {"responseMimeType": "application/json", "responseJsonSchema": schema}
     raise ClientError(
         "'response_format' must be text, json_object, or json_schema with a schema.",
@@ -327,3 +334,8 @@ def _thinking(effort: str, model: str) -> dict[str, Any]:
         return {"thinkingLevel": level, "includeThoughts": True}
     budget = _BUDGETS[effort]
     return {"thinkingBudget": budget, "includeThoughts": budget > 0}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """`value` if it is an object: a malformed field reads as empty, and then as a clear 400."""
+    return value if isinstance(value, dict) else {}
