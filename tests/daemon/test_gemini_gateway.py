@@ -3,8 +3,10 @@ by a fake upstream, the official `openai` SDK on the other side."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 
 import httpx
 import openai
@@ -260,6 +262,31 @@ def test_stream_cut_before_finish_reason_is_incomplete(
     assert '"content":"Why"' in text
     assert "[DONE]" not in text
     assert _last_error(text)["type"] == "server_error"
+
+
+def test_client_going_away_hangs_up_on_gemini(make_gateway, upstream: FakeUpstream) -> None:
+    hung_up = threading.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(events("stream_text.sse")[0])
+        try:
+            await asyncio.Event().wait()  # never answers the rest
+        except asyncio.CancelledError:
+            hung_up.set()
+            raise
+        return response
+
+    upstream.always(slow)
+    gateway = make_gateway(gemini_config(upstream.url))
+    with httpx.stream("POST", gateway.base_url + "/chat/completions", json={
+        "model": "gemini-2.0-flash", "stream": True,
+        "messages": [{"role": "user", "content": "x"}],
+    }) as response:
+        first = next(response.iter_lines())
+    assert '"content":"Why"' in first
+    assert hung_up.wait(10)
 
 
 def test_embeddings_use_batch_embed_contents(make_gateway, upstream: FakeUpstream) -> None:

@@ -115,15 +115,19 @@ class GeminiProvider(Provider):
     async def _chunks(
         self, response: Any, translator: StreamTranslator, include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
-        async for data in self._events(response):
-            error = error_object(data)
-            if error is not None:
-                failure = google_error(error)
-                failure.provider = self.name
-                raise failure
-            if isinstance(data, dict):
-                for chunk in translator.feed(data):
-                    yield chunk
+        try:
+            async for data in self._events(response):
+                error = error_object(data)
+                if error is not None:
+                    failure = google_error(error)
+                    failure.provider = self.name
+                    raise failure
+                if isinstance(data, dict):
+                    for chunk in translator.feed(data):
+                        yield chunk
+        finally:
+            # Closed early (the client went away): hang up on Google now, not at GC.
+            response.close()
         if not translator.complete:
             raise self._incomplete("ended the stream before it was finished")
         if include_usage and translator.usage:
