@@ -143,6 +143,22 @@ def test_thoughts_and_blocked_prompts(make_gateway, upstream: FakeUpstream) -> N
     assert blocked.choices[0].finish_reason == "content_filter"
 
 
+def test_signature_on_text_goes_back_with_the_message(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(load("signed_text_response.json")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    question = {"role": "user", "content": "Capital of France?"}
+    answer = client.chat.completions.create(model="gemini/gemini-3-pro-preview",
+                                            messages=[question])
+    message = answer.choices[0].message
+    # What agents do: append the message object as it came back.
+    client.chat.completions.create(model="gemini/gemini-3-pro-preview", messages=[
+        question, message.model_dump(exclude_none=True), {"role": "user", "content": "And Italy?"}])
+    signature = load("signed_text_response.json")["candidates"][0]["content"]["parts"][0][
+        "thoughtSignature"]
+    assert upstream.requests[-1].json["contents"][1] == {"role": "model", "parts": [
+        {"text": "Paris is the capital of France.", "thoughtSignature": signature}]}
+
+
 def test_images_are_sent_inline(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(load("text_response.json")))
     client = make_gateway(gemini_config(upstream.url)).openai()

@@ -90,6 +90,10 @@ def _messages(
             continue
         if role == "assistant":
             parts = _parts(message.get("content"), where, text_only=True)
+            signature = _dict(_dict(message.get("extra_content")).get("google")).get(
+                "thought_signature")
+            if signature and parts:
+                parts[-1]["thoughtSignature"] = signature
             parts.extend(_calls(message, where, names, signature_for, validates))
             if message.get("reasoning_content"):
                 log.debug("gemini: dropped reasoning_content of %s (Gemini keeps its own)", where)

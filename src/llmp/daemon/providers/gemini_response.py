@@ -5,7 +5,8 @@ when it first appears; the id is what the client sends back with the tool's
 result, and the request side maps it back to the function's name. A call's
 thought signature travels on the tool call as `extra_content.google.
 thought_signature` (the field Google's own OpenAI endpoint uses) and is also
-remembered by id, for clients that drop fields they do not know.
+remembered by id, for clients that drop fields they do not know; a signature on
+text travels the same way on the message (or the stream delta).
 """
 
 from __future__ import annotations
@@ -72,20 +73,32 @@ def tool_call(part: dict[str, Any], remember: Remember) -> dict[str, Any]:
     }
     signature = part.get("thoughtSignature")
     if signature:
-        result["extra_content"] = {"google": {"thought_signature": signature}}
+        result["extra_content"] = signed(signature)
         remember(call_id, signature)
     return result
 
 
-def _split(parts: list[dict[str, Any]]) -> tuple[str, str, list[dict[str, Any]]]:
-    """Answer text, thought text and function-call parts, in order."""
-    text, thoughts, calls = [], [], []
-    for part in parts:
-        if "functionCall" in part:
-            calls.append(part)
-        elif isinstance(part.get("text"), str):
-            (thoughts if part.get("thought") else text).append(part["text"])
-    return "".join(text), "".join(thoughts), calls
+class Parts:
+    """One candidate's parts sorted out: answer text, thought text, function calls, and the
+    signature Gemini 3 puts on a text or thought part (the client should send it back)."""
+
+    def __init__(self, parts: list[dict[str, Any]]) -> None:
+        text, thoughts = [], []
+        self.calls: list[dict[str, Any]] = []
+        self.signature: str | None = None
+        for part in parts:
+            if "functionCall" in part:
+                self.calls.append(part)
+                continue
+            if isinstance(part.get("text"), str):
+                (thoughts if part.get("thought") else text).append(part["text"])
+            self.signature = part.get("thoughtSignature") or self.signature
+        self.text = "".join(text)
+        self.thoughts = "".join(thoughts)
+
+
+def signed(signature: str) -> dict[str, Any]:
+    return {"google": {"thought_signature": signature}}
 
 
 def _response_id(data: dict[str, Any]) -> str:
@@ -95,17 +108,20 @@ def _response_id(data: dict[str, Any]) -> str:
 def chat_response(data: dict[str, Any], model: str, remember: Remember) -> ChatResponse:
     choices = []
     for position, candidate in enumerate(data.get("candidates") or []):
-        parts = (candidate.get("content") or {}).get("parts") or []
-        text, thoughts, calls = _split(parts)
-        message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
-        if calls:
-            message["tool_calls"] = [tool_call(part, remember) for part in calls]
-        if thoughts:
-            message["reasoning_content"] = thoughts
+        parts = Parts((candidate.get("content") or {}).get("parts") or [])
+        message: dict[str, Any] = {
+            "role": "assistant", "content": parts.text or (None if parts.calls else "")}
+        if parts.calls:
+            message["tool_calls"] = [tool_call(part, remember) for part in parts.calls]
+        if parts.thoughts:
+            message["reasoning_content"] = parts.thoughts
+        if parts.signature:
+            message["extra_content"] = signed(parts.signature)
         choices.append({
             "index": int(candidate.get("index", position)),
             "message": message,
-            "finish_reason": finish_reason(candidate.get("finishReason"), bool(calls)) or "stop",
+            "finish_reason": finish_reason(candidate.get("finishReason"), bool(parts.calls))
+            or "stop",
             "logprobs": None,
         })
     if not choices and (data.get("promptFeedback") or {}).get("blockReason"):
@@ -172,11 +188,14 @@ class StreamTranslator:
         if index not in self.started:
             self.started.add(index)
             delta["role"] = "assistant"
-        text, thoughts, calls = _split((candidate.get("content") or {}).get("parts") or [])
-        if thoughts:
-            delta["reasoning_content"] = thoughts
-        if text:
-            delta["content"] = text
+        parts = Parts((candidate.get("content") or {}).get("parts") or [])
+        calls = parts.calls
+        if parts.thoughts:
+            delta["reasoning_content"] = parts.thoughts
+        if parts.text:
+            delta["content"] = parts.text
+        if parts.signature:
+            delta["extra_content"] = signed(parts.signature)
         if calls:
             sent = self.calls.get(index, 0)
             delta["tool_calls"] = [
