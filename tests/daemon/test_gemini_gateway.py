@@ -197,6 +197,37 @@ def test_google_errors_keep_status_and_message(
         assert caught.value.response.headers["retry-after"] == "34"
 
 
+FALLBACK = """
+  mock:
+    type: mock
+    models: [mock-1]
+models:
+  smart: [gemini/gemini-2.0-flash, mock/mock-1]
+"""
+
+
+@pytest.mark.parametrize(
+    ("fixture", "status", "fails_over"),
+    [("error_rate_limited.json", 429, True), ("error_overloaded.json", 503, True),
+     ("error_failed_precondition.json", 400, True), ("error_api_key_invalid.json", 400, True),
+     ("error_invalid_argument.json", 400, False)],
+)
+def test_gemini_failures_fail_over_unless_the_request_is_wrong(
+    make_gateway, upstream: FakeUpstream, fixture: str, status: int, fails_over: bool
+) -> None:
+    upstream.always(fail(status, load(fixture)))
+    client = make_gateway(gemini_config(upstream.url, FALLBACK)).openai()
+    request = {"model": "smart", "messages": [{"role": "user", "content": "ping"}]}
+    if fails_over:
+        response = client.chat.completions.with_raw_response.create(**request)
+        assert response.headers["x-llmp-provider"] == "mock"
+        assert response.parse().choices[0].message.content == "ping"
+    else:
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(**request)
+    assert len(upstream.requests) == 1
+
+
 def test_bad_input_is_a_400_and_never_reaches_gemini(make_gateway, upstream: FakeUpstream) -> None:
     client = make_gateway(gemini_config(upstream.url)).openai()
     with pytest.raises(openai.BadRequestError) as caught:

@@ -222,6 +222,7 @@ def test_stream_without_finish_reason_is_not_complete() -> None:
         ("error_not_found.json", 404, ErrorKind.NOT_FOUND, None),
         ("error_permission_denied.json", 403, ErrorKind.AUTH, None),
         ("error_unauthenticated.json", 401, ErrorKind.AUTH, None),
+        ("error_failed_precondition.json", 400, ErrorKind.AUTH, None),
     ],
 )
 def test_google_errors_are_classified(fixture: str, status: int, kind: ErrorKind,

@@ -20,6 +20,9 @@ _KINDS = {
     "UNAVAILABLE": ErrorKind.OVERLOADED,
     "PERMISSION_DENIED": ErrorKind.AUTH,
     "UNAUTHENTICATED": ErrorKind.AUTH,
+    # "User location is not supported", "enable billing": this account cannot use
+    # Gemini from here, which another provider may well serve; not a bad request.
+    "FAILED_PRECONDITION": ErrorKind.AUTH,
     "NOT_FOUND": ErrorKind.NOT_FOUND,
     "DEADLINE_EXCEEDED": ErrorKind.TIMEOUT,
     "INTERNAL": ErrorKind.SERVER_ERROR,
