@@ -115,6 +115,23 @@ def test_streamed_tool_call_round_trip_keeps_ids_arguments_and_signature(
     ]}
 
 
+def test_streamed_thoughts_are_reasoning_content(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(stream(events("stream_thoughts.sse")))
+    client = make_gateway(gemini_config(upstream.url)).openai()
+    reasoning, content = "", ""
+    for event in client.chat.completions.create(
+        model="gemini-2.5-pro", stream=True, reasoning_effort="high",
+        messages=[{"role": "user", "content": "9.11 or 9.9?"}],
+    ):
+        delta = event.choices[0].delta
+        reasoning += (delta.model_extra or {}).get("reasoning_content") or ""
+        content += delta.content or ""
+    assert reasoning.startswith("**Comparing the numbers**")
+    assert content == "9.9 is larger than 9.11."
+    assert upstream.requests[-1].json["generationConfig"] == {
+        "thinkingConfig": {"thinkingBudget": 24576, "includeThoughts": True}}
+
+
 def test_tool_call_without_streaming(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(load("function_call_response.json")))
     client = make_gateway(gemini_config(upstream.url)).openai()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -128,10 +129,33 @@ def test_what_would_change_the_meaning_is_refused(request_extra: dict, param: st
     assert caught.value.param == param
 
 
-def test_harmless_parameters_are_dropped() -> None:
+def test_harmless_parameters_are_dropped_with_a_debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="llmp.providers.gemini")
     body = translate({"messages": user(), "user": "u1", "store": True, "metadata": {"a": "b"},
                       "parallel_tool_calls": False, "logprobs": True})
     assert body == {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    assert "dropped parameter 'parallel_tool_calls'" in caplog.text
+    assert "dropped parameter 'user'" in caplog.text
+
+
+def test_legacy_functions_and_function_messages() -> None:
+    body = translate({
+        "functions": [{"name": "lookup", "parameters": {"type": "object"}}],
+        "function_call": {"name": "lookup"},
+        "messages": [*user("find x"),
+                     {"role": "assistant", "content": None,
+                      "function_call": {"name": "lookup", "arguments": "{\"q\": \"x\"}"}},
+                     {"role": "function", "name": "lookup", "content": "found"}],
+    })
+    assert body["tools"] == [{"functionDeclarations": [
+        {"name": "lookup", "parametersJsonSchema": {"type": "object"}}]}]
+    assert body["toolConfig"] == {"functionCallingConfig": {
+        "mode": "ANY", "allowedFunctionNames": ["lookup"]}}
+    assert body["contents"][1:] == [
+        {"role": "model", "parts": [{"functionCall": {"name": "lookup", "args": {"q": "x"}}}]},
+        {"role": "user", "parts": [
+            {"functionResponse": {"name": "lookup", "response": {"result": "found"}}}]},
+    ]
 
 
 def test_text_response() -> None:
