@@ -56,6 +56,24 @@ class MockConfig(StrictModel):
     )
 
 
+class VertexConfig(StrictModel):
+    """Where a `gemini` provider reaches Vertex AI instead of the Gemini API, and how it signs in.
+
+    Vertex takes a short-lived OAuth access token, not an API key: from
+    `token_env` when that variable is set, else from `token_command` (run
+    without a shell, its output cached for `token_lifetime` seconds).
+    """
+
+    project: str = Field(min_length=1)
+    location: str = Field("us-central1", min_length=1)
+    token_env: str | None = Field(None, description="environment variable holding an access token")
+    token_command: str | list[str] = Field(
+        default_factory=lambda: ["gcloud", "auth", "print-access-token"],
+        description="command printing an access token; a string is split like a shell would",
+    )
+    token_lifetime: float = Field(3000.0, gt=0, description="seconds a fetched token is reused")
+
+
 class ProviderConfig(StrictModel):
     type: str | None = None  # a built-in adapter or an installed `llmp.providers` plug-in
     preset: str | None = None
@@ -78,6 +96,7 @@ class ProviderConfig(StrictModel):
     def _dated_version_is_text(cls, value: Any) -> Any:
         """YAML reads an unquoted `2024-10-21` as a date; Azure wants the text back."""
         return value.isoformat() if isinstance(value, datetime.date) else value
+    vertex: VertexConfig | None = None  # gemini type only: serve through Vertex AI
 
 
 class AliasConfig(StrictModel):

@@ -11,6 +11,7 @@ from importlib.metadata import entry_points
 from llmp.daemon.providers.azure import AzureOpenAIProvider
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.providers.cohere import CohereProvider
+from llmp.daemon.providers.gemini import GeminiProvider
 from llmp.daemon.providers.mock import MockProvider
 from llmp.daemon.providers.openai_compat import OpenAICompatibleProvider
 
@@ -19,6 +20,7 @@ BUILTIN: dict[str, type[Provider]] = {
     "mock": MockProvider,
     "azure": AzureOpenAIProvider,
     "cohere": CohereProvider,
+    "gemini": GeminiProvider,
 }
 
 
