@@ -21,8 +21,8 @@ from llmp.daemon.providers.cohere_wire import (
     embed_request,
     embed_response,
 )
-from llmp.daemon.providers.openai_compat import _incomplete, _json
-from llmp.daemon.providers.sse import iter_events, read_chunks
+from llmp.daemon.providers.http import incomplete_stream, json_object, read_body
+from llmp.daemon.providers.sse import iter_events
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 DONE = b"[DONE]"
@@ -45,12 +45,12 @@ class CohereProvider(Provider):
             headers=self.headers(), stream=stream,
         )
 
-    async def _read_json(self, response: Any) -> dict[str, Any]:
-        return _json(b"".join([chunk async for chunk in read_chunks(response, self.name)]), self.name)
+    async def _readjson_object(self, response: Any) -> dict[str, Any]:
+        return json_object(await read_body(response, self.name), self.name)
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         response = await self._post("/v2/chat", chat_request(request, model))
-        return chat_response(await self._read_json(response), model, self.name)
+        return chat_response(await self._readjson_object(response), model, self.name)
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = {**chat_request(request, model), "stream": True}
@@ -62,20 +62,20 @@ class CohereProvider(Provider):
         async for event in iter_events(response, self.name):
             if event.data == DONE or not event.data.strip():
                 continue
-            for chunk in translator.translate(_json(event.data, self.name)):
+            for chunk in translator.translate(json_object(event.data, self.name)):
                 yield chunk
             if translator.finished:
                 return
-        raise _incomplete(self.name)
+        raise incomplete_stream(self.name)
 
     async def embeddings(self, request: EmbeddingRequest, model: str) -> dict[str, Any]:
         response = await self._post("/v2/embed", embed_request(request, model))
-        data = await self._read_json(response)
+        data = await self._readjson_object(response)
         return embed_response(data, model, request.get("encoding_format"))
 
     async def list_models(self) -> list[str]:
         response = await self.http.request(
             "GET", self.base_url + "/v1/models?page_size=1000", headers=self.headers()
         )
-        models = (await self._read_json(response)).get("models") or []
+        models = (await self._readjson_object(response)).get("models") or []
         return [str(m["name"]) for m in models if isinstance(m, dict) and "name" in m]

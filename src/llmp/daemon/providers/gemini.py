@@ -32,7 +32,7 @@ from llmp.daemon.providers.gemini_errors import error_object, google_error, pars
 from llmp.daemon.providers.gemini_request import build_request
 from llmp.daemon.providers.gemini_response import StreamTranslator, chat_response
 from llmp.daemon.providers.google_auth import TokenSource
-from llmp.daemon.providers.openai_compat import _json as json_object
+from llmp.daemon.providers.http import json_object, read_body
 from llmp.daemon.providers.sse import read_chunks
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
@@ -85,7 +85,7 @@ class GeminiProvider(Provider):
             raise
 
     async def _json(self, response: Any) -> dict[str, Any]:
-        payload = b"".join([chunk async for chunk in read_chunks(response, self.name)])
+        payload = await read_body(response, self.name)
         return json_object(payload, self.name)
 
     # -- thought signatures ---------------------------------------------------

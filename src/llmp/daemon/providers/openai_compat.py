@@ -14,9 +14,13 @@ from typing import Any
 import aiohttp
 import orjson
 
-from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
-from llmp.daemon.providers.http import read_body, transport_error
+from llmp.daemon.providers.http import (
+    incomplete_stream,
+    json_object,
+    read_body,
+    transport_error,
+)
 from llmp.daemon.providers.sse import iter_events
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
@@ -95,11 +99,11 @@ class OpenAICompatibleProvider(Provider):
         finally:
             response.release()
         if not (finished or carry.strip().endswith(DONE)):
-            raise _incomplete(self.name)
+            raise incomplete_stream(self.name)
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         forwarded = await self.forward("chat", {**request, "stream": False}, model, False)
-        return _json(forwarded.body, self.name)
+        return json_object(forwarded.body, self.name)
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = {**request, "stream": True}
@@ -114,7 +118,7 @@ class OpenAICompatibleProvider(Provider):
         async for event in iter_events(response, self.name):
             if event.data == DONE:
                 return
-            data = _json(event.data, self.name)
+            data = json_object(event.data, self.name)
             if "error" in data and "choices" not in data:
                 from llmp.daemon.providers.http import parse_openai_error
 
@@ -122,35 +126,20 @@ class OpenAICompatibleProvider(Provider):
                 error.provider = self.name
                 raise error
             yield data
-        raise _incomplete(self.name)
+        raise incomplete_stream(self.name)
 
     async def embeddings(self, request: EmbeddingRequest, model: str) -> dict[str, Any]:
         forwarded = await self.forward("embeddings", dict(request), model, False)
-        return _json(forwarded.body, self.name)
+        return json_object(forwarded.body, self.name)
 
     async def completions(self, request: dict[str, Any], model: str) -> dict[str, Any]:
         forwarded = await self.forward("completions", {**request, "stream": False}, model, False)
-        return _json(forwarded.body, self.name)
+        return json_object(forwarded.body, self.name)
 
     async def list_models(self) -> list[str]:
         response = await self.http.request("GET", self.models_url(), headers=self.headers())
-        data = _json(await read_body(response, self.name), self.name).get("data") or []
+        data = json_object(await read_body(response, self.name), self.name).get("data") or []
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
-
-
-def _json(payload: bytes, provider: str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
-        raise UpstreamError(
-            ErrorKind.INCOMPLETE,
-            f"provider '{provider}' sent an answer that is not a complete JSON object",
-            status=502,
-            provider=provider,
-        )
-    return data
 
 
 def _usage_in(events: bytes) -> dict[str, Any] | None:
@@ -164,12 +153,3 @@ def _usage_in(events: bytes) -> dict[str, Any] | None:
             if isinstance(usage, dict):
                 return usage
     return None
-
-
-def _incomplete(provider: str) -> UpstreamError:
-    return UpstreamError(
-        ErrorKind.INCOMPLETE,
-        f"provider '{provider}' ended the stream before it was finished",
-        status=502,
-        provider=provider,
-    )
