@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from llmp.daemon.providers.anthropic import AnthropicProvider
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.providers.mock import MockProvider
 from llmp.daemon.providers.openai_compat import OpenAICompatibleProvider
@@ -15,6 +16,7 @@ from llmp.daemon.providers.openai_compat import OpenAICompatibleProvider
 BUILTIN: dict[str, type[Provider]] = {
     "openai": OpenAICompatibleProvider,
     "mock": MockProvider,
+    "anthropic": AnthropicProvider,
 }
 
 
