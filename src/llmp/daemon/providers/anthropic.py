@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.errors import UpstreamError
 from llmp.daemon.providers.anthropic_request import to_anthropic
 from llmp.daemon.providers.anthropic_response import (
     canonical_usage,
@@ -25,6 +25,7 @@ from llmp.daemon.providers.anthropic_response import (
 )
 from llmp.daemon.providers.anthropic_stream import canonical_chunks, incomplete
 from llmp.daemon.providers.base import Forwarded, Provider
+from llmp.daemon.providers.openai_compat import _json
 from llmp.daemon.providers.sse import _parse_block, iter_events, read_chunks
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse
 
@@ -140,20 +141,6 @@ async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             yield complete
     if pending.strip():  # a last event without its blank line still counts
         yield pending + b"\n\n"
-
-
-def _json(payload: bytes, provider: str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
-        raise UpstreamError(
-            ErrorKind.INCOMPLETE,
-            f"provider '{provider}' sent an answer that is not a complete JSON object",
-            status=502, provider=provider,
-        )
-    return data
 
 
 def _note_usage(data: bytes, usage: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import orjson
 
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.anthropic_response import FINISH_REASONS, canonical_usage, stream_error
+from llmp.daemon.providers.openai_compat import _incomplete as incomplete
 from llmp.daemon.providers.sse import SSEEvent
 from llmp.daemon.types import ChatChunk
 
@@ -136,12 +137,3 @@ async def canonical_chunks(
         if translator.finished:
             return
     raise incomplete(provider)
-
-
-def incomplete(provider: str) -> UpstreamError:
-    return UpstreamError(
-        ErrorKind.INCOMPLETE,
-        f"provider '{provider}' ended the stream before message_stop",
-        status=502,
-        provider=provider,
-    )
