@@ -140,6 +140,18 @@ def test_pass_through_errors_keep_status_and_body(make_gateway, upstream: FakeUp
     assert caught.value.body["error"] == fixture["body"]["error"]
 
 
+def test_client_betas_reach_the_provider(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(load("response_text.json")))
+    gateway = make_gateway(config(upstream.url).replace(
+        "    models:", "    headers: {anthropic-beta: context-1m-2025-08-07}\n    models:"))
+    client = gateway.anthropic(default_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"})
+    client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert upstream.requests[-1].headers["anthropic-beta"] == (
+        "context-1m-2025-08-07,interleaved-thinking-2025-05-14")
+    gateway.openai().chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
+    assert upstream.requests[-1].headers["anthropic-beta"] == "context-1m-2025-08-07"
+
+
 def test_count_tokens_passes_through(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply({"input_tokens": 14}))
     client = make_gateway(config(upstream.url)).anthropic()

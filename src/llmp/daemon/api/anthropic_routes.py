@@ -12,6 +12,7 @@ from llmp.daemon.api.anthropic_wire import ANTHROPIC, PATH_PREFIX
 from llmp.daemon.api.dispatch import error_response, serve
 from llmp.daemon.api.validation import parse_json_object
 from llmp.daemon.errors import ClientError
+from llmp.daemon.providers.anthropic import CLIENT_BETA
 
 
 def _endpoint(operation: str, count_only: bool) -> Callable[[web.Request], Any]:
@@ -23,6 +24,7 @@ def _endpoint(operation: str, count_only: bool) -> Callable[[web.Request], Any]:
             return error_response(request, ANTHROPIC, error)
         if count_only:
             body.pop("stream", None)  # counting has no stream form
+        CLIENT_BETA.set(request.headers.get("anthropic-beta"))
         return await serve(request, ANTHROPIC, operation, body)
 
     return handler

@@ -10,6 +10,7 @@ included. OpenAI clients go through the canonical translation in
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -31,6 +32,9 @@ from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse
 
 API_VERSION = "2023-06-01"
 PATHS = {"chat": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
+#: The `anthropic-beta` header of the Anthropic client being served. Betas change what a
+#: body means, so a pass-through must carry them; the inbound API sets this per request.
+CLIENT_BETA: ContextVar[str | None] = ContextVar("anthropic_client_beta", default=None)
 
 
 class AnthropicProvider(Provider):
@@ -38,16 +42,21 @@ class AnthropicProvider(Provider):
     native_format = "anthropic"
     operations = frozenset({"chat", "count_tokens"})
 
-    def headers(self) -> dict[str, str]:
+    def headers(self, beta: str | None = None) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, **self.config.headers}
+        if beta:
+            configured = headers.get("anthropic-beta")
+            headers["anthropic-beta"] = f"{configured},{beta}" if configured else beta
         if self.key.value:
             headers["x-api-key"] = self.key.value
         return headers
 
-    async def _post(self, operation: str, body: dict[str, Any], stream: bool) -> aiohttp.ClientResponse:
+    async def _post(
+        self, operation: str, body: dict[str, Any], stream: bool, beta: str | None = None
+    ) -> aiohttp.ClientResponse:
         return await self.http.request(
             "POST", self.base_url + PATHS[operation], body=orjson.dumps(body),
-            headers=self.headers(), stream=stream, error_parser=parse_anthropic_error,
+            headers=self.headers(beta), stream=stream, error_parser=parse_anthropic_error,
         )
 
     async def _read(self, response: aiohttp.ClientResponse) -> bytes:
@@ -58,7 +67,7 @@ class AnthropicProvider(Provider):
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        response = await self._post(operation, {**body, "model": model}, stream)
+        response = await self._post(operation, {**body, "model": model}, stream, CLIENT_BETA.get())
         if not stream:
             data = await self._read(response)
             content_type = response.headers.get("Content-Type", "application/json")
