@@ -102,6 +102,8 @@ class AnthropicProvider(Provider):
         self, complete: bytes, usage: dict[str, Any], forwarded: Forwarded
     ) -> tuple[bytes, UpstreamError | None, bool]:
         """What of these whole events to relay, the error among them, and whether the stream ended."""
+        if b"message_" not in complete and b"error" not in complete:
+            return complete, None, False  # content deltas only: the common case, not worth parsing
         offset, stopped = 0, False
         for block in complete.split(b"\n\n")[:-1]:
             event = _parse_block(block)
@@ -141,6 +143,9 @@ async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The bytes regrouped so each piece ends at an event boundary (a blank line)."""
     pending = b""
     async for chunk in chunks:
+        if not pending and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            yield chunk  # whole events already, as upstreams mostly send them: no copy
+            continue
         pending += chunk
         if b"\r" in pending:
             pending = pending.replace(b"\r\n", b"\n")
