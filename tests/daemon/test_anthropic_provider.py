@@ -216,3 +216,48 @@ async def test_list_models_reads_the_models_endpoint(upstream: FakeUpstream) -> 
         await provider.close()
     assert upstream.requests[-1].path == "/v1/models"
     assert upstream.requests[-1].headers["x-api-key"] == "sk-ant-test-upstream-key-123456"
+
+
+@pytest.mark.parametrize("extra", [
+    {"tools": [3]},
+    {"tools": [{"type": "function", "function": {"name": "f", "parameters": [1]}}]},
+    {"stop": 5},
+    {"response_format": {"type": "json_schema", "json_schema": "nope"}},
+    {"reasoning_effort": {"a": 1}},
+    {"messages": [{"role": "assistant", "content": "x", "tool_calls": {"id": 1}}]},
+    {"messages": [{"role": "assistant", "content": "x", "thinking_blocks": 7}]},
+    {"messages": [{"role": "user", "content": [7, {"type": "image_url", "image_url": 3}]}]},
+    {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
+    {"messages": [{"role": "tool", "content": "no id"}]},
+])
+def test_malformed_requests_are_400s_never_500s(make_gateway, upstream: FakeUpstream, extra: dict) -> None:
+    gateway = make_gateway(config(upstream.url))
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "x"}], **extra}
+    response = httpx.post(gateway.base_url + "/chat/completions", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"]
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize("answer", [
+    {"type": "message", "content": [], "usage": [1]},
+    {"type": "message", "content": [{"type": "text", "text": "a"}], "usage": {"input_tokens": "many"}},
+])
+def test_malformed_upstream_answer_is_a_502(make_gateway, upstream: FakeUpstream, answer: dict) -> None:
+    upstream.always(reply(answer))
+    gateway = make_gateway(config(upstream.url))
+    response = httpx.post(gateway.base_url + "/chat/completions",
+                          json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]})
+    assert response.status_code == 502
+    assert response.json()["error"]["message"] == "provider 'claude' sent an answer llmp could not read"
+
+
+def test_malformed_stream_event_ends_with_an_error_event(make_gateway, upstream: FakeUpstream) -> None:
+    bad = b'event: content_block_start\ndata: {"type":"content_block_start","index":"x"}\n\n'
+    upstream.always(stream([*events("stream_text.sse")[:2], bad]))
+    gateway = make_gateway(config(upstream.url))
+    with httpx.stream("POST", gateway.base_url + "/chat/completions", json={
+        "model": MODEL, "stream": True, "messages": [{"role": "user", "content": "x"}],
+    }) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert "could not read" in json.loads(lines[-1][6:])["error"]["message"]

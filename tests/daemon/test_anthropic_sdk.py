@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.daemon.anthropic_fixtures import config, events, load, transcript
+from tests.daemon.test_openai_sdk import openai_config
 from tests.support.fake_upstream import FakeUpstream, fail, reply, sse_json, stream
 
 MODEL = "claude/claude-sonnet-4-5-20250929"
@@ -20,17 +21,6 @@ providers:
   mock:
     type: mock
     models: [mock-1]
-"""
-
-
-def openai_config(url: str) -> str:
-    return f"""
-providers:
-  gpt:
-    type: openai
-    base_url: {url}/v1
-    api_key: sk-test-openai-key-123456
-    models: [gpt-4o-mini]
 """
 
 
@@ -203,10 +193,10 @@ def test_openai_upstream_gets_a_translated_request(make_gateway, upstream: FakeU
     client = make_gateway(openai_config(upstream.url)).anthropic()
     request = load("request_multiturn.json")
     sampling = {name: request.pop(name) for name in ("temperature", "top_p")}  # not in this SDK's signature
-    message = client.messages.create(**{**request, "model": "gpt/gpt-4o-mini"}, extra_body=sampling)
+    message = client.messages.create(**{**request, "model": "up/gpt-4o-mini"}, extra_body=sampling)
     expected = {**load("openai_request_multiturn.json"), "model": "gpt-4o-mini", "stream": False}
     assert upstream.requests[-1].json == expected
-    assert upstream.requests[-1].headers["Authorization"] == "Bearer sk-test-openai-key-123456"
+    assert upstream.requests[-1].headers["Authorization"] == "Bearer sk-test-upstream-key-123456"
     [tool_use] = message.content
     assert (tool_use.id, tool_use.name, tool_use.input) == ("call_1", "get_weather", {"city": "Oslo"})
     assert message.stop_reason == "tool_use"
@@ -230,7 +220,7 @@ def test_openai_upstream_stream_becomes_anthropic_events(make_gateway, upstream:
          "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}},
     ])))
     client = make_gateway(openai_config(upstream.url)).anthropic()
-    with client.messages.stream(model="gpt/gpt-4o-mini", max_tokens=100, tools=[TOOL],
+    with client.messages.stream(model="up/gpt-4o-mini", max_tokens=100, tools=[TOOL],
                                 messages=[{"role": "user", "content": "Oslo?"}]) as seen:
         message = seen.get_final_message()
     text, tool_use = message.content
@@ -249,7 +239,7 @@ def test_openai_upstream_error_reaches_the_sdk_in_anthropic_shape(
                          {"retry-after": "3"}))
     client = make_gateway(openai_config(upstream.url)).anthropic()
     with pytest.raises(anthropic.RateLimitError) as caught:
-        client.messages.create(model="gpt/gpt-4o-mini", max_tokens=10,
+        client.messages.create(model="up/gpt-4o-mini", max_tokens=10,
                                messages=[{"role": "user", "content": "x"}])
     assert caught.value.body == {"type": "error", "error": {"type": "rate_limit_error",
                                                              "message": "Rate limit reached"}}
@@ -259,12 +249,12 @@ def test_openai_upstream_error_reaches_the_sdk_in_anthropic_shape(
 def test_anthropic_only_content_is_refused_for_other_providers(make_gateway, upstream) -> None:
     client = make_gateway(openai_config(upstream.url)).anthropic()
     with pytest.raises(anthropic.BadRequestError) as caught:
-        client.messages.create(model="gpt/gpt-4o-mini", max_tokens=10, messages=[{"role": "user", "content": [
+        client.messages.create(model="up/gpt-4o-mini", max_tokens=10, messages=[{"role": "user", "content": [
             {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
                                             "data": "JVBERi0x"}}]}])
     assert "document" in caught.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as caught:
-        client.messages.count_tokens(model="gpt/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+        client.messages.count_tokens(model="up/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     assert caught.value.body["error"]["type"] == "invalid_request_error"
     assert upstream.requests == []
 
@@ -310,3 +300,37 @@ def test_unknown_model_and_http_errors_in_anthropic_shape(make_gateway) -> None:
     missing = httpx.post(gateway.url + "/v1/messages/batches", json={})
     assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
     assert "error" in httpx.get(gateway.url + "/v1/nothing").json()  # other paths keep OpenAI's shape
+
+
+@pytest.mark.parametrize(("content", "status"), [
+    ([{"type": "image", "source": "https://example.com/cat.png"}], 400),
+    ([{"type": "tool_result", "tool_use_id": "t1", "content": [3, "x"]},
+      {"type": "text", "text": "go"}], 200),
+    ([{"type": "search_result", "source": "s", "title": "t", "content": []}], 400),
+])
+def test_odd_blocks_for_other_providers_never_500(
+    make_gateway, upstream: FakeUpstream, content: list, status: int
+) -> None:
+    upstream.always(reply({"id": "chatcmpl-1", "object": "chat.completion", "created": 1,
+                           "model": "gpt-4o-mini", "choices": [{"index": 0, "finish_reason": "stop",
+                           "message": {"role": "assistant", "content": "ok"}}]}))
+    gateway = make_gateway(openai_config(upstream.url))
+    response = httpx.post(gateway.url + "/v1/messages", json={
+        "model": "up/gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": content}]})
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["error"]["type"] == "invalid_request_error"
+    else:
+        assert response.json()["content"] == [{"type": "text", "text": "ok"}]
+
+
+def test_malformed_openai_answer_is_a_502_in_anthropic_shape(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply({"id": "chatcmpl-1", "object": "chat.completion", "choices": ["nope"]}))
+    client = make_gateway(openai_config(upstream.url)).anthropic()
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        client.messages.create(model="up/gpt-4o-mini", max_tokens=5,
+                               messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 502
+    assert caught.value.body["error"] == {"type": "api_error",
+                                          "message": "the provider sent an answer llmp could not read"}
+    assert caught.value.response.headers["x-llmp-provider"] == "up"

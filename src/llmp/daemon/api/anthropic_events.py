@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from llmp.daemon.providers.anthropic_response import MALFORMED, unreadable
+
 # OpenAI finish_reason -> Anthropic stop_reason (anthropic_response.FINISH_REASONS goes the other way).
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                 "function_call": "tool_use", "content_filter": "refusal"}
@@ -178,7 +180,10 @@ class EventWriter:
 async def anthropic_stream(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     writer = EventWriter()
     async for chunk in chunks:
-        data = writer.feed(chunk)
+        try:
+            data = writer.feed(chunk)
+        except MALFORMED as exc:
+            raise unreadable(None) from exc
         if data:
             yield data
     yield writer.finish()

@@ -94,7 +94,7 @@ def _part(block: dict[str, Any], where: str) -> dict[str, Any]:
     if kind == "text":
         return {"type": "text", "text": block.get("text", "")}
     if kind == "image":
-        source = block.get("source") or {}
+        source = block.get("source") if isinstance(block.get("source"), dict) else {}
         if source.get("type") == "url":
             return {"type": "image_url", "image_url": {"url": source.get("url")}}
         if source.get("type") == "base64":
@@ -131,7 +131,8 @@ def _assistant(content: list[dict[str, Any]], where: str) -> dict[str, Any]:
 def _tool_result(block: dict[str, Any], where: str) -> dict[str, Any]:
     content = block.get("content")
     if isinstance(content, list):
-        kept = [part.get("text", "") for part in content if part.get("type") == "text"]
+        kept = [str(part.get("text") or "") for part in content
+                if isinstance(part, dict) and part.get("type") == "text"]
         if len(kept) < len(content):
             log.debug("%s: non-text tool result content left out (OpenAI tool results are text)", where)
         content = "\n".join(kept)

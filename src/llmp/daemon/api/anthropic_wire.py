@@ -15,7 +15,12 @@ import orjson
 from llmp.daemon.api.anthropic_events import anthropic_stream, event, message_from_chat
 from llmp.daemon.api.anthropic_inbound import to_canonical
 from llmp.daemon.errors import ClientError, UpstreamError
-from llmp.daemon.providers.anthropic_response import STATUS_OF_TYPE, TYPE_OF_STATUS
+from llmp.daemon.providers.anthropic_response import (
+    MALFORMED,
+    STATUS_OF_TYPE,
+    TYPE_OF_STATUS,
+    unreadable,
+)
 
 PATH_PREFIX = "/v1/messages"
 
@@ -42,7 +47,10 @@ class AnthropicWire:
         return to_canonical(body)
 
     def encode_response(self, operation: str, response: dict[str, Any]) -> bytes:
-        return orjson.dumps(message_from_chat(response))
+        try:
+            return orjson.dumps(message_from_chat(response))
+        except MALFORMED as exc:
+            raise unreadable(None) from exc
 
     def encode_stream(
         self, operation: str, chunks: AsyncIterator[dict[str, Any]]

@@ -19,10 +19,12 @@ import orjson
 from llmp.daemon.errors import UpstreamError
 from llmp.daemon.providers.anthropic_request import to_anthropic
 from llmp.daemon.providers.anthropic_response import (
+    MALFORMED,
     canonical_usage,
     chat_from_message,
     parse_anthropic_error,
     stream_error,
+    unreadable,
 )
 from llmp.daemon.providers.anthropic_stream import canonical_chunks, incomplete
 from llmp.daemon.providers.base import Forwarded, Provider
@@ -123,7 +125,11 @@ class AnthropicProvider(Provider):
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         response = await self._post("chat", to_anthropic(request, model, stream=False), False)
-        return chat_from_message(_json(await self._read(response), self.name))
+        message = _json(await self._read(response), self.name)
+        try:
+            return chat_from_message(message)
+        except MALFORMED as exc:
+            raise unreadable(self.name) from exc
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         response = await self._post("chat", to_anthropic(request, model, stream=True), True)

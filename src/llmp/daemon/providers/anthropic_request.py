@@ -59,7 +59,10 @@ def to_anthropic(request: ChatRequest, model: str, *, stream: bool) -> dict[str,
             body[name] = request[name]  # type: ignore[literal-required]
     stop = request.get("stop")
     if stop:
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
+            raise ClientError("'stop' must be a string or an array of strings.", param="stop")
+        body["stop_sequences"] = stops
     if request.get("n") not in (None, 1):
         raise ClientError("Anthropic returns one choice per request; 'n' must be 1.", param="n")
     _tools(request, body)
@@ -184,11 +187,11 @@ def _data_url(url: Any, where: str, field: str) -> tuple[str, str]:
 def _assistant_blocks(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     # Thinking comes first and goes back untouched: Anthropic checks the signatures.
     blocks = [
-        block for block in message.get("thinking_blocks") or []
+        block for block in _list(message.get("thinking_blocks"), f"{where}.thinking_blocks")
         if isinstance(block, dict) and block.get("type") in ("thinking", "redacted_thinking")
     ]
     blocks.extend(_content_blocks(message.get("content"), where, allow_images=False))
-    for index, call in enumerate(message.get("tool_calls") or []):
+    for index, call in enumerate(_list(message.get("tool_calls"), f"{where}.tool_calls")):
         at = f"{where}.tool_calls[{index}]"
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or not function.get("name") or not call.get("id"):
@@ -196,6 +199,14 @@ def _assistant_blocks(message: dict[str, Any], where: str) -> list[dict[str, Any
         blocks.append({"type": "tool_use", "id": call["id"], "name": function["name"],
                        "input": _arguments(function.get("arguments"), at)})
     return blocks
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ClientError(f"'{where}' must be an array.", param=where)
+    return value
 
 
 def _arguments(arguments: Any, where: str) -> dict[str, Any]:
@@ -232,17 +243,19 @@ def _tool_result(message: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _tools(request: ChatRequest, body: dict[str, Any]) -> None:
-    tools = request.get("tools") or []
     converted = []
-    for index, tool in enumerate(tools):
+    for index, tool in enumerate(_list(request.get("tools"), "tools")):
         where = f"tools[{index}]"
         function = tool.get("function") if isinstance(tool, dict) else None
-        if tool.get("type", "function") != "function" or not isinstance(function, dict):
+        if not isinstance(function, dict) or tool.get("type", "function") != "function":
             raise ClientError(f"'{where}': only function tools can be sent to Anthropic.",
                               param=f"{where}.type")
         if not function.get("name"):
             raise ClientError(f"'{where}.function.name' is required.", param=f"{where}.function.name")
         schema = function.get("parameters") or {}
+        if not isinstance(schema, dict):
+            raise ClientError(f"'{where}.function.parameters' must be a JSON schema object.",
+                              param=f"{where}.function.parameters")
         spec: dict[str, Any] = {
             "name": function["name"],
             "input_schema": schema if "type" in schema else {"type": "object", "properties": {}, **schema},
@@ -286,7 +299,8 @@ def _response_format(response_format: Any, body: dict[str, Any]) -> None:
     if kind in (None, "text"):
         return
     if kind == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema")  # type: ignore[union-attr]
+        spec = response_format.get("json_schema")  # type: ignore[union-attr]
+        schema = spec.get("schema") if isinstance(spec, dict) else None
         if not isinstance(schema, dict):
             raise ClientError("'response_format.json_schema.schema' must be a JSON schema object.",
                               param="response_format")
@@ -303,7 +317,7 @@ def _response_format(response_format: Any, body: dict[str, Any]) -> None:
 def _thinking(effort: Any, body: dict[str, Any]) -> None:
     if effort is None or effort in NO_THINKING or "thinking" in body:
         return
-    if effort not in THINKING_BUDGETS:
+    if not isinstance(effort, str) or effort not in THINKING_BUDGETS:
         raise ClientError(
             f"'reasoning_effort' must be one of {', '.join([*NO_THINKING, *THINKING_BUDGETS])}.",
             param="reasoning_effort",

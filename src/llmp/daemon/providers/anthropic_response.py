@@ -158,3 +158,14 @@ def stream_error(data: bytes, provider: str) -> UpstreamError:
     error = parse_anthropic_error(STATUS_OF_TYPE.get(str(error_type), 500), data)
     error.provider = provider
     return error
+
+
+# What a translation raises when an answer is not the shape its format promises.
+MALFORMED = (AttributeError, TypeError, ValueError, KeyError)
+
+
+def unreadable(provider: str | None) -> UpstreamError:
+    """An answer in the wrong shape: the provider's fault, and not worth showing as llmp's 500."""
+    who = f"provider '{provider}'" if provider else "the provider"
+    return UpstreamError(ErrorKind.SERVER_ERROR, f"{who} sent an answer llmp could not read",
+                         status=502, provider=provider)

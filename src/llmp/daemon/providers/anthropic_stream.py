@@ -18,7 +18,13 @@ from typing import Any
 import orjson
 
 from llmp.daemon.errors import ErrorKind, UpstreamError
-from llmp.daemon.providers.anthropic_response import FINISH_REASONS, canonical_usage, stream_error
+from llmp.daemon.providers.anthropic_response import (
+    FINISH_REASONS,
+    MALFORMED,
+    canonical_usage,
+    stream_error,
+    unreadable,
+)
 from llmp.daemon.providers.openai_compat import _incomplete as incomplete
 from llmp.daemon.providers.sse import SSEEvent
 from llmp.daemon.types import ChatChunk
@@ -132,7 +138,11 @@ async def canonical_chunks(
                                 "not JSON", provider=provider) from None
         if isinstance(data, dict) and data.get("type") == "error":
             raise stream_error(event.data, provider)
-        for chunk in translator.feed(data if isinstance(data, dict) else {}):
+        try:
+            chunks = translator.feed(data if isinstance(data, dict) else {})
+        except MALFORMED as exc:
+            raise unreadable(provider) from exc
+        for chunk in chunks:
             yield chunk
         if translator.finished:
             return
