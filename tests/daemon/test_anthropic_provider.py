@@ -124,11 +124,27 @@ def test_streamed_thinking_can_be_replayed(make_gateway, upstream: FakeUpstream)
         {"role": "assistant", "content": None, "tool_calls": tool_calls, "thinking_blocks": blocks},
         {"role": "tool", "tool_call_id": tool_calls[0]["id"], "content": "18C"},
     ], tools=[WEATHER_TOOL])
-    assistant = upstream.requests[1].json["messages"][1]["content"]
-    assert assistant[0]["type"] == "thinking"
-    assert assistant[0]["signature"] == load("response_thinking_tool_use.json")["content"][0]["signature"]
-    assert assistant[1] == {"type": "tool_use", "id": "toolu_01CswdEQBMshySk6Y9DFKrfq",
-                            "name": "get_weather", "input": {"city": "Paris"}}
+    assert upstream.requests[1].json["messages"][1] == {
+        "role": "assistant", "content": load("response_thinking_tool_use.json")["content"]}
+
+
+def test_openai_stream_helper_accumulates_thinking_blocks(make_gateway, upstream: FakeUpstream) -> None:
+    """The SDK's own accumulator (`.stream()`) merges list deltas by index: ours must have one."""
+    upstream.then(stream(events("stream_thinking_tool_use.sse")), reply(load("response_text.json")))
+    client = make_gateway(config(upstream.url)).openai()
+    messages = [{"role": "user", "content": "Paris?"}]
+    with client.chat.completions.stream(model=MODEL, messages=messages, tools=[WEATHER_TOOL],
+                                        reasoning_effort="low") as events_seen:
+        final = events_seen.get_final_completion()
+    assistant = final.choices[0].message.model_dump(exclude_none=True)
+    assert [b["type"] for b in assistant["thinking_blocks"]] == ["thinking", "redacted_thinking"]
+    assert json.loads(final.choices[0].message.tool_calls[0].function.arguments) == {"city": "Paris"}
+    messages += [assistant, {"role": "tool", "tool_call_id": "toolu_01CswdEQBMshySk6Y9DFKrfq",
+                             "content": "18C"}]
+    client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER_TOOL],
+                                   reasoning_effort="low")
+    assert upstream.requests[1].json["messages"][1] == {
+        "role": "assistant", "content": load("response_thinking_tool_use.json")["content"]}
 
 
 @pytest.mark.parametrize(("name", "error_class"), [

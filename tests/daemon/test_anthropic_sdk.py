@@ -47,7 +47,8 @@ def test_sdk_reads_a_relayed_thinking_stream(make_gateway, upstream: FakeUpstrea
                                 thinking={"type": "enabled", "budget_tokens": 2000},
                                 messages=[{"role": "user", "content": "Paris?"}]) as events_seen:
         message = events_seen.get_final_message()
-    thinking, tool_use = message.content
+    thinking, redacted, tool_use = message.content
+    assert redacted.data == load("response_thinking_tool_use.json")["content"][1]["data"]
     assert thinking.signature == load("response_thinking_tool_use.json")["content"][0]["signature"]
     assert tool_use.input == {"city": "Paris"} and message.stop_reason == "tool_use"
 

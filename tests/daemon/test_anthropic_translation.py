@@ -284,9 +284,10 @@ async def test_thinking_stream_keeps_the_signature() -> None:
     result = _assemble(await _chunks(transcript("stream_thinking_tool_use.sse")))
     thought = ("The user wants the weather in Paris. I should call get_weather with city Paris.")
     assert result["reasoning"] == thought
-    [block] = result["blocks"]
-    assert block == {"type": "thinking", "thinking": thought,
-                     "signature": load("response_thinking_tool_use.json")["content"][0]["signature"]}
+    original = load("response_thinking_tool_use.json")["content"]
+    assert result["blocks"] == [{"index": 0, "type": "thinking", "thinking": thought,
+                                 "signature": original[0]["signature"]},
+                                {"index": 1, **original[1]}]
     assert json.loads(result["calls"][0]["arguments"]) == {"city": "Paris"}
 
 

@@ -24,8 +24,11 @@ def _endpoint(operation: str, count_only: bool) -> Callable[[web.Request], Any]:
             return error_response(request, ANTHROPIC, error)
         if count_only:
             body.pop("stream", None)  # counting has no stream form
-        CLIENT_BETA.set(request.headers.get("anthropic-beta"))
-        return await serve(request, ANTHROPIC, operation, body)
+        token = CLIENT_BETA.set(request.headers.get("anthropic-beta"))
+        try:
+            return await serve(request, ANTHROPIC, operation, body)
+        finally:
+            CLIENT_BETA.reset(token)  # a keep-alive connection may serve its next request in this task
 
     return handler
 

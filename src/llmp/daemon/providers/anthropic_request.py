@@ -33,6 +33,7 @@ DEFAULT_MAX_TOKENS = 4096
 MIN_THINKING_BUDGET = 1024  # Anthropic's floor for budget_tokens
 THINKING_BUDGETS = {"low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768}
 NO_THINKING = ("none", "minimal")
+THINKING_FIELDS = {"thinking": ("type", "thinking", "signature"), "redacted_thinking": ("type", "data")}
 
 # Read by this module; every other top-level key is dropped (and logged).
 _HANDLED = frozenset({
@@ -185,10 +186,12 @@ def _data_url(url: Any, where: str, field: str) -> tuple[str, str]:
 
 
 def _assistant_blocks(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
-    # Thinking comes first and goes back untouched: Anthropic checks the signatures.
+    # Thinking comes first and goes back untouched (Anthropic checks the signatures), without
+    # what llmp added for streaming (`index`).
     blocks = [
-        block for block in _list(message.get("thinking_blocks"), f"{where}.thinking_blocks")
-        if isinstance(block, dict) and block.get("type") in ("thinking", "redacted_thinking")
+        {key: value for key, value in block.items() if key in THINKING_FIELDS[block["type"]]}
+        for block in _list(message.get("thinking_blocks"), f"{where}.thinking_blocks")
+        if isinstance(block, dict) and block.get("type") in THINKING_FIELDS
     ]
     blocks.extend(_content_blocks(message.get("content"), where, allow_images=False))
     for index, call in enumerate(_list(message.get("tool_calls"), f"{where}.tool_calls")):

@@ -43,6 +43,7 @@ class ChunkTranslator:
                                       "created": int(time.time()), "model": ""}
         self._blocks: dict[int, dict[str, Any]] = {}
         self._tool_of_block: dict[int, int] = {}
+        self._thinking_count = 0
         self._handlers: dict[str, Handler] = {
             "message_start": self._message_start,
             "content_block_start": self._block_start,
@@ -104,7 +105,10 @@ class ChunkTranslator:
     def _block_stop(self, data: dict[str, Any]) -> list[ChatChunk]:
         block = self._blocks.get(int(data.get("index") or 0)) or {}
         if block.get("type") in ("thinking", "redacted_thinking"):
-            return [self._chunk({"thinking_blocks": [block]})]
+            # Indexed like tool calls, so stream accumulators (the openai SDK's) collect a list.
+            entry = {"index": self._thinking_count, **block}
+            self._thinking_count += 1
+            return [self._chunk({"thinking_blocks": [entry]})]
         return []
 
     def _message_delta(self, data: dict[str, Any]) -> list[ChatChunk]:
