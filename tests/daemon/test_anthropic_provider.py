@@ -173,6 +173,19 @@ def test_upstream_errors_keep_status_and_message(
         assert caught.value.body["code"] == "context_length_exceeded"
 
 
+def test_error_status_before_a_stream_keeps_status_and_message(
+    make_gateway, upstream: FakeUpstream
+) -> None:
+    fixture = load("errors.json")["overloaded"]
+    upstream.always(fail(fixture["status"], fixture["body"]))
+    client = make_gateway(config(upstream.url)).openai()
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model=MODEL, stream=True,
+                                       messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 529
+    assert caught.value.body["message"] == "Overloaded"
+
+
 def test_openai_only_features_are_clear_400s(make_gateway, upstream: FakeUpstream) -> None:
     client = make_gateway(config(upstream.url)).openai()
     with pytest.raises(openai.BadRequestError) as caught:
