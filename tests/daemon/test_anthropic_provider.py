@@ -41,12 +41,13 @@ def test_chat_is_translated_both_ways(make_gateway, upstream: FakeUpstream) -> N
 
 def test_cached_tokens_are_reported(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(load("response_text.json")))
-    client = make_gateway(config(upstream.url)).openai()
+    client = make_gateway(config(upstream.url + "/v1")).openai()  # a root given with /v1 works too
     answer = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     assert answer.choices[0].message.content == "Hello! How can I help you today?"
     assert answer.usage.prompt_tokens == 2090
     assert answer.usage.prompt_tokens_details.cached_tokens == 2048
     assert upstream.requests[-1].json["max_tokens"] == 4096
+    assert upstream.requests[-1].path == "/v1/messages"
 
 
 def test_streamed_tool_call_reaches_the_client_whole(make_gateway, upstream: FakeUpstream) -> None:

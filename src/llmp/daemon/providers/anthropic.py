@@ -44,6 +44,11 @@ class AnthropicProvider(Provider):
     native_format = "anthropic"
     operations = frozenset({"chat", "count_tokens"})
 
+    @property
+    def base_url(self) -> str:
+        """The API root; a configured `.../v1` (as OpenAI-style URLs have) means the same root."""
+        return super().base_url.removesuffix("/v1")
+
     def headers(self, beta: str | None = None) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION, **self.config.headers}
         if beta:
@@ -146,7 +151,10 @@ class AnthropicProvider(Provider):
 
 
 async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The bytes regrouped so each piece ends at an event boundary (a blank line)."""
+    """The bytes regrouped so each piece ends at an event boundary (a blank line).
+
+    CRLF line ends, which Anthropic does not send but a proxy in between might, become LF.
+    """
     pending = b""
     async for chunk in chunks:
         if not pending and chunk.endswith(b"\n\n") and b"\r" not in chunk:
