@@ -227,6 +227,13 @@ def test_stream_cut_mid_way_ends_with_error_event(make_gateway, upstream: FakeUp
             received += chunk.choices[0].delta.content or ""
     assert received.startswith("Hello")
     assert "claude" in str(caught.value.message)
+    with httpx.stream("POST", str(client.base_url) + "chat/completions", json={
+        "model": MODEL, "stream": True, "messages": [{"role": "user", "content": "x"}],
+    }) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert json.loads(lines[1][6:])["choices"][0]["delta"]["content"] == "Hello"
+    assert "before the answer was complete" in json.loads(lines[-1][6:])["error"]["message"]
+    assert "data: [DONE]" not in lines
 
 
 async def test_list_models_reads_the_models_endpoint(upstream: FakeUpstream) -> None:

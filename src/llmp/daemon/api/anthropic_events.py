@@ -150,15 +150,15 @@ class EventWriter:
         if number not in self.tool_blocks:
             block = {"type": "tool_use", "id": call.get("id") or f"toolu_{number}",
                      "name": function.get("name") or "", "input": {}}
-            self._open(f"tool:{number}", block, out, force=True)
+            self._open(f"tool:{number}", block, out)
             self.tool_blocks[number] = self.blocks - 1
         if function.get("arguments"):
             out.append(event("content_block_delta", {
                 "type": "content_block_delta", "index": self.tool_blocks[number],
                 "delta": {"type": "input_json_delta", "partial_json": function["arguments"]}}))
 
-    def _open(self, kind: str, block: dict[str, Any], out: list[bytes], force: bool = False) -> None:
-        if self.open_kind == kind and not force:
+    def _open(self, kind: str, block: dict[str, Any], out: list[bytes]) -> None:
+        if self.open_kind == kind:
             return
         self._close(out)
         out.append(event("content_block_start", {
