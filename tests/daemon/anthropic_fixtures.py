@@ -1,26 +1,13 @@
-"""Golden fixtures in Anthropic's real wire format (tests/fixtures/anthropic/)."""
+"""Golden fixtures in Anthropic's real wire format (tests/fixtures/anthropic/), and a config using them."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+from tests.support.golden import Golden
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic"
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def transcript(name: str) -> bytes:
-    """An SSE transcript exactly as Anthropic sends it."""
-    return (FIXTURES / name).read_bytes()
-
-
-def events(name: str) -> list[bytes]:
-    """The transcript cut into its events, for a fake upstream to send one write at a time."""
-    return [block + b"\n\n" for block in transcript(name).split(b"\n\n") if block.strip()]
+GOLDEN = Golden("anthropic")
+load = GOLDEN.json
+transcript = GOLDEN.bytes
+events = GOLDEN.sse_events
 
 
 def config(url: str, extra: str = "") -> str:

@@ -26,9 +26,9 @@ from llmp.daemon.providers.anthropic_response import (
     stream_error,
     unreadable,
 )
-from llmp.daemon.providers.anthropic_stream import canonical_chunks, incomplete
+from llmp.daemon.providers.anthropic_stream import canonical_chunks
 from llmp.daemon.providers.base import Forwarded, Provider
-from llmp.daemon.providers.openai_compat import _json
+from llmp.daemon.providers.http import incomplete_stream, json_object, read_body
 from llmp.daemon.providers.sse import _parse_block, iter_events, read_chunks
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse
 
@@ -66,9 +66,6 @@ class AnthropicProvider(Provider):
             headers=self.headers(beta), stream=stream, error_parser=parse_anthropic_error,
         )
 
-    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
-        return b"".join([chunk async for chunk in read_chunks(response, self.name)])
-
     # -- pass-through -----------------------------------------------------------
 
     async def forward(
@@ -76,7 +73,7 @@ class AnthropicProvider(Provider):
     ) -> Forwarded:
         response = await self._post(operation, {**body, "model": model}, stream, CLIENT_BETA.get())
         if not stream:
-            data = await self._read(response)
+            data = await read_body(response, self.name)
             content_type = response.headers.get("Content-Type", "application/json")
             return Forwarded(response.status, content_type, body=data, usage=_usage_of(data))
         forwarded = Forwarded(response.status, "text/event-stream")
@@ -103,7 +100,7 @@ class AnthropicProvider(Provider):
             if error is not None:
                 raise error
         if not stopped:
-            raise incomplete(self.name)
+            raise incomplete_stream(self.name)
 
     def _scan(
         self, complete: bytes, usage: dict[str, Any], forwarded: Forwarded
@@ -130,7 +127,7 @@ class AnthropicProvider(Provider):
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         response = await self._post("chat", to_anthropic(request, model, stream=False), False)
-        message = _json(await self._read(response), self.name)
+        message = json_object(await read_body(response, self.name), self.name)
         try:
             return chat_from_message(message)
         except MALFORMED as exc:
@@ -146,7 +143,7 @@ class AnthropicProvider(Provider):
             "GET", self.base_url + "/v1/models?limit=1000", headers=self.headers(),
             error_parser=parse_anthropic_error,
         )
-        data = _json(await self._read(response), self.name).get("data") or []
+        data = json_object(await read_body(response, self.name), self.name).get("data") or []
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
 
 

@@ -25,7 +25,7 @@ from llmp.daemon.providers.anthropic_response import (
     stream_error,
     unreadable,
 )
-from llmp.daemon.providers.openai_compat import _incomplete as incomplete
+from llmp.daemon.providers.http import incomplete_stream
 from llmp.daemon.providers.sse import SSEEvent
 from llmp.daemon.types import ChatChunk
 
@@ -150,4 +150,4 @@ async def canonical_chunks(
             yield chunk
         if translator.finished:
             return
-    raise incomplete(provider)
+    raise incomplete_stream(provider)

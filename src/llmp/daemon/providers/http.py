@@ -99,6 +99,42 @@ class UpstreamHTTP:
         raise error
 
 
+async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:
+    """The whole body of a successful response; a cut or timed-out body is an `UpstreamError`."""
+    try:
+        return await response.read()
+    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        raise transport_error(provider, exc) from exc
+    finally:
+        response.release()
+
+
+def json_object(payload: bytes, provider: str) -> dict[str, Any]:
+    """An upstream's JSON answer; anything but a complete object means the answer was cut."""
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise UpstreamError(
+            ErrorKind.INCOMPLETE,
+            f"provider '{provider}' sent an answer that is not a complete JSON object",
+            status=502,
+            provider=provider,
+        )
+    return data
+
+
+def incomplete_stream(provider: str) -> UpstreamError:
+    """A stream that ended without the provider's terminal event: never a clean ending."""
+    return UpstreamError(
+        ErrorKind.INCOMPLETE,
+        f"provider '{provider}' ended the stream before it was finished",
+        status=502,
+        provider=provider,
+    )
+
+
 def transport_error(provider: str, exc: BaseException) -> UpstreamError:
     """Name a transport failure without echoing anything but its class and the provider."""
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
