@@ -135,8 +135,10 @@ def test_client_betas_reach_the_provider(make_gateway, upstream: FakeUpstream) -
     upstream.always(reply(load("response_text.json")))
     gateway = make_gateway(config(upstream.url).replace(
         "    models:", "    headers: {anthropic-beta: context-1m-2025-08-07}\n    models:"))
-    client = gateway.anthropic(default_headers={"anthropic-beta": "interleaved-thinking-2025-05-14"})
-    client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    client = gateway.anthropic()
+    # The SDK's beta surface (as Claude Code uses) posts to /v1/messages?beta=true with the header.
+    client.beta.messages.create(model=MODEL, max_tokens=10, betas=["interleaved-thinking-2025-05-14"],
+                                messages=[{"role": "user", "content": "x"}])
     assert upstream.requests[-1].headers["anthropic-beta"] == (
         "context-1m-2025-08-07,interleaved-thinking-2025-05-14")
     gateway.openai().chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "x"}])
