@@ -43,6 +43,17 @@ class Gateway:
             base_url=self.base_url, api_key="unused", max_retries=0, **options
         )
 
+    def anthropic(self, **options: Any) -> Any:
+        """The official `anthropic` SDK, whose base_url is the daemon root (it adds `/v1/...`)."""
+        import anthropic
+
+        return anthropic.Anthropic(base_url=self.url, api_key="unused", max_retries=0, **options)
+
+    def async_anthropic(self, **options: Any) -> Any:
+        import anthropic
+
+        return anthropic.AsyncAnthropic(base_url=self.url, api_key="unused", max_retries=0, **options)
+
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {TEST_TOKEN}"}
 

@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from llmp.daemon.api import admin, openai_routes
+from llmp.daemon.api import admin, anthropic_routes, openai_routes
 from llmp.daemon.middleware import guard
 from llmp.daemon.runtime import RUNTIME, Runtime
 from llmp.daemon.telemetry.access_log import AccessLog
@@ -21,6 +21,7 @@ def build_app(runtime: Runtime) -> web.Application:
     runtime.observers.append(AccessLog())
     admin.add_routes(app)
     openai_routes.add_routes(app)
+    anthropic_routes.add_routes(app)
 
     async def start_providers(_: web.Application) -> None:
         await runtime.start()

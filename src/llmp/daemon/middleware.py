@@ -17,6 +17,8 @@ import orjson
 from aiohttp import web
 
 from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
+from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
+from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME
 
@@ -25,8 +27,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-def _error(status: int, message: str, error_type: str, request_id: str) -> web.Response:
+def _error(
+    status: int, message: str, error_type: str, request_id: str, path: str = ""
+) -> web.Response:
     body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
+    if path.startswith(ANTHROPIC_PREFIX):  # Anthropic clients read Anthropic's error shape
+        body = anthropic_error(status, message)
     return web.Response(
         body=orjson.dumps(body), status=status,
         headers={"Content-Type": "application/json", "x-request-id": request_id},
@@ -62,7 +68,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status == 413:
             message = "The request body is too large."
         kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
-        return _error(exc.status, message, kind, request_id)
+        return _error(exc.status, message, kind, request_id, request.path)
     except Exception:
         log.exception("unexpected error serving %s %s", request.method, request.path)
-        return _error(500, "internal error in llmp (see its log)", "server_error", request_id)
+        return _error(500, "internal error in llmp (see its log)", "server_error", request_id,
+                      request.path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+from llmp.daemon.providers.anthropic import AnthropicProvider
 from llmp.daemon.providers.azure import AzureOpenAIProvider
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.providers.cohere import CohereProvider
@@ -21,6 +22,7 @@ BUILTIN: dict[str, type[Provider]] = {
     "azure": AzureOpenAIProvider,
     "cohere": CohereProvider,
     "gemini": GeminiProvider,
+    "anthropic": AnthropicProvider,
 }
 
 

@@ -1,0 +1,100 @@
+"""Cheap checks of what Anthropic clients send to `/v1/messages`.
+
+Only the shape the gateway itself relies on (to route, and to translate for
+providers that are not Anthropic) is checked; the provider judges the rest.
+Each failure names the field the way Anthropic does (`messages.1.content`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmp.daemon.api.validation import _boolean, _integer, _model, _number
+from llmp.daemon.errors import ClientError
+
+TOOL_CHOICES = {"auto", "any", "tool", "none"}
+
+
+def validate_messages(body: dict[str, Any], *, count_only: bool = False) -> None:
+    _model(body)
+    if not count_only and body.get("max_tokens") is None:
+        raise ClientError("max_tokens: Field required", param="max_tokens")
+    _integer(body, "max_tokens", 1, 10_000_000)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ClientError("messages: must be a non-empty array of messages", param="messages")
+    for index, message in enumerate(messages):
+        _message(message, f"messages.{index}")
+    _system(body.get("system"))
+    _boolean(body, "stream")
+    _number(body, "temperature", 0, 1)
+    _number(body, "top_p", 0, 1)
+    _integer(body, "top_k", 0, 1_000_000)
+    stops = body.get("stop_sequences")
+    if stops is not None and (
+        not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)
+    ):
+        raise ClientError("stop_sequences: must be an array of strings", param="stop_sequences")
+    _tools(body.get("tools"))
+    _tool_choice(body.get("tool_choice"))
+    for name in ("metadata", "thinking", "output_config"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            raise ClientError(f"{name}: must be an object", param=name)
+
+
+def _message(message: Any, where: str) -> None:
+    if not isinstance(message, dict):
+        raise ClientError(f"{where}: must be an object with role and content", param=where)
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        raise ClientError(
+            f"{where}.role: must be 'user' or 'assistant', got {role!r} "
+            "(system prompts go in the top-level 'system' field)", param=f"{where}.role",
+        )
+    _blocks(message.get("content"), f"{where}.content", allow_string=True)
+
+
+def _blocks(content: Any, where: str, *, allow_string: bool) -> None:
+    if allow_string and isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        kind = "a string or an array of content blocks" if allow_string else "an array of blocks"
+        raise ClientError(f"{where}: must be {kind}", param=where)
+    for index, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise ClientError(f"{where}.{index}: must be a content block with a 'type'",
+                              param=f"{where}.{index}")
+        if block["type"] == "text" and not isinstance(block.get("text"), str):
+            raise ClientError(f"{where}.{index}.text: must be a string", param=f"{where}.{index}.text")
+
+
+def _system(system: Any) -> None:
+    if system is None or isinstance(system, str):
+        return
+    _blocks(system, "system", allow_string=False)
+    for index, block in enumerate(system):
+        if block["type"] != "text":
+            raise ClientError(f"system.{index}: system blocks must be text", param=f"system.{index}")
+
+
+def _tools(tools: Any) -> None:
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        raise ClientError("tools: must be an array", param="tools")
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise ClientError(f"tools.{index}.name: Field required", param=f"tools.{index}.name")
+
+
+def _tool_choice(choice: Any) -> None:
+    if choice is None:
+        return
+    if not isinstance(choice, dict) or choice.get("type") not in TOOL_CHOICES:
+        raise ClientError(
+            "tool_choice: must be an object whose type is one of " + ", ".join(sorted(TOOL_CHOICES)),
+            param="tool_choice",
+        )
+    if choice["type"] == "tool" and not isinstance(choice.get("name"), str):
+        raise ClientError("tool_choice.name: Field required when type is 'tool'",
+                          param="tool_choice.name")

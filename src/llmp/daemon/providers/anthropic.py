@@ -1,0 +1,186 @@
+"""Anthropic's Messages API (`type: anthropic`).
+
+`base_url` is the API root (`https://api.anthropic.com`); this adapter appends
+`/v1/...`. For an Anthropic client it is a pass-through: the body goes up with
+only `model` replaced and the answer comes back as it was sent, stream events
+included. OpenAI clients go through the canonical translation in
+`anthropic_request`, `anthropic_response` and `anthropic_stream`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from typing import Any
+
+import aiohttp
+import orjson
+
+from llmp.daemon.errors import UpstreamError
+from llmp.daemon.providers.anthropic_request import to_anthropic
+from llmp.daemon.providers.anthropic_response import (
+    MALFORMED,
+    canonical_usage,
+    chat_from_message,
+    parse_anthropic_error,
+    stream_error,
+    unreadable,
+)
+from llmp.daemon.providers.anthropic_stream import canonical_chunks
+from llmp.daemon.providers.base import Forwarded, Provider
+from llmp.daemon.providers.http import incomplete_stream, json_object, read_body
+from llmp.daemon.providers.sse import _parse_block, iter_events, read_chunks
+from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse
+
+API_VERSION = "2023-06-01"
+PATHS = {"chat": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
+#: The `anthropic-beta` header of the Anthropic client being served. Betas change what a
+#: body means, so a pass-through must carry them; the inbound API sets this per request.
+CLIENT_BETA: ContextVar[str | None] = ContextVar("anthropic_client_beta", default=None)
+
+
+class AnthropicProvider(Provider):
+    type_name = "anthropic"
+    native_format = "anthropic"
+    operations = frozenset({"chat", "count_tokens"})
+
+    @property
+    def base_url(self) -> str:
+        """The API root; a configured `.../v1` (as OpenAI-style URLs have) means the same root."""
+        return super().base_url.removesuffix("/v1")
+
+    def headers(self, beta: str | None = None) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION, **self.config.headers}
+        if beta:
+            configured = headers.get("anthropic-beta")
+            headers["anthropic-beta"] = f"{configured},{beta}" if configured else beta
+        if self.key.value:
+            headers["x-api-key"] = self.key.value
+        return headers
+
+    async def _post(
+        self, operation: str, body: dict[str, Any], stream: bool, beta: str | None = None
+    ) -> aiohttp.ClientResponse:
+        return await self.http.request(
+            "POST", self.base_url + PATHS[operation], body=orjson.dumps(body),
+            headers=self.headers(beta), stream=stream, error_parser=parse_anthropic_error,
+        )
+
+    # -- pass-through -----------------------------------------------------------
+
+    async def forward(
+        self, operation: str, body: dict[str, Any], model: str, stream: bool
+    ) -> Forwarded:
+        response = await self._post(operation, {**body, "model": model}, stream, CLIENT_BETA.get())
+        if not stream:
+            data = await read_body(response, self.name)
+            content_type = response.headers.get("Content-Type", "application/json")
+            return Forwarded(response.status, content_type, body=data, usage=_usage_of(data))
+        forwarded = Forwarded(response.status, "text/event-stream")
+        forwarded.chunks = self._relay(response, forwarded)
+        return forwarded
+
+    async def _relay(
+        self, response: aiohttp.ClientResponse, forwarded: Forwarded
+    ) -> AsyncIterator[bytes]:
+        """The upstream's events, relayed whole as they complete, untouched.
+
+        Relaying at event boundaries lets an `event: error` be taken out and
+        raised instead, so the client sees exactly one error event (written by
+        dispatch in its own format) and, before the first byte, the router may
+        still fail over.
+        """
+        usage: dict[str, Any] = {}
+        stopped = False
+        async for complete in _whole_events(read_chunks(response, self.name)):
+            relayed, error, stop = self._scan(complete, usage, forwarded)
+            stopped = stopped or stop
+            if relayed:
+                yield relayed
+            if error is not None:
+                raise error
+        if not stopped:
+            raise incomplete_stream(self.name)
+
+    def _scan(
+        self, complete: bytes, usage: dict[str, Any], forwarded: Forwarded
+    ) -> tuple[bytes, UpstreamError | None, bool]:
+        """What of these whole events to relay, the error among them, and whether the stream ended."""
+        if b"message_" not in complete and b"error" not in complete:
+            return complete, None, False  # content deltas only: the common case, not worth parsing
+        offset, stopped = 0, False
+        for block in complete.split(b"\n\n")[:-1]:
+            event = _parse_block(block)
+            name = event.event if event is not None else None
+            if name == "error":
+                assert event is not None
+                return complete[:offset], stream_error(event.data, self.name), stopped
+            if name == "message_stop":
+                stopped = True
+            elif name in ("message_start", "message_delta") and event is not None:
+                _note_usage(event.data, usage)
+                forwarded.usage = canonical_usage(usage)
+            offset += len(block) + 2
+        return complete, None, stopped
+
+    # -- canonical --------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
+        response = await self._post("chat", to_anthropic(request, model, stream=False), False)
+        message = json_object(await read_body(response, self.name), self.name)
+        try:
+            return chat_from_message(message)
+        except MALFORMED as exc:
+            raise unreadable(self.name) from exc
+
+    async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
+        response = await self._post("chat", to_anthropic(request, model, stream=True), True)
+        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        return canonical_chunks(iter_events(response, self.name), self.name, include_usage)
+
+    async def list_models(self) -> list[str]:
+        response = await self.http.request(
+            "GET", self.base_url + "/v1/models?limit=1000", headers=self.headers(),
+            error_parser=parse_anthropic_error,
+        )
+        data = json_object(await read_body(response, self.name), self.name).get("data") or []
+        return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
+
+
+async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The bytes regrouped so each piece ends at an event boundary (a blank line).
+
+    CRLF line ends, which Anthropic does not send but a proxy in between might, become LF.
+    """
+    pending = b""
+    async for chunk in chunks:
+        if not pending and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            yield chunk  # whole events already, as upstreams mostly send them: no copy
+            continue
+        pending += chunk
+        if b"\r" in pending:
+            pending = pending.replace(b"\r\n", b"\n")
+        cut = pending.rfind(b"\n\n") + 2
+        if cut >= 2:
+            complete, pending = pending[:cut], pending[cut:]
+            yield complete
+    if pending.strip():  # a last event without its blank line still counts
+        yield pending + b"\n\n"
+
+
+def _note_usage(data: bytes, usage: dict[str, Any]) -> None:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return
+    if not isinstance(parsed, dict):
+        return
+    found = parsed.get("usage") or (parsed.get("message") or {}).get("usage")
+    if isinstance(found, dict):
+        usage.update({k: v for k, v in found.items() if v is not None})
+
+
+def _usage_of(body: bytes) -> dict[str, Any] | None:
+    usage: dict[str, Any] = {}
+    _note_usage(body, usage)
+    return canonical_usage(usage) if usage else None
