@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+from tests.support.golden import Golden
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "gemini"
 API_KEY = "AIzaSy-test-gemini-key-0123456789"
-
-
-def load(name: str) -> Any:
-    return json.loads((FIXTURES / name).read_text())
-
-
-def sse(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def events(name: str) -> list[bytes]:
-    """A transcript split into its events, so a fake upstream writes them one by one."""
-    raw = sse(name)
-    separator = b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n"
-    parts = raw.split(separator)
-    return [part + separator for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+GOLDEN = Golden("gemini")
+load, sse, events = GOLDEN.json, GOLDEN.bytes, GOLDEN.sse_events
 
 
 def gemini_config(url: str, extra: str = "") -> str:

@@ -23,8 +23,16 @@ class Golden:
         return json.loads(self.bytes(name))
 
     def sse_events(self, name: str) -> list[bytes]:
-        """A transcript split into its events, to be written one per network write."""
-        return [block + b"\n\n" for block in self.bytes(name).split(b"\n\n") if block.strip()]
+        """A transcript split into its events, to be written one per network write.
+
+        The transcript's own separator (`\n\n` or `\r\n\r\n`) is kept, and a final
+        event cut short (a transcript of a dropped stream) stays cut short.
+        """
+        raw = self.bytes(name)
+        separator = b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n"
+        *complete, rest = raw.split(separator)
+        events = [block + separator for block in complete if block.strip()]
+        return events + ([rest] if rest.strip() else [])
 
 
 def post_stream(base_url: str, body: dict[str, Any]) -> tuple[int, str]:
