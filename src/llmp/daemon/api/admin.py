@@ -10,6 +10,7 @@ import hmac
 
 from aiohttp import web
 
+from llmp.daemon.api import routing_admin
 from llmp.daemon.runtime import RUNTIME
 
 ADMIN_PREFIX = "/admin/"
@@ -57,3 +58,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/status", status)
     app.router.add_get("/admin/providers", providers)
     app.router.add_post("/admin/shutdown", shutdown)
+    routing_admin.add_routes(app)

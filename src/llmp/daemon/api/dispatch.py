@@ -27,6 +27,7 @@ from llmp.daemon.api.wire import InboundFormat
 from llmp.daemon.context import RequestContext
 from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
+from llmp.daemon.routing.rate_limit import estimate_tokens
 from llmp.daemon.routing.resolver import Target
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME, Runtime
 
@@ -63,7 +64,9 @@ async def serve(
         async def attempt(provider: Provider, target: Target) -> Outcome:
             return await _attempt(fmt, operation, body, stream, provider, target, ctx)
 
-        outcome = await runtime.router.run(route, ctx, attempt)
+        outcome = await runtime.router.run(
+            route, ctx, attempt, tokens=lambda: estimate_tokens(body)
+        )
     except (ClientError, UpstreamError) as error:
         _record_error(ctx, error)
         runtime.finished(ctx)
