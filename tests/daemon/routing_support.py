@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 
 from aiohttp import web
@@ -81,3 +82,11 @@ def on_request(action: Callable[[], None], then: Behaviour) -> Behaviour:
         return await then(request)
 
     return behaviour
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for another thread to finish something (not for time to pass)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.005)

@@ -7,14 +7,17 @@ again from background health checks alone, with no user traffic.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import httpx
 import openai
 import pytest
 
-from tests.daemon.routing_support import MODEL, healthy, provider_yaml, two_providers
+from tests.daemon.routing_support import (
+    MODEL,
+    healthy,
+    provider_yaml,
+    two_providers,
+    wait_until,
+)
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import fail
 from tests.support.gateway import Gateway
@@ -24,14 +27,6 @@ retry: {attempts: 0}
 circuit_breaker: {failure_threshold: 3, window: 60, recovery_time: 30, half_open_requests: 1}
 health_check: {interval: 10}
 """
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for the gateway's thread to finish something (not for time to pass)."""
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.005)
 
 
 def health_round(gateway: Gateway, clock: ManualClock, seconds: float) -> None:
