@@ -41,7 +41,7 @@ async def providers(request: web.Request) -> web.Response:
             "type": provider.type_name,
             "base_url": provider.config.base_url,
             "models": provider.config.models,
-            "enabled": provider.config.enabled,
+            "enabled": provider.config.enabled and name not in runtime.router.disabled,
             "key_source": provider.key.source,
             "key_present": provider.key.present,
         })
