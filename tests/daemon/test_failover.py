@@ -9,6 +9,7 @@ clock, so the waits are asserted, not slept.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import time
@@ -18,18 +19,21 @@ import openai
 import pytest
 from aiohttp import web
 
+from llmp.daemon.context import RequestContext
 from tests.daemon.routing_support import (
     MODEL,
     STREAM_EVENTS,
     closed_port_url,
     healthy,
     two_providers,
+    wait_until,
 )
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import drop, fail, hang, stream
 
 RETRY_ONCE = "retry: {attempts: 1, backoff: 0.2, max_backoff: 4}"
 SHORT_TIMEOUTS = "timeout: {connect: 1, first_token: 0.3, total: 0.3}"
+SHORT_FIRST_TOKEN = "timeout: {connect: 1, first_token: 0.3, total: 10}"
 
 
 def cut_mid_body() -> object:
@@ -48,6 +52,16 @@ def cut_mid_body() -> object:
     return behaviour
 
 
+class Finished:
+    """An observer keeping every finished request's context."""
+
+    def __init__(self) -> None:
+        self.contexts: list[RequestContext] = []
+
+    def request_finished(self, ctx: RequestContext) -> None:
+        self.contexts.append(ctx)
+
+
 FAULTS = {
     "500": lambda: fail(500),
     "503": lambda: fail(503, {"error": {"message": "overloaded", "type": "server_error"}}),
@@ -55,6 +69,13 @@ FAULTS = {
     "hang": lambda: hang(),
     "drop": lambda: drop(),
     "cut-mid-body": cut_mid_body,
+}
+
+
+# How each fault is classified, as recorded with the request.
+KINDS = {
+    "500": "server_error", "503": "overloaded", "429-retry-after": "rate_limited",
+    "hang": "timeout (total_timeout)", "drop": "incomplete", "cut-mid-body": "incomplete",
 }
 
 
@@ -69,6 +90,8 @@ def test_non_streaming_faults_fail_over(make_gateway, make_upstream, fault: str)
     bad, good = make_upstream().always(FAULTS[fault]()), make_upstream().always(healthy())
     clock = ManualClock()
     gateway = gateway_for(make_gateway, bad.url, good.url, clock=clock, bad_extra=SHORT_TIMEOUTS)
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
     response = httpx.post(gateway.base_url + "/chat/completions", timeout=10,
                           json={"model": "smart", "messages": [{"role": "user", "content": "x"}]})
     assert response.status_code == 200, response.text
@@ -81,12 +104,17 @@ def test_non_streaming_faults_fail_over(make_gateway, make_upstream, fault: str)
     assert len(clock.slept) == 1
     if fault == "429-retry-after":
         assert clock.slept[0] >= 1.0  # the upstream's Retry-After is the floor of the wait
+    [ctx] = finished.contexts
+    assert ctx.failures == [f"bad/{MODEL}: {KINDS[fault]}"] * 2
+    assert (ctx.provider, ctx.attempts, ctx.status) == ("good", 3, 200)
 
 
 def test_connection_refused_fails_over(make_gateway, make_upstream) -> None:
     good = make_upstream().always(healthy())
     clock = ManualClock()
     gateway = gateway_for(make_gateway, closed_port_url(), good.url, clock=clock)
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
     answer = gateway.openai().chat.completions.with_raw_response.create(
         model="smart", messages=[{"role": "user", "content": "x"}])
     assert answer.headers["x-llmp-provider"] == "good"
@@ -94,12 +122,24 @@ def test_connection_refused_fails_over(make_gateway, make_upstream) -> None:
     ctx_failures = gateway.runtime.router.stats.get("bad").summary(clock.now())
     assert ctx_failures["error_rate_5m"] == 1.0
     assert "cannot connect" in ctx_failures["last_error"]
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: connection"] * 2
+
+
+def headers_then_silence() -> object:
+    async def behaviour(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await asyncio.sleep(3600)
+        return response
+
+    return behaviour
 
 
 STREAM_FAULTS = {
     **{k: v for k, v in FAULTS.items() if k != "cut-mid-body"},
     "empty-stream": lambda: stream([], status=200),
     "cut-before-first-event": lambda: stream(STREAM_EVENTS, drop_after=0),
+    "no-first-token": headers_then_silence,
 }
 
 
@@ -107,8 +147,11 @@ STREAM_FAULTS = {
 def test_streaming_faults_before_first_byte_fail_over(make_gateway, make_upstream, fault: str) -> None:
     bad, good = make_upstream().always(STREAM_FAULTS[fault]()), make_upstream().always(healthy())
     clock = ManualClock()
-    client = gateway_for(make_gateway, bad.url, good.url, clock=clock,
-                         bad_extra=SHORT_TIMEOUTS).openai()
+    gateway = gateway_for(make_gateway, bad.url, good.url, clock=clock,
+                          bad_extra=SHORT_FIRST_TOKEN)
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
+    client = gateway.openai()
     text = "".join(
         event.choices[0].delta.content or ""
         for event in client.chat.completions.create(
@@ -118,6 +161,9 @@ def test_streaming_faults_before_first_byte_fail_over(make_gateway, make_upstrea
     assert text == "fine"
     assert bad.count("/chat/completions") == 2
     assert good.count("/chat/completions") == 1
+    wait_until(lambda: len(finished.contexts) == 1)
+    if fault in ("hang", "no-first-token"):
+        assert finished.contexts[0].failures == [f"bad/{MODEL}: timeout (first_token_timeout)"] * 2
 
 
 def test_stream_failure_after_first_byte_is_an_error_event(make_gateway, make_upstream) -> None:

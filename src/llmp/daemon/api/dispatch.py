@@ -150,7 +150,7 @@ async def _first(chunks: AsyncIterator[bytes], provider: Provider) -> bytes:
         raise UpstreamError(
             ErrorKind.TIMEOUT,
             f"provider '{provider.name}' sent no first token within {wait:g}s",
-            status=504, provider=provider.name,
+            status=504, provider=provider.name, code="first_token_timeout",
         ) from None
 
 

@@ -262,7 +262,8 @@ class Router:
     def _failed(self, admission: Admission, error: UpstreamError, ctx: RequestContext) -> None:
         kind = error.kind
         name = admission.provider.name
-        ctx.failures.append(f"{admission.target.qualified}: {kind.value}")
+        detail = f" ({error.code})" if error.code else ""
+        ctx.failures.append(f"{admission.target.qualified}: {kind.value}{detail}")
         log.info("attempt on %s failed: %s (%s)", admission.target.qualified, kind.value,
                  error.status)
         if kind is ErrorKind.AUTH:
