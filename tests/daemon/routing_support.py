@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -82,6 +83,13 @@ def on_request(action: Callable[[], None], then: Behaviour) -> Behaviour:
         return await then(request)
 
     return behaviour
+
+
+def ask(client: Any, model: str = "smart") -> str:
+    """Send one chat request with the `openai` SDK; which provider served it."""
+    answer = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "x"}])
+    return str(answer.headers["x-llmp-provider"])
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.daemon.routing_support import (
     MODEL,
+    ask,
     healthy,
     provider_yaml,
     two_providers,
@@ -42,12 +43,6 @@ def report(gateway: Gateway) -> dict:
     answer = httpx.get(gateway.url + "/admin/providers/health", headers=gateway.admin_headers())
     assert answer.status_code == 200
     return {p["name"]: p for p in answer.json()["providers"]} | {"_": answer.json()}
-
-
-def ask(client: openai.OpenAI) -> str:
-    answer = client.chat.completions.with_raw_response.create(
-        model="smart", messages=[{"role": "user", "content": "x"}])
-    return answer.headers["x-llmp-provider"]
 
 
 def test_open_circuit_gets_no_traffic_then_health_checks_close_it(

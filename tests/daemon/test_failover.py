@@ -23,8 +23,10 @@ from llmp.daemon.context import RequestContext
 from tests.daemon.routing_support import (
     MODEL,
     STREAM_EVENTS,
+    ask,
     closed_port_url,
     healthy,
+    provider_yaml,
     two_providers,
     wait_until,
 )
@@ -188,10 +190,7 @@ def test_retry_after_headers_are_honoured(make_gateway, make_upstream) -> None:
              fail(503, headers={"Retry-After": when}), healthy())
     clock = ManualClock()
     client = gateway_for(make_gateway, bad.url, good.url, clock=clock).openai()
-    for _ in range(3):
-        answer = client.chat.completions.with_raw_response.create(
-            model="smart", messages=[{"role": "user", "content": "x"}])
-        assert answer.headers["x-llmp-provider"] == "bad"
+    assert [ask(client) for _ in range(3)] == ["bad"] * 3
     assert clock.slept[0] >= 1.5
     assert clock.slept[1] >= 2.5
     assert 1.5 <= clock.slept[2] <= 4.0  # an HTTP date, a few seconds ahead
@@ -203,10 +202,7 @@ def test_long_retry_after_moves_on_and_closes_the_budget(make_gateway, make_upst
     good = make_upstream().always(healthy())
     clock = ManualClock()
     client = gateway_for(make_gateway, bad.url, good.url, clock=clock).openai()
-    for _ in range(3):
-        answer = client.chat.completions.with_raw_response.create(
-            model="smart", messages=[{"role": "user", "content": "x"}])
-        assert answer.headers["x-llmp-provider"] == "good"
+    assert [ask(client) for _ in range(3)] == ["good"] * 3
     assert clock.slept == []  # 30s is longer than max_backoff: not waited for
     assert bad.count("/chat/completions") == 1  # and bad is left alone until then
     clock.advance(31)
@@ -255,10 +251,7 @@ def test_auth_failure_marks_provider_unauthorized_until_key_changes(
     clock = ManualClock()
     gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
     client = gateway.openai()
-    for _ in range(3):
-        answer = client.chat.completions.with_raw_response.create(
-            model="smart", messages=[{"role": "user", "content": "x"}])
-        assert answer.headers["x-llmp-provider"] == "good"
+    assert [ask(client) for _ in range(3)] == ["good"] * 3
     assert bad.count("/chat/completions") == 1
     report = httpx.get(gateway.url + "/admin/providers/health",
                        headers=gateway.admin_headers()).json()
@@ -297,17 +290,11 @@ def test_context_too_long_moves_to_context_fallback(make_gateway, make_upstream)
 def test_one_deadline_bounds_the_request_with_its_retries(make_gateway, make_upstream) -> None:
     bad = make_upstream().always(fail(500))
     clock = ManualClock()
-    config = f"""
-providers:
-  bad:
-    type: openai
-    base_url: {bad.url}/v1
-    api_key: none
-    models: [{MODEL}]
-    timeout: {{total: 5}}
-    retry: {{attempts: 10, backoff: 1, max_backoff: 4}}
-    circuit_breaker: {{failure_threshold: 100}}
-"""
+    config = "providers:\n" + provider_yaml("bad", bad.url, """
+timeout: {total: 5}
+retry: {attempts: 10, backoff: 1, max_backoff: 4}
+circuit_breaker: {failure_threshold: 100}
+""")
     client = make_gateway(config, clock=clock, sleeper=clock.skip).openai()
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model=f"bad/{MODEL}",

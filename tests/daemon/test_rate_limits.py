@@ -12,6 +12,7 @@ from tests.daemon.routing_support import (
     STREAM_EVENTS,
     chunk,
     healthy,
+    provider_yaml,
     two_providers,
     wait_until,
 )
@@ -85,17 +86,8 @@ def test_max_concurrent_holds_a_slot_until_the_stream_ends(make_gateway, make_up
 def test_every_target_spent_is_429_with_retry_after(make_gateway, make_upstream) -> None:
     upstream = make_upstream().always(healthy())
     clock = ManualClock()
-    config = f"""
-providers:
-  only:
-    type: openai
-    base_url: {upstream.url}/v1
-    api_key: none
-    models: [{MODEL}]
-    rate_limit: {{rpm: 1}}
-models:
-  smart: [only/{MODEL}]
-"""
+    config = "providers:\n" + provider_yaml("only", upstream.url, "rate_limit: {rpm: 1}") + \
+        f"models:\n  smart: [only/{MODEL}]\n"
     gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
     assert post(gateway).status_code == 200
     clock.advance(20)
