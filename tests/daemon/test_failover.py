@@ -259,12 +259,15 @@ def test_auth_failure_marks_provider_unauthorized_until_key_changes(
     assert state["bad"]["state"] == "unauthorized"
     assert "sk-live-abcdef1234567890abcdef1234" not in json.dumps(report)
     assert "sk-…1234" in state["bad"]["last_error"]
-    monkeypatch.setenv("BAD_KEY", "sk-new-key-0002")
-    gateway.runtime.providers["bad"].reload_key()
     bad.always(healthy())
-    answer = client.chat.completions.with_raw_response.create(
-        model="smart", messages=[{"role": "user", "content": "x"}])
-    assert answer.headers["x-llmp-provider"] == "bad"
+    checked = httpx.get(gateway.url + "/admin/providers/health?check=1",
+                        headers=gateway.admin_headers()).json()
+    assert {p["name"]: p["state"] for p in checked["providers"]}["bad"] == "unauthorized"
+    assert bad.count("/models") == 0  # the same key is not tried again
+    monkeypatch.setenv("BAD_KEY", "sk-new-key-0002")
+    httpx.get(gateway.url + "/admin/providers/health?check=1", headers=gateway.admin_headers())
+    assert bad.requests[-1].headers["Authorization"] == "Bearer sk-new-key-0002"
+    assert ask(client) == "bad"  # the health check read the new key
 
 
 def test_context_too_long_moves_to_context_fallback(make_gateway, make_upstream) -> None:

@@ -61,13 +61,13 @@ class HealthChecker:
                 log.exception("health check round failed")
 
     async def check(self, *, due_only: bool = False) -> None:
-        """Probe every enabled provider (only those whose interval has passed, when `due_only`)."""
+        """Probe providers: on request every enabled one, in the background those that are due."""
         now = self.clock.now()
-        chosen = [
-            p for p in self._enabled()
-            if not due_only or now - self._last.get(p.name, -1e18) >= p.config.health_check.interval
-            - 1e-6
-        ]
+        if due_only:
+            chosen = [p for p in self._enabled()
+                      if now - self._last.get(p.name, -1e18) >= p.config.health_check.interval]
+        else:
+            chosen = [p for p in self.router.providers.values() if p.config.enabled]
         for provider in chosen:
             self._last[provider.name] = now
         await asyncio.gather(*(self.probe(p) for p in chosen))
