@@ -35,9 +35,9 @@ def served_by(gateway, count: int, model: str = "pick") -> list[str]:
 
 def test_weighted_follows_weights(make_gateway) -> None:
     gateway = make_gateway(mock_alias("weighted", {"heavy": 3, "light": 1}))
-    counts = Counter(served_by(gateway, 1000))
-    share = counts["heavy"] / 1000
-    assert abs(share - 0.75) < 0.05, counts  # 3.6 standard deviations
+    counts = Counter(served_by(gateway, 600))
+    share = counts["heavy"] / 600
+    assert abs(share - 0.75) < 0.06, counts  # 3.4 standard deviations
 
 
 def test_round_robin_is_exact(make_gateway) -> None:
@@ -65,7 +65,7 @@ def test_least_busy_avoids_the_provider_with_requests_in_flight(make_gateway, ma
 
 def _ignore_timeout(gateway) -> None:
     with contextlib.suppress(httpx.TimeoutException):
-        httpx.post(gateway.base_url + "/chat/completions", timeout=1.5,
+        httpx.post(gateway.base_url + "/chat/completions", timeout=0.8,
                    json={"model": "pick", "messages": [{"role": "user", "content": "x"}]})
 
 
