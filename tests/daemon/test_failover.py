@@ -180,6 +180,10 @@ def test_stream_failure_after_first_byte_is_an_error_event(make_gateway, make_up
     last = [line for line in text.splitlines() if line.startswith("data: ")][-1]
     assert "error" in json.loads(last[6:])
     assert good.requests == []  # bytes had reached the client: no fail-over any more
+    stats = gateway.runtime.router.stats.get("bad", MODEL)
+    wait_until(lambda: stats.requests == 1)
+    now = gateway.runtime.router.clock.now()
+    assert stats.summary(now)["error_rate_5m"] == 1.0  # the cut stream counts against bad
 
 
 def test_retry_after_headers_are_honoured(make_gateway, make_upstream) -> None:

@@ -159,12 +159,10 @@ class Router:
                     continue
             if not blocked:
                 raise last or self._nothing_usable(route)
-            wait = min(b.wait for b in blocked if not b.rate_limited) if any(
-                not b.rate_limited for b in blocked) else None
-            now = self.clock.now()
-            if wait is not None and waits < MAX_PROBE_WAITS and now + wait < deadline:
+            probes = [b.wait for b in blocked if not b.rate_limited]
+            if probes and waits < MAX_PROBE_WAITS and self.clock.now() + min(probes) < deadline:
                 waits += 1
-                await self.sleep(wait)
+                await self.sleep(min(probes))
                 pending = [b.target for b in blocked]
                 continue
             raise self._all_blocked(route, blocked, last)
