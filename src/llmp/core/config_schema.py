@@ -110,14 +110,14 @@ class ProviderConfig(StrictModel):
     api_key: str = "keyring"
     models: list[str] = Field(default_factory=lambda: ["*"])
     timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
-    headers: dict[str, str] = Field(default_factory=dict)
-    enabled: bool = True
-    mock: MockConfig | None = None
     retry: RetryConfig = Field(default_factory=RetryConfig)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     weight: float = Field(1.0, gt=0, description="share of traffic under the weighted strategy")
+    headers: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+    mock: MockConfig | None = None
 
 
 class AliasConfig(StrictModel):
