@@ -32,7 +32,7 @@ models:
 """)
     a, b = config.providers["a"], config.providers["b"]
     assert (a.timeout.connect, a.timeout.total) == (5, 20)  # a bare number is the total
-    assert (a.retry.attempts, a.retry.backoff, a.retry.max_backoff) == (3, 1, 8)
+    assert (a.retry.attempts, a.retry.backoff, a.retry.max_backoff) == (3, 1, 5)
     assert (a.circuit_breaker.failure_threshold, a.circuit_breaker.half_open_requests) == (4, 2)
     assert a.health_check.enabled is False and a.health_check.interval == 20
     assert (a.rate_limit.rpm, a.rate_limit.tpm, a.rate_limit.max_concurrent) == (500, 200000, 50)

@@ -45,7 +45,7 @@ class RetryConfig(StrictModel):
 
     attempts: int = Field(2, ge=0, le=10, description="retries after the first try")
     backoff: float = Field(0.5, ge=0, description="base seconds; doubles per retry, full jitter")
-    max_backoff: float = Field(8.0, ge=0, description="longest wait, and longest Retry-After waited for")
+    max_backoff: float = Field(5.0, ge=0, description="longest wait, and longest Retry-After waited for")
 
 
 class CircuitBreakerConfig(StrictModel):
