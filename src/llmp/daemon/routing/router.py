@@ -102,6 +102,13 @@ class Router:
     # -- provider status ----------------------------------------------------------
 
     def mark_unauthorized(self, provider: Provider) -> None:
+        """Hold a provider whose key was rejected out of rotation until the key changes.
+
+        A provider without a key of its own (credentials from a token command,
+        or none at all) manages its credentials itself and is not held out.
+        """
+        if not provider.key.present:
+            return
         if provider.name not in self._unauthorized:
             log.warning("provider %s rejected its API key; out of rotation until the key changes",
                         provider.name)
