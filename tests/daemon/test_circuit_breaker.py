@@ -194,3 +194,16 @@ providers:
     assert states["circuit"]["state"] == "open"
     assert {d["model"]: d["circuit"]["state"] for d in states["deployments"]} == {
         MODEL: "closed", "other": "closed"}  # one failure each: below their own threshold
+
+
+def test_each_provider_is_checked_on_its_own_interval(make_gateway, make_upstream) -> None:
+    often, rarely = make_upstream().always(healthy()), make_upstream().always(healthy())
+    clock = ManualClock()
+    config = "providers:\n" + provider_yaml("often", often.url, "health_check: {interval: 5}") + \
+        provider_yaml("rarely", rarely.url, "health_check: {interval: 15}")
+    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    counts = []
+    for _ in range(3):
+        health_round(gateway, clock, 5)
+        counts.append((often.count("/models"), rarely.count("/models")))
+    assert counts == [(1, 0), (2, 0), (3, 1)]

@@ -32,11 +32,13 @@ class HealthChecker:
         self.router = router
         self.clock = router.clock
         self._last: dict[str, float] = {}
+        self._started = 0.0
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
 
     def start(self) -> None:
         if self._task is None and self._enabled():
+            self._started = self.clock.now()
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
@@ -52,20 +54,27 @@ class HealthChecker:
 
     async def _loop(self) -> None:
         while True:
-            enabled = self._enabled()
-            tick = min((p.config.health_check.interval for p in enabled), default=60.0)
-            await self.clock.sleep(tick)
+            await self.clock.sleep(self._next_due())
             try:
                 await self.check(due_only=True)
             except Exception:  # a bug in one round must not end the checks for good
                 log.exception("health check round failed")
+
+    def _next_due(self) -> float:
+        """Seconds until the next provider's check is due (each keeps its own interval)."""
+        now = self.clock.now()
+        return max(0.0, min(
+            (self._last.get(p.name, self._started) + p.config.health_check.interval - now
+             for p in self._enabled()),
+            default=60.0,
+        ))
 
     async def check(self, *, due_only: bool = False) -> None:
         """Probe providers: on request every enabled one, in the background those that are due."""
         now = self.clock.now()
         if due_only:
             chosen = [p for p in self._enabled()
-                      if now - self._last.get(p.name, -1e18) >= p.config.health_check.interval]
+                      if now - self._last.get(p.name, self._started) >= p.config.health_check.interval]
         else:
             chosen = [p for p in self.router.providers.values() if p.config.enabled]
         for provider in chosen:
