@@ -303,8 +303,9 @@ retry: {attempts: 10, backoff: 1, max_backoff: 4}
 circuit_breaker: {failure_threshold: 100}
 """)
     client = make_gateway(config, clock=clock, sleeper=clock.skip).openai()
-    with pytest.raises(openai.InternalServerError):
+    with pytest.raises(openai.InternalServerError) as caught:
         client.chat.completions.create(model=f"bad/{MODEL}",
                                        messages=[{"role": "user", "content": "x"}])
     assert sum(clock.slept) < 5
     assert bad.count("/chat/completions") == len(clock.slept) + 1 < 11
+    assert caught.value.response.headers["x-llmp-attempts"] == str(len(bad.requests))

@@ -70,7 +70,9 @@ async def serve(
     except (ClientError, UpstreamError) as error:
         _record_error(ctx, error)
         runtime.finished(ctx)
-        return error_response(request, fmt, error)
+        failed = error_response(request, fmt, error)
+        failed.headers["x-llmp-attempts"] = str(ctx.attempts)
+        return failed
     except BaseException:
         ctx.status = 499
         runtime.finished(ctx)
