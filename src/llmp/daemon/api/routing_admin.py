@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from llmp.daemon.routing.report import health_report
@@ -16,7 +18,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(health_report(runtime.router))
 
 
-def _switch(enabled: bool) -> web.Handler:
+def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         runtime = request.app[RUNTIME]
         name = request.match_info["name"]

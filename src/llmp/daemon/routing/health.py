@@ -150,7 +150,8 @@ class HealthChecker:
         if not provider.streams_only:
             await provider.chat(request, model)  # type: ignore[arg-type]
             return
-        chunks = await provider.chat_stream({**request, "stream": True}, model)  # type: ignore[arg-type]
+        streamed: dict[str, Any] = {**request, "stream": True}
+        chunks = await provider.chat_stream(streamed, model)  # type: ignore[arg-type]
         async for _ in chunks:
             pass
 

@@ -241,7 +241,10 @@ class Router:
                 raise failure
             await self.sleep(delay)
             retry += 1
-            again, _, _ = self._admit(target, lambda tokens=admission.tokens: tokens)
+            def same_estimate(tokens: int = admission.tokens) -> int:
+                return tokens
+
+            again, _, _ = self._admit(target, same_estimate)
             if again is None:
                 raise failure
             admission = again
@@ -314,11 +317,11 @@ class Router:
         now = self.clock.now()
         if ok is None:
             return
+        latency: float | None = None
+        ttft: float | None = None
         if served:
             total = now - admission.started
             latency, ttft = (total, admission.first) if stream else (admission.first, None)
-        else:
-            latency = ttft = None
         message = None if ok else error
         stats.record(now, ok, latency, ttft, message)
         self.stats.get(target.provider).record(now, ok, latency, ttft, message)
