@@ -241,7 +241,8 @@ def test_unknown_model_is_404_with_closest_names(make_gateway, upstream: FakeUps
 def test_stream_cut_mid_way_ends_with_error_event(make_gateway, upstream: FakeUpstream) -> None:
     events = sse_json([chunk({"role": "assistant", "content": ""}), chunk({"content": "par"}),
                        chunk({"content": "tial"}), chunk({}, "stop")])
-    upstream.always(stream(events, drop_after=2))
+    # paced: bytes still unread when the connection breaks are dropped by the client
+    upstream.always(stream(events, drop_after=2, delay=0.05))
     gateway = make_gateway(openai_config(upstream.url))
     with httpx.stream("POST", gateway.base_url + "/chat/completions",
                       json={"model": "up/gpt-4o-mini", "stream": True,

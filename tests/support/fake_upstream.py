@@ -70,11 +70,11 @@ def stream(
         response = web.StreamResponse(status=status, headers={"Content-Type": content_type})
         await response.prepare(request)
         for index, item in enumerate(items):
+            if delay:  # also before the cut, so what was sent is read before the reset
+                await asyncio.sleep(delay)
             if drop_after is not None and index >= drop_after:
                 _cut(request)
                 return response
-            if delay:
-                await asyncio.sleep(delay)
             await response.write(item)
         await response.write_eof()
         return response
