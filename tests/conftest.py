@@ -55,8 +55,8 @@ def make_upstream() -> Iterator[Callable[[], FakeUpstream]]:
 def make_gateway() -> Iterator[Callable[[str], Gateway]]:
     started: list[Gateway] = []
 
-    def make(config_yaml: str) -> Gateway:
-        gateway = Gateway(config_yaml)
+    def make(config_yaml: str, **runtime_options: object) -> Gateway:
+        gateway = Gateway(config_yaml, **runtime_options)
         started.append(gateway)
         return gateway
 

@@ -18,9 +18,12 @@ TEST_TOKEN = "test-admin-token"
 
 
 class Gateway:
-    def __init__(self, config_yaml: str) -> None:
+    def __init__(self, config_yaml: str, **runtime_options: Any) -> None:
+        """`runtime_options` go to `Runtime` (e.g. `clock=`, `sleeper=`)."""
         config = parse_config(config_yaml)
-        self.runtime = Runtime(LoadedConfig(config, Path("config.yaml")), TEST_TOKEN)
+        self.runtime = Runtime(
+            LoadedConfig(config, Path("config.yaml")), TEST_TOKEN, **runtime_options
+        )
         self.server = ThreadedServer(build_app(self.runtime)).start()
 
     @property

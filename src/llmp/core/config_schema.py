@@ -41,6 +41,54 @@ class TimeoutConfig(StrictModel):
         return value
 
 
+class RetryConfig(StrictModel):
+    """Retries of a transient failure on the same deployment, before moving to the next target."""
+
+    attempts: int = Field(2, ge=0, le=10, description="retries after the first try")
+    backoff: float = Field(0.5, ge=0, description="base seconds; doubles per retry, full jitter")
+    max_backoff: float = Field(5.0, ge=0, description="longest wait, and longest Retry-After waited for")
+
+
+class CircuitBreakerConfig(StrictModel):
+    """When a deployment (or a whole provider) is taken out of rotation, and how it comes back."""
+
+    failure_threshold: int = Field(5, ge=1, description="failures within `window` that open the circuit")
+    window: float = Field(60.0, gt=0, description="seconds of history the breaker looks at")
+    failure_rate: float | None = Field(
+        None, gt=0, le=1, description="also open when this share of requests in the window failed"
+    )
+    min_requests: int = Field(10, ge=1, description="requests in the window before failure_rate applies")
+    recovery_time: float = Field(30.0, gt=0, description="seconds open before a half-open probe")
+    max_recovery_time: float = Field(300.0, gt=0, description="cap of the recovery time as it grows")
+    half_open_requests: int = Field(1, ge=1, description="probes let through while half-open")
+
+
+class HealthCheckConfig(StrictModel):
+    """Active checks in the background: a cheap real call that feeds the circuit breaker."""
+
+    enabled: bool = True
+    interval: float = Field(60.0, gt=0)
+    timeout: float = Field(10.0, gt=0)
+    model: str | None = Field(None, description="model to probe; default: the first listed")
+
+
+class RateLimitConfig(StrictModel):
+    """The provider's own limits, kept locally so llmp never sends a request bound to get a 429."""
+
+    rpm: int | None = Field(None, ge=1, description="requests per minute")
+    tpm: int | None = Field(None, ge=1, description="tokens per minute (prompt estimate + max_tokens)")
+    max_concurrent: int | None = Field(None, ge=1, description="requests in flight at once")
+
+
+class DefaultsConfig(StrictModel):
+    """Settings every provider inherits; a provider's own values override them key by key."""
+
+    timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+
+
 class MockConfig(StrictModel):
     """How the `mock` provider behaves; a request may override any of it with `mock: {...}`."""
 
@@ -81,6 +129,11 @@ class ProviderConfig(StrictModel):
     api_key: str = "keyring"
     models: list[str] = Field(default_factory=lambda: ["*"])
     timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    weight: float = Field(1.0, gt=0, description="share of traffic under the weighted strategy")
     headers: dict[str, str] = Field(default_factory=dict)
     enabled: bool = True
     mock: MockConfig | None = None
@@ -124,6 +177,21 @@ class LoggingConfig(StrictModel):
 
 class Config(StrictModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, AliasConfig] = Field(default_factory=dict)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="after")
+    def _providers_inherit_defaults(self) -> Config:
+        """Merge `defaults` under each provider, so the rest of the code reads one resolved value."""
+        for provider in self.providers.values():
+            for section in _INHERITED:
+                base: BaseModel = getattr(self.defaults, section)
+                own: BaseModel = getattr(provider, section)
+                written = own.model_dump(include=own.model_fields_set)
+                setattr(provider, section, base.model_copy(update=written))
+        return self
+
+
+_INHERITED = ("timeout", "retry", "circuit_breaker", "health_check")

@@ -36,6 +36,7 @@ class RequestContext:
     first_byte_at: float | None = None
     finished_at: float | None = None
     client_key: str | None = None
+    failures: list[str] = field(default_factory=list)  # "provider/model: kind" per failed attempt
 
     @property
     def latency(self) -> float | None:

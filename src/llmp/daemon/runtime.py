@@ -20,6 +20,8 @@ from llmp.core.config_schema import ProviderConfig
 from llmp.daemon.context import RequestContext, RequestObserver
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.providers.registry import adapter_for
+from llmp.daemon.routing.clock import Clock, Sleeper
+from llmp.daemon.routing.health import HealthChecker
 from llmp.daemon.routing.resolver import Resolver
 from llmp.daemon.routing.router import Router
 
@@ -27,7 +29,10 @@ log = logging.getLogger("llmp.daemon")
 
 
 class Runtime:
-    def __init__(self, loaded: LoadedConfig, token: str) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, token: str, *, clock: Clock | None = None,
+        sleeper: Sleeper | None = None,
+    ) -> None:
         self.loaded = loaded
         self.config = loaded.config
         self.token = token
@@ -40,7 +45,8 @@ class Runtime:
             name: adapter_for(spec.type or "openai")(name, spec)
             for name, spec in self.config.providers.items()
         }
-        self.router = Router(self.providers)
+        self.router = Router(self.providers, clock=clock, sleeper=sleeper)
+        self.health = HealthChecker(self.router)
         self._rebuild_routes()
 
     def _rebuild_routes(self) -> None:
@@ -62,8 +68,10 @@ class Runtime:
             await self._discover_ollama()
         for provider in self.providers.values():
             await provider.start()
+        self.health.start()
 
     async def close(self) -> None:
+        await self.health.stop()
         for provider in self.providers.values():
             await provider.close()
 
@@ -96,6 +104,7 @@ class Runtime:
         self.requests_total += 1
         if ctx.finished_at is None:
             ctx.finished_at = time.monotonic()
+        self.router.finished(ctx)
         for observer in self.observers:
             try:
                 observer.request_finished(ctx)

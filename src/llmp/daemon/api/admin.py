@@ -10,6 +10,7 @@ import hmac
 
 from aiohttp import web
 
+from llmp.daemon.api import routing_admin
 from llmp.daemon.runtime import RUNTIME
 
 ADMIN_PREFIX = "/admin/"
@@ -40,7 +41,7 @@ async def providers(request: web.Request) -> web.Response:
             "type": provider.type_name,
             "base_url": provider.config.base_url,
             "models": provider.config.models,
-            "enabled": provider.config.enabled,
+            "enabled": provider.config.enabled and name not in runtime.router.disabled,
             "key_source": provider.key.source,
             "key_present": provider.key.present,
         })
@@ -57,3 +58,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/admin/status", status)
     app.router.add_get("/admin/providers", providers)
     app.router.add_post("/admin/shutdown", shutdown)
+    routing_admin.add_routes(app)

@@ -27,6 +27,7 @@ from llmp.daemon.api.wire import InboundFormat
 from llmp.daemon.context import RequestContext
 from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
+from llmp.daemon.routing.rate_limit import estimate_tokens
 from llmp.daemon.routing.resolver import Target
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME, Runtime
 
@@ -63,11 +64,15 @@ async def serve(
         async def attempt(provider: Provider, target: Target) -> Outcome:
             return await _attempt(fmt, operation, body, stream, provider, target, ctx)
 
-        outcome = await runtime.router.run(route, ctx, attempt)
+        outcome = await runtime.router.run(
+            route, ctx, attempt, tokens=lambda: estimate_tokens(body)
+        )
     except (ClientError, UpstreamError) as error:
         _record_error(ctx, error)
         runtime.finished(ctx)
-        return error_response(request, fmt, error)
+        failed = error_response(request, fmt, error)
+        failed.headers["x-llmp-attempts"] = str(ctx.attempts)
+        return failed
     except BaseException:
         ctx.status = 499
         runtime.finished(ctx)
@@ -147,7 +152,7 @@ async def _first(chunks: AsyncIterator[bytes], provider: Provider) -> bytes:
         raise UpstreamError(
             ErrorKind.TIMEOUT,
             f"provider '{provider.name}' sent no first token within {wait:g}s",
-            status=504, provider=provider.name,
+            status=504, provider=provider.name, code="first_token_timeout",
         ) from None
 
 

@@ -49,6 +49,8 @@ class Provider(abc.ABC):
     native_format: ClassVar[str | None] = None
     #: Operations the upstream offers; anything else is a clear 400 to the client.
     operations: ClassVar[frozenset[str]] = frozenset({"chat"})
+    #: The upstream answers chat only as a stream (health checks must stream too).
+    streams_only: ClassVar[bool] = False
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         self.name = name

@@ -82,6 +82,7 @@ class UpstreamHTTP:
                 f"provider '{self.provider}' did not answer within {wait:g}s",
                 status=504,
                 provider=self.provider,
+                code="first_token_timeout" if stream else "total_timeout",
             ) from exc
         except aiohttp.ClientError as exc:
             raise transport_error(self.provider, exc) from exc
@@ -139,8 +140,10 @@ def incomplete_stream(provider: str) -> UpstreamError:
 def transport_error(provider: str, exc: BaseException) -> UpstreamError:
     """Name a transport failure without echoing anything but its class and the provider."""
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        connect = isinstance(exc, aiohttp.ConnectionTimeoutError)
         return UpstreamError(
-            ErrorKind.TIMEOUT, f"provider '{provider}' timed out", status=504, provider=provider
+            ErrorKind.TIMEOUT, f"provider '{provider}' timed out", status=504, provider=provider,
+            code="connect_timeout" if connect else "total_timeout",
         )
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
         return UpstreamError(

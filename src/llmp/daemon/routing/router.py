@@ -3,59 +3,378 @@
 Failures are only retried before the first byte has reached the client: the
 `attempt` callable does everything up to and including the first byte of a
 stream, so an `UpstreamError` raised from it can still be acted on.
+
+What a failure's class (`ErrorKind`) leads to:
+
+* transient (rate limited, overloaded, server error, timeout, connection,
+  incomplete): retried on the same deployment with backoff, then the next
+  target, which gets its own retry budget;
+* auth: the provider is marked unauthorized until its key changes; next target;
+* not found: next target; context too long: the alias's `context_fallback`;
+* bad request, content policy: the request itself is wrong; answered at once.
+
+One deadline (the longest `timeout.total` among the targets) bounds the whole
+request, retries and waits included. Targets whose circuit is open, or whose
+local rate limit is spent, are skipped; when nothing else is left the request
+waits for the earliest half-open probe if that fits its deadline, else gets a
+503 (or a 429 when rate limits are the reason) saying when to retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
+from llmp.core.config_schema import ProviderConfig
+from llmp.core.keys import ResolvedKey
 from llmp.daemon.context import RequestContext
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
+from llmp.daemon.routing.breaker import BreakerRegistry, Ticket
+from llmp.daemon.routing.clock import Clock, Sleeper, SystemClock
+from llmp.daemon.routing.rate_limit import RateLimiter
 from llmp.daemon.routing.resolver import Route, Target
+from llmp.daemon.routing.retry import retry_delay
+from llmp.daemon.routing.stats import StatsBook
+from llmp.daemon.routing.strategies import Selector
 
 T = TypeVar("T")
+log = logging.getLogger("llmp.routing")
 
 # These say the request itself is wrong: another provider would answer the same.
 _FINAL = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY}
+# The upstream answered sensibly, so as far as its health goes this was a success.
+_HEALTHY_ANSWER = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY, ErrorKind.CONTEXT_LENGTH}
+MAX_PROBE_WAITS = 3
+
+
+@dataclass(slots=True)
+class Admission:
+    """A target let through by its breakers and rate limiter; undone exactly once."""
+
+    provider: Provider
+    target: Target
+    deployment_ticket: Ticket
+    provider_ticket: Ticket
+    tokens: int
+    started: float = 0.0
+    first: float = 0.0  # seconds from attempt start to the attempt's return (first byte)
+
+
+@dataclass(slots=True)
+class _Blocked:
+    target: Target
+    rate_limited: bool
+    wait: float
 
 
 class Router:
-    def __init__(self, providers: dict[str, Provider]) -> None:
+    def __init__(
+        self, providers: dict[str, Provider], *, clock: Clock | None = None,
+        sleeper: Sleeper | None = None, rng: random.Random | None = None,
+    ) -> None:
         self.providers = providers
+        self.clock: Clock = clock or SystemClock()
+        self.sleep: Sleeper = sleeper or self.clock.sleep
+        self.rng = rng or random.Random()
+        self.breakers = BreakerRegistry(self.clock, lambda p: self._config(p).circuit_breaker)
+        self.stats = StatsBook(self.clock)
+        self.selector = Selector(self.stats, lambda p: self._config(p).weight, self.rng)
+        self.disabled: set[str] = set()  # taken out of rotation at run time (`llmp providers disable`)
+        self._limiters: dict[str, RateLimiter] = {}
+        self._unauthorized: dict[str, ResolvedKey] = {}
+        self._active: dict[int, Admission] = {}
 
-    def candidates(self, route: Route) -> list[tuple[Provider, Target]]:
+    def _config(self, provider: str) -> ProviderConfig:
+        return self.providers[provider].config
+
+    def limiter(self, provider: str) -> RateLimiter:
+        limiter = self._limiters.get(provider)
+        if limiter is None:
+            limiter = RateLimiter(self._config(provider).rate_limit, self.clock)
+            self._limiters[provider] = limiter
+        return limiter
+
+    # -- provider status ----------------------------------------------------------
+
+    def mark_unauthorized(self, provider: Provider) -> None:
+        """Hold a provider whose key was rejected out of rotation until the key changes.
+
+        A provider without a key of its own (credentials from a token command,
+        or none at all) manages its credentials itself and is not held out.
+        """
+        if not provider.key.present:
+            return
+        if provider.name not in self._unauthorized:
+            log.warning("provider %s rejected its API key; out of rotation until the key changes",
+                        provider.name)
+        self._unauthorized[provider.name] = provider.key
+
+    def is_unauthorized(self, provider: Provider) -> bool:
+        marked = self._unauthorized.get(provider.name)
+        if marked is None:
+            return False
+        if marked != provider.key:
+            del self._unauthorized[provider.name]
+            log.info("provider %s has a new API key; back in rotation", provider.name)
+            return False
+        return True
+
+    def usable(self, targets: Sequence[Target]) -> list[Target]:
         chosen = []
-        for target in route.targets:
+        for target in targets:
             provider = self.providers.get(target.provider)
-            if provider is not None and provider.config.enabled:
-                chosen.append((provider, target))
+            if (provider is not None and provider.config.enabled
+                    and target.provider not in self.disabled and not self.is_unauthorized(provider)):
+                chosen.append(target)
         return chosen
+
+    # -- the attempt loop ---------------------------------------------------------
 
     async def run(
         self,
         route: Route,
         ctx: RequestContext,
         attempt: Callable[[Provider, Target], Awaitable[T]],
+        *,
+        tokens: Callable[[], int] | None = None,
     ) -> T:
-        candidates = self.candidates(route)
-        if not candidates:
-            raise UpstreamError(
-                ErrorKind.OVERLOADED,
-                f"no enabled provider can serve '{route.requested}'",
-                status=503,
-            )
+        deadline = self.clock.now() + self._budget(route)
+        pending = self.selector.order(
+            route.strategy, route.requested, self.usable(route.targets)
+        )
+        context_fallback = list(route.context_fallback)
         last: UpstreamError | None = None
-        for provider, target in candidates:
+        waits = 0
+        while True:
+            admission, blocked = self._admit_first(pending, tokens)
+            if admission is not None:
+                pending.remove(admission.target)
+                try:
+                    return await self._serve(admission, ctx, attempt, deadline)
+                except UpstreamError as error:
+                    last = error
+                    if error.kind in _FINAL:
+                        raise
+                    if error.kind is ErrorKind.CONTEXT_LENGTH and context_fallback:
+                        pending = self.usable(context_fallback)
+                        context_fallback = []
+                    continue
+            if not blocked:
+                raise last or self._nothing_usable(route)
+            probes = [b.wait for b in blocked if not b.rate_limited]
+            if probes and waits < MAX_PROBE_WAITS and self.clock.now() + min(probes) < deadline:
+                waits += 1
+                await self.sleep(min(probes))
+                pending = [b.target for b in blocked]
+                continue
+            raise self._all_blocked(route, blocked, last)
+
+    def _admit_first(
+        self, pending: list[Target], tokens: Callable[[], int] | None
+    ) -> tuple[Admission | None, list[_Blocked]]:
+        blocked: list[_Blocked] = []
+        for target in pending:
+            admission, wait, rate_limited = self._admit(target, tokens)
+            if admission is not None:
+                return admission, []
+            blocked.append(_Blocked(target, rate_limited, wait))
+        return None, blocked
+
+    def _admit(
+        self, target: Target, tokens: Callable[[], int] | None
+    ) -> tuple[Admission | None, float, bool]:
+        """Ask the deployment's breaker, the provider's breaker and its rate limiter, in that order."""
+        deployment = self.breakers.get(target.provider, target.model)
+        provider_breaker = self.breakers.get(target.provider)
+        deployment_ticket = deployment.allow()
+        if deployment_ticket is None:
+            return None, deployment.next_probe_in(), False
+        provider_ticket = provider_breaker.allow()
+        if provider_ticket is None:
+            deployment.release(deployment_ticket)
+            return None, provider_breaker.next_probe_in(), False
+        limiter = self.limiter(target.provider)
+        estimate = tokens() if tokens is not None and limiter.counts_tokens else 0
+        if not limiter.acquire(estimate):
+            deployment.release(deployment_ticket)
+            provider_breaker.release(provider_ticket)
+            return None, limiter.wait_time(estimate), True
+        provider = self.providers[target.provider]
+        return Admission(provider, target, deployment_ticket, provider_ticket, estimate), 0.0, False
+
+    async def _serve(
+        self, admission: Admission, ctx: RequestContext,
+        attempt: Callable[[Provider, Target], Awaitable[T]], deadline: float,
+    ) -> T:
+        """Try one deployment, retrying transient failures within its own retry budget."""
+        provider, target = admission.provider, admission.target
+        retry = 0
+        while True:
             ctx.attempts += 1
             ctx.provider, ctx.model = provider.name, target.model
+            self.stats.get(provider.name, target.model).in_flight += 1
+            admission.started = self.clock.now()
             try:
-                return await attempt(provider, target)
+                result = await self._bounded(attempt(provider, target), provider,
+                                             deadline - admission.started)
             except UpstreamError as error:
-                error.provider = error.provider or provider.name
-                last = error
-                if error.kind in _FINAL:
-                    break
-        assert last is not None
-        raise last
+                failure = error
+            except BaseException:
+                self._settle(admission, None, ok=None)
+                raise
+            else:
+                admission.first = self.clock.now() - admission.started
+                self._active[id(ctx)] = admission
+                return result
+            failure.provider = failure.provider or provider.name
+            self._failed(admission, failure, ctx)
+            if not failure.kind.transient:
+                raise failure
+            delay = retry_delay(provider.config.retry, retry, failure.retry_after,
+                                deadline - self.clock.now(), self.rng)
+            if delay is None:
+                raise failure
+            await self.sleep(delay)
+            retry += 1
+            def same_estimate(tokens: int = admission.tokens) -> int:
+                return tokens
+
+            again, _, _ = self._admit(target, same_estimate)
+            if again is None:
+                raise failure
+            admission = again
+
+    async def _bounded(self, call: Awaitable[T], provider: Provider, remaining: float) -> T:
+        """Hold the attempt to what is left of the request's deadline.
+
+        While that is no shorter than the provider's own total timeout (always
+        so on a first attempt) the HTTP client already enforces it, and the
+        extra task `wait_for` costs is saved.
+        """
+        if remaining >= provider.config.timeout.total:
+            return await call
+        if remaining <= 0:
+            if asyncio.iscoroutine(call):
+                call.close()
+            raise _deadline_error(provider)
+        try:
+            return await asyncio.wait_for(call, remaining)
+        except asyncio.TimeoutError:
+            raise _deadline_error(provider) from None
+
+    def _failed(self, admission: Admission, error: UpstreamError, ctx: RequestContext) -> None:
+        kind = error.kind
+        name = admission.provider.name
+        detail = f" ({error.code})" if error.code else ""
+        ctx.failures.append(f"{admission.target.qualified}: {kind.value}{detail}")
+        log.info("attempt on %s failed: %s (%s)", admission.target.qualified, kind.value,
+                 error.status)
+        if kind is ErrorKind.AUTH:
+            self.mark_unauthorized(admission.provider)
+        if kind is ErrorKind.RATE_LIMITED and error.retry_after:
+            self.limiter(name).block_for(error.retry_after)
+        verdict = False if kind.transient else (True if kind in _HEALTHY_ANSWER else None)
+        self._settle(admission, verdict, ok=False, error=error.message)
+
+    def finished(self, ctx: RequestContext) -> None:
+        """The request that an admission served has ended: settle its breakers, budget and stats."""
+        admission = self._active.pop(id(ctx), None)
+        if admission is None:
+            return
+        usage = ctx.usage or {}
+        actual = usage.get("total_tokens") if isinstance(usage.get("total_tokens"), int) else None
+        verdict = None if ctx.status == 499 else ctx.error_kind is None
+        self._settle(admission, verdict, ok=verdict, error=ctx.error_message, actual=actual,
+                     served=True, stream=ctx.stream)
+
+    def _settle(
+        self, admission: Admission, verdict: bool | None, *, ok: bool | None,
+        error: str | None = None, actual: int | None = None, served: bool = False,
+        stream: bool = False,
+    ) -> None:
+        """Give back what the admission took and record how it went.
+
+        `verdict` is for the breakers and `ok` for the statistics; None means
+        there is nothing to say (the client went away first).
+        """
+        target = admission.target
+        self.limiter(target.provider).release(admission.tokens, actual)
+        deployment = self.breakers.get(target.provider, target.model)
+        provider_breaker = self.breakers.get(target.provider)
+        if verdict is None:
+            deployment.release(admission.deployment_ticket)
+            provider_breaker.release(admission.provider_ticket)
+        else:
+            deployment.record(admission.deployment_ticket, verdict)
+            provider_breaker.record(admission.provider_ticket, verdict)
+        stats = self.stats.get(target.provider, target.model)
+        stats.in_flight -= 1
+        now = self.clock.now()
+        if ok is None:
+            return
+        latency: float | None = None
+        ttft: float | None = None
+        if served:
+            total = now - admission.started
+            latency, ttft = (total, admission.first) if stream else (admission.first, None)
+        message = None if ok else error
+        stats.record(now, ok, latency, ttft, message)
+        self.stats.get(target.provider).record(now, ok, latency, ttft, message)
+
+    # -- errors of the route as a whole --------------------------------------------
+
+    def _budget(self, route: Route) -> float:
+        totals = [
+            self.providers[t.provider].config.timeout.total
+            for t in (*route.targets, *route.context_fallback) if t.provider in self.providers
+        ]
+        return max(totals, default=600.0)
+
+    def _nothing_usable(self, route: Route) -> UpstreamError:
+        reasons = []
+        for target in route.targets:
+            provider = self.providers.get(target.provider)
+            if provider is None or not provider.config.enabled:
+                continue
+            if target.provider in self.disabled:
+                reasons.append(f"'{target.provider}' is disabled")
+            elif self.is_unauthorized(provider):
+                reasons.append(f"'{target.provider}' rejected its API key (set a new one)")
+        detail = f" ({'; '.join(dict.fromkeys(reasons))})" if reasons else ""
+        return UpstreamError(
+            ErrorKind.OVERLOADED, f"no enabled provider can serve '{route.requested}'{detail}",
+            status=503, code="no_provider",
+        )
+
+    def _all_blocked(
+        self, route: Route, blocked: list[_Blocked], last: UpstreamError | None
+    ) -> UpstreamError:
+        after = f" after: {last.message}" if last is not None else ""
+        limited = [b.wait for b in blocked if b.rate_limited]
+        if limited:
+            wait = min(limited)
+            return UpstreamError(
+                ErrorKind.RATE_LIMITED,
+                f"every provider for '{route.requested}' is at its rate limit; "
+                f"retry in {wait:.1f}s{after}",
+                status=429, code="rate_limit_exceeded", retry_after=wait,
+            )
+        wait = min(b.wait for b in blocked)
+        return UpstreamError(
+            ErrorKind.OVERLOADED,
+            f"every provider for '{route.requested}' is failing (circuit open); "
+            f"retry in {wait:.1f}s{after}",
+            status=503, code="circuit_open", retry_after=wait,
+        )
+
+
+def _deadline_error(provider: Provider) -> UpstreamError:
+    return UpstreamError(
+        ErrorKind.TIMEOUT, "the request ran out of time across its retries",
+        status=504, provider=provider.name, code="deadline_exceeded",
+    )

@@ -1,0 +1,196 @@
+"""`llmp providers`: what is configured, how healthy it is, and taking one out of rotation.
+
+Listing works without a daemon (it reads the config and looks the keys up,
+printing only where each key comes from and whether it is there). Health and
+enable/disable ask the running daemon over its admin API.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import typer
+
+from llmp.cli.console import console, fail, print_json
+from llmp.core.paths import resolve_paths
+
+providers_app = typer.Typer(
+    help="Configured providers, their health, and taking one out of rotation.",
+    no_args_is_help=False, invoke_without_command=True,
+)
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+STATE_STYLE = {"healthy": "green", "degraded": "yellow", "down": "red", "unauthorized": "red",
+               "unknown": "dim"}
+
+
+@providers_app.callback()
+def list_providers(ctx: typer.Context, json_output: bool = JSON) -> None:
+    """List providers: type, base URL, models, and where the key comes from (never the key)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    listing = _listing()
+    if json_output:
+        print_json({"providers": listing})
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "type", "base url", "models", "key", "enabled"):
+        table.add_column(column)
+    for p in listing:
+        key = f"{p['key_source']} ({'present' if p['key_present'] else 'missing'})"
+        if p["key_source"] == "none":
+            key = "not needed"
+        table.add_row(p["name"], p["type"] or "-", p["base_url"] or "-",
+                      ", ".join(p["models"]), key, "yes" if p["enabled"] else "[red]no[/]")
+    console().print(table)
+
+
+def _listing() -> list[dict[str, Any]]:
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+
+    state = _live()
+    if state is not None:
+        try:
+            return list(admin_request(state, "GET", "/admin/providers")["providers"])
+        except DaemonUnreachable:
+            pass
+    return _from_config()
+
+
+def _from_config() -> list[dict[str, Any]]:
+    from llmp.core.config_loader import ConfigError, load_config
+    from llmp.core.keys import resolve_key
+    from llmp.core.paths import config_file_from_env
+
+    paths = resolve_paths()
+    try:
+        loaded = load_config(config_file_from_env(paths),
+                             explicit=bool(os.environ.get("LLMP_CONFIG")))
+    except ConfigError as exc:
+        fail(str(exc))
+    listing = []
+    for name, spec in loaded.config.providers.items():
+        key = resolve_key(name, spec)
+        listing.append({"name": name, "type": spec.type, "base_url": spec.base_url,
+                        "models": spec.models, "enabled": spec.enabled,
+                        "key_source": key.source, "key_present": key.present})
+    return listing
+
+
+@providers_app.command()
+def health(
+    check: bool = typer.Option(False, "--check", help="Probe every provider now."),
+    watch: bool = typer.Option(False, "--watch", help="Keep the table live (Ctrl-C to stop)."),
+    every: float = typer.Option(2.0, "--every", min=0.2, help="Seconds between refreshes with --watch."),
+    json_output: bool = JSON,
+) -> None:
+    """Per provider and deployment: state, circuit, latency, errors, last check."""
+    state = _require_daemon()
+    path = "/admin/providers/health" + ("?check=1" if check else "")
+    report = _admin(state, "GET", path, timeout=60.0 if check else 5.0)
+    if json_output:
+        print_json(report)
+        return
+    if not watch:
+        console().print(health_table(report))
+        return
+    from rich.live import Live
+
+    try:
+        with Live(health_table(report), console=console(), auto_refresh=False) as live:
+            while True:
+                time.sleep(every)
+                live.update(health_table(_admin(state, "GET", "/admin/providers/health")),
+                            refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+def health_table(report: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("provider", "state", "circuit", "p50", "p95", "ttft", "errors 5m", "requests",
+                   "last check", "last error"):
+        table.add_column(column)
+    now = time.time()
+    for p in report["providers"]:
+        name = p["name"] if p["enabled"] else f"{p['name']} [dim](disabled)[/]"
+        table.add_row(name, *_row(p, now))
+        for d in p["deployments"]:
+            table.add_row(f"  [dim]{d['model']}[/]", *_row(d, now))
+    return table
+
+
+def _row(entry: dict[str, Any], now: float) -> list[str]:
+    style = STATE_STYLE.get(entry["state"], "")
+    circuit = entry["circuit"]
+    shown = circuit["state"].replace("_", "-")
+    if "next_probe_in" in circuit:
+        shown += f" ({circuit['next_probe_in']:.0f}s)"
+    rate = entry["error_rate_5m"]
+    checked = entry["last_checked"]
+    return [
+        f"[{style}]{entry['state']}[/]" if style else entry["state"],
+        shown,
+        _ms(entry["latency_p50"]),
+        _ms(entry["latency_p95"]),
+        _ms(entry["ttft_p50"]),
+        "-" if rate is None else f"{rate:.0%}",
+        str(entry["requests"]),
+        "-" if checked is None else f"{max(0, now - checked):.0f}s ago",
+        entry["last_error"] or "-",
+    ]
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+@providers_app.command()
+def disable(name: str = typer.Argument(..., help="Provider name.")) -> None:
+    """Take a provider out of rotation until `enable` (or a restart)."""
+    _switch(name, "disable")
+    console().print(f"provider [bold]{name}[/] disabled: no requests go to it")
+
+
+@providers_app.command()
+def enable(name: str = typer.Argument(..., help="Provider name.")) -> None:
+    """Put a provider disabled with `disable` back into rotation."""
+    _switch(name, "enable")
+    console().print(f"provider [bold]{name}[/] enabled")
+
+
+def _switch(name: str, action: str) -> None:
+    from urllib.parse import quote
+
+    _admin(_require_daemon(), "POST", f"/admin/providers/{quote(name, safe='')}/{action}")
+
+
+def _live() -> Any:
+    from llmp.cli.daemon_control import live_state
+
+    return live_state(resolve_paths())
+
+
+def _require_daemon() -> Any:
+    state = _live()
+    if state is None:
+        fail("llmp is not running (start it with llmp start)")
+    return state
+
+
+def _admin(state: Any, method: str, path: str, *, timeout: float = 5.0) -> Any:
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+
+    try:
+        return admin_request(state, method, path, timeout=timeout)
+    except DaemonUnreachable as exc:
+        fail(str(exc))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(providers_app, name="providers")

@@ -1,0 +1,40 @@
+"""Admin endpoints for routing: provider health, and taking a provider out of rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from llmp.daemon.routing.report import health_report
+from llmp.daemon.runtime import RUNTIME
+
+
+async def health(request: web.Request) -> web.Response:
+    """`?check=1` probes every provider now instead of showing the last results."""
+    runtime = request.app[RUNTIME]
+    if request.query.get("check", "") not in ("", "0", "false"):
+        await runtime.health.check()
+    return web.json_response(health_report(runtime.router))
+
+
+def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        runtime = request.app[RUNTIME]
+        name = request.match_info["name"]
+        if name not in runtime.providers:
+            known = ", ".join(runtime.providers) or "none"
+            raise web.HTTPNotFound(reason=f"no provider named '{name}' (providers: {known})")
+        if enabled:
+            runtime.router.disabled.discard(name)
+        else:
+            runtime.router.disabled.add(name)
+        return web.json_response({"name": name, "enabled": enabled})
+
+    return handler
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/admin/providers/health", health)
+    app.router.add_post("/admin/providers/{name}/disable", _switch(False))
+    app.router.add_post("/admin/providers/{name}/enable", _switch(True))

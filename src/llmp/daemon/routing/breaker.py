@@ -1,0 +1,152 @@
+"""Circuit breakers: stop sending traffic where it keeps failing, and find out when it recovers.
+
+One breaker per deployment (provider + model) and one per provider. A breaker
+opens after `failure_threshold` failures within `window` (or, when
+`failure_rate` is set, once that share of at least `min_requests` requests
+failed), so a single stray error never takes a provider out. After
+`recovery_time` it lets `half_open_requests` probes through; a probe that
+succeeds closes it, one that fails opens it again for twice as long (up to
+`max_recovery_time`).
+
+Every admission returns a ticket naming the breaker's generation; a verdict
+that arrives after the breaker changed state (a slow request admitted before
+it opened) is ignored, so it cannot close a circuit it never probed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, deque
+from collections.abc import Callable
+from enum import Enum
+
+from llmp.core.config_schema import CircuitBreakerConfig
+from llmp.daemon.routing.clock import Clock
+
+log = logging.getLogger("llmp.routing")
+
+
+class State(str, Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+Ticket = int
+Transition = Callable[["CircuitBreaker", State, State], None]
+
+
+class CircuitBreaker:
+    def __init__(
+        self, name: str, config: CircuitBreakerConfig, clock: Clock, on_transition: Transition
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._clock = clock
+        self._on_transition = on_transition
+        self._state = State.CLOSED
+        self._generation = 0
+        self._events: deque[tuple[float, bool]] = deque()  # (when, failed), within the window
+        self._opened_at = 0.0
+        self.recovery = config.recovery_time
+        self._probes = 0
+
+    @property
+    def state(self) -> State:
+        if self._state is State.OPEN and self._clock.now() >= self._opened_at + self.recovery:
+            self._move(State.HALF_OPEN)
+        return self._state
+
+    def next_probe_in(self) -> float:
+        """Seconds until this breaker admits a request again (0 when it does now)."""
+        state = self.state
+        if state is State.OPEN:
+            return max(0.0, self._opened_at + self.recovery - self._clock.now())
+        if state is State.HALF_OPEN and self._probes >= self.config.half_open_requests:
+            return self.recovery  # the probe is out; its verdict comes first
+        return 0.0
+
+    def allow(self) -> Ticket | None:
+        state = self.state
+        if state is State.CLOSED:
+            return self._generation
+        if state is State.HALF_OPEN and self._probes < self.config.half_open_requests:
+            self._probes += 1
+            return self._generation
+        return None
+
+    def release(self, ticket: Ticket) -> None:
+        """An admitted request ended with no verdict (cancelled): give its probe slot back."""
+        if ticket == self._generation and self._state is State.HALF_OPEN and self._probes:
+            self._probes -= 1
+
+    def record(self, ticket: Ticket, ok: bool) -> None:
+        if ticket != self._generation:
+            return
+        state = self.state
+        if state is State.HALF_OPEN:
+            if ok:
+                self.recovery = self.config.recovery_time
+                self._move(State.CLOSED)
+            else:
+                self.recovery = min(self.recovery * 2, self.config.max_recovery_time)
+                self._open()
+            return
+        if state is State.OPEN:
+            return
+        now = self._clock.now()
+        events = self._events
+        events.append((now, not ok))
+        while events and events[0][0] <= now - self.config.window:
+            events.popleft()
+        if ok:
+            return
+        failures = sum(1 for _, failed in events if failed)
+        rate = self.config.failure_rate
+        if failures >= self.config.failure_threshold or (
+            rate is not None and len(events) >= self.config.min_requests
+            and failures / len(events) >= rate
+        ):
+            self._open()
+
+    def _open(self) -> None:
+        self._opened_at = self._clock.now()
+        self._move(State.OPEN)
+
+    def _move(self, new: State) -> None:
+        old, self._state = self._state, new
+        self._generation += 1
+        self._probes = 0
+        self._events.clear()
+        self._on_transition(self, old, new)
+
+
+class BreakerRegistry:
+    """All breakers, created on first use, and a count of every transition for telemetry."""
+
+    def __init__(self, clock: Clock, config_for: Callable[[str], CircuitBreakerConfig]) -> None:
+        self._clock = clock
+        self._config_for = config_for
+        self._breakers: dict[tuple[str, str | None], CircuitBreaker] = {}
+        self.transitions: Counter[tuple[str, str, str]] = Counter()  # (name, from, to) -> count
+        self.observers: list[Transition] = []
+
+    def get(self, provider: str, model: str | None = None) -> CircuitBreaker:
+        key = (provider, model)
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            name = provider if model is None else f"{provider}/{model}"
+            breaker = CircuitBreaker(name, self._config_for(provider), self._clock, self._moved)
+            self._breakers[key] = breaker
+        return breaker
+
+    def deployments(self, provider: str) -> dict[str, CircuitBreaker]:
+        return {m: b for (p, m), b in self._breakers.items() if p == provider and m is not None}
+
+    def _moved(self, breaker: CircuitBreaker, old: State, new: State) -> None:
+        self.transitions[(breaker.name, old.value, new.value)] += 1
+        level = logging.WARNING if new is State.OPEN else logging.INFO
+        log.log(level, "circuit %s: %s -> %s (recovery %.0fs)", breaker.name, old.value,
+                new.value, breaker.recovery)
+        for observer in self.observers:
+            observer(breaker, old, new)

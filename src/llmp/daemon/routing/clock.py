@@ -1,0 +1,31 @@
+"""Where routing reads the time and waits, so tests can move time themselves.
+
+Everything that measures or waits in routing (breaker windows, recovery times,
+rate-limit windows, backoff, health-check intervals) goes through a `Clock`;
+the daemon uses the monotonic system clock, tests inject one they advance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+Sleeper = Callable[[float], Awaitable[None]]
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Monotonic seconds."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Return once `seconds` have passed on this clock."""
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

@@ -1,0 +1,160 @@
+"""Active health checks: a cheap real call to every provider, in the background.
+
+A check asks the provider's breaker first, exactly like a user request: an open
+circuit gets no check until its recovery time has passed, and then the check is
+its half-open probe, so a recovering provider closes its circuit without any
+user traffic. The call is the provider's models list where it has one, else a
+one-token completion (streamed when the provider only streams). Deployments
+whose own circuit is half-open are probed with a one-token completion too.
+
+A provider marked unauthorized has its key read again at each check: a key
+fixed in the keyring or environment brings it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.providers.base import Provider
+from llmp.daemon.routing.breaker import State
+from llmp.daemon.routing.router import Router
+
+log = logging.getLogger("llmp.routing")
+PROBE_PROMPT = "ping"
+
+
+class HealthChecker:
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.clock = router.clock
+        self._last: dict[str, float] = {}
+        self._started = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self.rounds = 0
+
+    def start(self) -> None:
+        if self._task is None and self._enabled():
+            self._started = self.clock.now()
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _enabled(self) -> list[Provider]:
+        return [p for p in self.router.providers.values()
+                if p.config.enabled and p.config.health_check.enabled]
+
+    async def _loop(self) -> None:
+        while True:
+            await self.clock.sleep(self._next_due())
+            try:
+                await self.check(due_only=True)
+            except Exception:  # a bug in one round must not end the checks for good
+                log.exception("health check round failed")
+
+    def _next_due(self) -> float:
+        """Seconds until the next provider's check is due (each keeps its own interval)."""
+        now = self.clock.now()
+        return max(0.0, min(
+            (self._last.get(p.name, self._started) + p.config.health_check.interval - now
+             for p in self._enabled()),
+            default=60.0,
+        ))
+
+    async def check(self, *, due_only: bool = False) -> None:
+        """Probe providers: on request every enabled one, in the background those that are due."""
+        now = self.clock.now()
+        if due_only:
+            chosen = [p for p in self._enabled()
+                      if now - self._last.get(p.name, self._started) >= p.config.health_check.interval]
+        else:
+            chosen = [p for p in self.router.providers.values() if p.config.enabled]
+        for provider in chosen:
+            self._last[provider.name] = now
+        await asyncio.gather(*(self.probe(p) for p in chosen))
+        self.rounds += 1
+
+    async def probe(self, provider: Provider) -> None:
+        router = self.router
+        if router.is_unauthorized(provider):
+            await asyncio.to_thread(provider.reload_key)
+            if router.is_unauthorized(provider):
+                router.stats.get(provider.name).checked(False, 0.0, "API key rejected")
+                return
+        model = provider.config.health_check.model or next(
+            (m for m in provider.config.models if m != "*"), None)
+        if _has_models_endpoint(provider):
+            await self._run(provider, None, provider.list_models())
+        elif model is not None:
+            await self._run(provider, model, self._completion(provider, model))
+        for name, breaker in router.breakers.deployments(provider.name).items():
+            probed = name == model and not _has_models_endpoint(provider)
+            if not probed and breaker.state is State.HALF_OPEN:
+                await self._run(provider, name, self._completion(provider, name))
+
+    async def _run(self, provider: Provider, model: str | None, call: Any) -> None:
+        """Make one probe call through the breakers; record its verdict, latency and error."""
+        breakers = [self.router.breakers.get(provider.name)]
+        if model is not None:
+            breakers.append(self.router.breakers.get(provider.name, model))
+        tickets = [b.allow() for b in breakers]
+        if None in tickets:
+            call.close()
+            for breaker, ticket in zip(breakers, tickets, strict=True):
+                if ticket is not None:
+                    breaker.release(ticket)
+            return
+        started = self.clock.now()
+        verdict: bool | None = True
+        error: str | None = None
+        try:
+            await asyncio.wait_for(call, provider.config.health_check.timeout)
+        except UpstreamError as failure:
+            error = failure.message
+            if failure.kind is ErrorKind.AUTH:
+                self.router.mark_unauthorized(provider)
+                verdict = None
+            elif failure.kind.transient:
+                verdict = False
+        except asyncio.TimeoutError:
+            verdict, error = False, "health check timed out"
+        except Exception as exc:  # any adapter failure means "not healthy"
+            verdict, error = False, f"health check failed ({type(exc).__name__})"
+        latency = self.clock.now() - started
+        for breaker, ticket in zip(breakers, tickets, strict=True):
+            assert ticket is not None
+            if verdict is None:
+                breaker.release(ticket)
+            else:
+                breaker.record(ticket, verdict)
+        ok = verdict is True
+        self.router.stats.get(provider.name).checked(ok, latency, error)
+        if model is not None:
+            self.router.stats.get(provider.name, model).checked(ok, latency, error)
+        if not ok:
+            log.info("health check of %s failed: %s", provider.name, error)
+
+    async def _completion(self, provider: Provider, model: str) -> None:
+        request: dict[str, Any] = {
+            "model": model, "max_tokens": 1,
+            "messages": [{"role": "user", "content": PROBE_PROMPT}],
+        }
+        if not provider.streams_only:
+            await provider.chat(request, model)  # type: ignore[arg-type]
+            return
+        streamed: dict[str, Any] = {**request, "stream": True}
+        chunks = await provider.chat_stream(streamed, model)  # type: ignore[arg-type]
+        async for _ in chunks:
+            pass
+
+
+def _has_models_endpoint(provider: Provider) -> bool:
+    return type(provider).list_models is not Provider.list_models

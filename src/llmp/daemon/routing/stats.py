@@ -1,0 +1,113 @@
+"""Live numbers per deployment and per provider, for strategies and for `llmp providers health`.
+
+A five-minute window of samples gives percentiles and the error rate; an
+exponential moving average of latency (time to first token for streams) is
+what the lowest-latency strategy compares, at no cost per request.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmp.core.keys import mask
+from llmp.daemon.routing.clock import Clock
+
+# Anything that could be a credential: a bearer value, or a long token with a long
+# run of mixed letters and digits (keys have one; model names and dates do not).
+_SECRET = re.compile(r"(?i)(?<=bearer )\S+|\b[\w-]*(?=[a-z]*\d)(?=\d*[a-z])[a-z\d]{16,}[\w-]*")
+WINDOW = 300.0
+MAX_SAMPLES = 20_000  # bounds memory under heavy traffic; percentiles stay meaningful
+EWMA_WEIGHT = 0.3
+
+
+@dataclass(slots=True)
+class Sample:
+    at: float
+    ok: bool
+    latency: float | None
+    ttft: float | None
+
+
+@dataclass
+class Stats:
+    in_flight: int = 0
+    requests: int = 0
+    ewma: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None  # wall time
+    last_checked: float | None = None  # wall time of the last health check
+    last_check_ok: bool | None = None
+    check_latency: float | None = None
+    samples: deque[Sample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+
+    def record(self, now: float, ok: bool, latency: float | None = None,
+               ttft: float | None = None, error: str | None = None) -> None:
+        self.requests += 1
+        self.samples.append(Sample(now, ok, latency, ttft))
+        speed = ttft if ttft is not None else latency
+        if ok and speed is not None:
+            self.ewma = speed if self.ewma is None else self.ewma + EWMA_WEIGHT * (speed - self.ewma)
+        if error is not None:
+            self.note_error(error)
+
+    def note_error(self, error: str) -> None:
+        """Keep the last error, with anything key-like masked: upstreams echo keys back."""
+        self.last_error = _SECRET.sub(lambda m: mask(m.group(0)), error)[:300]
+        self.last_error_at = time.time()
+
+    def checked(self, ok: bool, latency: float, error: str | None) -> None:
+        self.last_checked, self.last_check_ok, self.check_latency = time.time(), ok, latency
+        if error is not None:
+            self.note_error(error)
+
+    def summary(self, now: float) -> dict[str, Any]:
+        while self.samples and self.samples[0].at < now - WINDOW:
+            self.samples.popleft()
+        recent = list(self.samples)
+        latencies = sorted(s.latency for s in recent if s.latency is not None)
+        ttfts = sorted(s.ttft for s in recent if s.ttft is not None)
+        failed = sum(1 for s in recent if not s.ok)
+        return {
+            "requests": self.requests,
+            "requests_5m": len(recent),
+            "error_rate_5m": round(failed / len(recent), 4) if recent else None,
+            "latency_p50": _percentile(latencies, 0.50),
+            "latency_p95": _percentile(latencies, 0.95),
+            "ttft_p50": _percentile(ttfts, 0.50),
+            "in_flight": self.in_flight,
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+            "last_checked": self.last_checked,
+            "last_check_ok": self.last_check_ok,
+            "check_latency": _round(self.check_latency),
+        }
+
+
+class StatsBook:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._stats: dict[tuple[str, str | None], Stats] = {}
+
+    def get(self, provider: str, model: str | None = None) -> Stats:
+        key = (provider, model)
+        stats = self._stats.get(key)
+        if stats is None:
+            stats = self._stats[key] = Stats()
+        return stats
+
+    def deployments(self, provider: str) -> dict[str, Stats]:
+        return {m: s for (p, m), s in self._stats.items() if p == provider and m is not None}
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return _round(values[min(len(values) - 1, int(q * len(values)))])
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

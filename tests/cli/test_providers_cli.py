@@ -1,0 +1,150 @@
+"""`llmp providers` through Typer's runner, against a gateway the state file points at.
+
+The gateway is the daemon's own app served in this process; the state file
+names this process's pid, so the CLI finds it exactly as it finds a daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from llmp.cli.app import app
+from llmp.core.paths import resolve_paths
+from llmp.core.state import DaemonState, process_create_time, write_state
+from tests.daemon.routing_support import MODEL, healthy, two_providers
+from tests.support.clock import ManualClock
+from tests.support.fake_upstream import fail
+from tests.support.gateway import TEST_TOKEN, Gateway
+
+runner = CliRunner()
+
+
+def point_cli_at(gateway: Gateway) -> None:
+    pid = os.getpid()
+    created = process_create_time(pid)
+    assert created is not None
+    write_state(resolve_paths().state_file, DaemonState(
+        pid=pid, create_time=created, host="127.0.0.1", port=gateway.server.port,
+        token=TEST_TOKEN, version="test", started_at=time.time()))
+
+
+@pytest.fixture
+def pair(make_gateway, make_upstream):
+    bad, good = make_upstream().always(fail(500)), make_upstream().always(healthy())
+    clock = ManualClock()
+    defaults = "retry: {attempts: 0}\ncircuit_breaker: {failure_threshold: 1, recovery_time: 30}"
+    gateway = make_gateway(two_providers(bad.url, good.url, defaults=defaults),
+                           clock=clock, sleeper=clock.skip)
+    point_cli_at(gateway)
+    return gateway, bad, good
+
+
+def ask(gateway: Gateway) -> str:
+    return httpx.post(gateway.base_url + "/chat/completions", json={
+        "model": "smart", "messages": [{"role": "user", "content": "x"}]}).headers["x-llmp-provider"]
+
+
+def test_list_without_daemon_reads_config_and_never_prints_keys(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (isolated_env / "config.yaml").write_text("""
+providers:
+  openai:
+    models: [gpt-4o]
+  local:
+    type: openai
+    base_url: http://127.0.0.1:1234/v1
+    api_key: env:LOCAL_KEY
+""")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-value-123456789")
+    result = runner.invoke(app, ["providers", "--json"])
+    assert result.exit_code == 0, result.output
+    listing = {p["name"]: p for p in json.loads(result.output)["providers"]}
+    assert listing["openai"]["key_source"] == "environment" and listing["openai"]["key_present"]
+    assert listing["openai"]["base_url"] == "https://api.openai.com/v1"
+    assert listing["local"]["key_present"] is False
+    table = runner.invoke(app, ["providers"])
+    assert table.exit_code == 0
+    assert "environment (present)" in table.output and "missing" in table.output
+    assert "sk-test-secret" not in table.output + result.output
+
+
+def test_health_json_and_table(pair) -> None:
+    gateway, _bad, _ = pair
+    assert ask(gateway) == "good"
+    result = runner.invoke(app, ["providers", "health", "--json"])
+    assert result.exit_code == 0, result.output
+    report = {p["name"]: p for p in json.loads(result.output)["providers"]}
+    assert report["bad"]["state"] == "down"
+    assert report["bad"]["circuit"] == {"state": "open", "next_probe_in": 30.0}
+    assert report["good"]["state"] == "healthy"
+    assert report["good"]["deployments"][0]["model"] == MODEL
+    assert report["good"]["latency_p50"] is not None
+    table = runner.invoke(app, ["providers", "health"], env={"COLUMNS": "200"})
+    assert table.exit_code == 0
+    assert "open (30s)" in table.output
+    assert "fake upstream failure 500" in table.output
+
+
+def test_health_check_probes_now(pair) -> None:
+    _gateway, bad, good = pair
+    result = runner.invoke(app, ["providers", "health", "--check", "--json"])
+    assert result.exit_code == 0, result.output
+    assert good.count("/models") == 1 and bad.count("/models") == 1
+    report = {p["name"]: p for p in json.loads(result.output)["providers"]}
+    assert report["good"]["last_check_ok"] is True
+    assert report["bad"]["last_check_ok"] is False
+    assert report["bad"]["state"] == "down"
+
+
+def test_health_watch_refreshes_until_interrupted(pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    import llmp.cli.providers as providers_cli
+
+    ticks = []
+
+    def tick(seconds: float) -> None:
+        ticks.append(seconds)
+        if len(ticks) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(providers_cli.time, "sleep", tick)
+    result = runner.invoke(app, ["providers", "health", "--watch", "--every", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert ticks == [0.5, 0.5]
+    assert "good" in result.output
+
+
+def test_disable_and_enable_take_a_provider_out_of_rotation(pair) -> None:
+    gateway, bad, _good = pair
+    bad.always(healthy())
+    assert ask(gateway) == "bad"
+    result = runner.invoke(app, ["providers", "disable", "bad"])
+    assert result.exit_code == 0, result.output
+    assert [ask(gateway) for _ in range(3)] == ["good"] * 3
+    listing = json.loads(runner.invoke(app, ["providers", "--json"]).output)["providers"]
+    assert {p["name"]: p["enabled"] for p in listing} == {"bad": False, "good": True}
+    assert runner.invoke(app, ["providers", "enable", "bad"]).exit_code == 0
+    assert ask(gateway) == "bad"
+    unknown = runner.invoke(app, ["providers", "disable", "nosuch"])
+    assert unknown.exit_code == 1
+    assert "no provider named 'nosuch'" in unknown.output
+
+
+def test_admin_routes_need_the_token(pair) -> None:
+    gateway, _, _ = pair
+    for method, path in (("GET", "/admin/providers/health"), ("POST", "/admin/providers/bad/disable")):
+        assert httpx.request(method, gateway.url + path).status_code == 401
+    assert gateway.runtime.router.disabled == set()
+
+
+def test_health_needs_a_running_daemon() -> None:
+    result = runner.invoke(app, ["providers", "health"])
+    assert result.exit_code == 1
+    assert "not running" in result.output

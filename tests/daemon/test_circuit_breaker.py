@@ -1,0 +1,209 @@
+"""Circuit breakers and health checks, driven by the test clock.
+
+The failing upstream's requests are counted: none while its circuit is open,
+exactly the half-open probes after the recovery time, and the circuit closes
+again from background health checks alone, with no user traffic.
+"""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from tests.daemon.routing_support import (
+    MODEL,
+    ask,
+    healthy,
+    provider_yaml,
+    two_providers,
+    wait_until,
+)
+from tests.support.clock import ManualClock
+from tests.support.fake_upstream import fail
+from tests.support.gateway import Gateway
+
+BREAKER = """
+retry: {attempts: 0}
+circuit_breaker: {failure_threshold: 3, window: 60, recovery_time: 30, half_open_requests: 1}
+health_check: {interval: 10}
+"""
+
+
+def health_round(gateway: Gateway, clock: ManualClock, seconds: float) -> None:
+    """Move the clock; the background health checker wakes, runs one round and parks again."""
+    checker = gateway.runtime.health
+    wait_until(lambda: clock.waiting >= 1)
+    rounds = checker.rounds
+    clock.advance(seconds)
+    wait_until(lambda: checker.rounds > rounds and clock.waiting >= 1)
+
+
+def report(gateway: Gateway) -> dict:
+    answer = httpx.get(gateway.url + "/admin/providers/health", headers=gateway.admin_headers())
+    assert answer.status_code == 200
+    return {p["name"]: p for p in answer.json()["providers"]} | {"_": answer.json()}
+
+
+def test_open_circuit_gets_no_traffic_then_health_checks_close_it(
+    make_gateway, make_upstream
+) -> None:
+    bad, good = make_upstream().always(fail(500)), make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = make_gateway(two_providers(bad.url, good.url, defaults=BREAKER),
+                           clock=clock, sleeper=clock.skip)
+    client = gateway.openai()
+    assert [ask(client) for _ in range(3)] == ["good"] * 3
+    assert bad.count("/chat/completions") == 3
+    states = report(gateway)
+    assert states["bad"]["circuit"]["state"] == "open"
+    assert states["bad"]["circuit"]["next_probe_in"] == 30
+    assert states["bad"]["state"] == "down"
+
+    assert [ask(client) for _ in range(10)] == ["good"] * 10
+    health_round(gateway, clock, 10)  # a check is due, but the circuit is open: no probe
+    assert len(bad.requests) == 3
+
+    health_round(gateway, clock, 20)  # recovery time reached: exactly one half-open probe
+    assert bad.count("/models") == 1 and bad.count("/chat/completions") == 3
+    assert report(gateway)["bad"]["circuit"]["state"] == "open"  # it failed: open again, longer
+
+    bad.always(healthy())
+    health_round(gateway, clock, 30)  # recovery time doubled to 60: still no probe
+    assert bad.count("/models") == 1
+    health_round(gateway, clock, 30)
+    assert bad.count("/models") == 2  # the provider's probe ...
+    assert bad.count("/chat/completions") == 4  # ... and its half-open deployment's
+    probe = bad.requests[-1].json
+    assert probe["max_tokens"] == 1 and probe["model"] == MODEL
+    states = report(gateway)
+    assert states["bad"]["circuit"]["state"] == "closed"
+    assert states["bad"]["deployments"][0]["circuit"]["state"] == "closed"
+    assert states["bad"]["state"] in ("healthy", "degraded")
+    assert states["bad"]["last_checked"] is not None
+    transitions = {(t["circuit"], t["from"], t["to"]): t["count"]
+                   for t in states["_"]["transitions"]}
+    assert transitions[("bad", "closed", "open")] == 1
+    assert transitions[("bad", "half_open", "open")] == 1
+    assert transitions[("bad", "half_open", "closed")] == 1
+    assert transitions[(f"bad/{MODEL}", "half_open", "closed")] == 1
+    assert ask(client) == "bad"
+
+
+def test_one_stray_error_never_opens_a_circuit(make_gateway, make_upstream) -> None:
+    bad, good = make_upstream().always(healthy()), make_upstream().always(healthy())
+    clock = ManualClock()
+    defaults = """
+retry: {attempts: 0}
+circuit_breaker: {failure_threshold: 50, failure_rate: 0.5, min_requests: 4}
+"""
+    client = make_gateway(two_providers(bad.url, good.url, defaults=defaults),
+                          clock=clock, sleeper=clock.skip).openai()
+    bad.then(fail(500))
+    assert ask(client) == "good"  # 1 failure of 1 request: below min_requests
+    assert [ask(client) for _ in range(4)] == ["bad"] * 4
+    bad.then(fail(500), fail(500), fail(500))
+    assert [ask(client) for _ in range(3)] == ["good"] * 3  # now 4 of 8 failed: open
+    assert ask(client) == "good"
+    assert bad.count("/chat/completions") == 8
+
+
+def test_all_open_waits_for_the_earliest_probe_when_it_fits(make_gateway, make_upstream) -> None:
+    first, second = make_upstream().always(fail(503)), make_upstream().always(fail(503))
+    clock = ManualClock()
+    defaults = """
+retry: {attempts: 0}
+circuit_breaker: {failure_threshold: 1, recovery_time: 5}
+"""
+    client = make_gateway(two_providers(first.url, second.url, defaults=defaults),
+                          clock=clock, sleeper=clock.skip).openai()
+    with pytest.raises(openai.InternalServerError):
+        ask(client)
+    second.always(healthy())
+    assert ask(client) == "good"
+    assert clock.slept == [5.0]
+    assert first.count("/chat/completions") == 2  # its probe failed; the second's succeeded
+
+
+def test_all_open_beyond_the_deadline_is_503_with_retry_after(make_gateway, make_upstream) -> None:
+    first, second = make_upstream().always(fail(500)), make_upstream().always(fail(500))
+    clock = ManualClock()
+    defaults = """
+timeout: {total: 300}
+retry: {attempts: 0}
+circuit_breaker: {failure_threshold: 1, recovery_time: 1000, max_recovery_time: 1000}
+"""
+    gateway = make_gateway(two_providers(first.url, second.url, defaults=defaults),
+                           clock=clock, sleeper=clock.skip)
+    body = {"model": "smart", "messages": [{"role": "user", "content": "x"}]}
+    assert httpx.post(gateway.base_url + "/chat/completions", json=body).status_code == 500
+    clock.advance(400)
+    response = httpx.post(gateway.base_url + "/chat/completions", json=body)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "600"
+    assert response.json()["error"]["code"] == "circuit_open"
+    assert clock.slept == []
+    assert len(first.requests) == len(second.requests) == 1
+
+
+def test_health_check_without_models_endpoint_is_a_one_token_completion(make_gateway) -> None:
+    clock = ManualClock()
+    config = """
+defaults:
+  health_check: {interval: 5}
+providers:
+  m:
+    type: mock
+    models: [mock-1]
+"""
+    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    assert report(gateway)["m"]["state"] == "unknown"
+    health_round(gateway, clock, 5)
+    states = report(gateway)
+    assert states["m"]["state"] == "healthy"
+    assert states["m"]["last_check_ok"] is True
+    assert states["m"]["check_latency"] is not None
+    assert states["m"]["deployments"][0]["last_check_ok"] is True
+    assert states["m"]["requests"] == 0  # checks are not counted as traffic
+
+
+def test_failures_across_models_open_the_provider_circuit(make_gateway, make_upstream) -> None:
+    upstream = make_upstream().always(healthy())
+    clock = ManualClock()
+    config = """
+defaults:
+  timeout: {total: 300}
+  retry: {attempts: 0}
+  circuit_breaker: {failure_threshold: 2, recovery_time: 1000, max_recovery_time: 1000}
+providers:
+""" + provider_yaml("p", upstream.url).replace(f"[{MODEL}]", f"[{MODEL}, other]")
+    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    client = gateway.openai()
+    upstream.then(fail(500), fail(500))
+    for model in (MODEL, "other"):
+        with pytest.raises(openai.InternalServerError):
+            client.chat.completions.create(model=f"p/{model}",
+                                           messages=[{"role": "user", "content": "x"}])
+    with pytest.raises(openai.InternalServerError) as caught:
+        client.chat.completions.create(model=f"p/{MODEL}",
+                                       messages=[{"role": "user", "content": "x"}])
+    assert caught.value.response.status_code == 503
+    assert caught.value.response.headers["Retry-After"] == "1000"
+    assert upstream.count("/chat/completions") == 2
+    states = report(gateway)["p"]
+    assert states["circuit"]["state"] == "open"
+    assert {d["model"]: d["circuit"]["state"] for d in states["deployments"]} == {
+        MODEL: "closed", "other": "closed"}  # one failure each: below their own threshold
+
+
+def test_each_provider_is_checked_on_its_own_interval(make_gateway, make_upstream) -> None:
+    often, rarely = make_upstream().always(healthy()), make_upstream().always(healthy())
+    clock = ManualClock()
+    config = "providers:\n" + provider_yaml("often", often.url, "health_check: {interval: 5}") + \
+        provider_yaml("rarely", rarely.url, "health_check: {interval: 15}")
+    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    counts = []
+    for _ in range(3):
+        health_round(gateway, clock, 5)
+        counts.append((often.count("/models"), rarely.count("/models")))
+    assert counts == [(1, 0), (2, 0), (3, 1)]
