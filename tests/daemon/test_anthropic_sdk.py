@@ -95,6 +95,8 @@ def test_error_event_before_any_content_fails_over(make_gateway, make_upstream) 
     models: [claude-sonnet-4-5-20250929]
 models:
   sonnet: [claude/claude-sonnet-4-5-20250929, backup/claude-sonnet-4-5-20250929]
+defaults:
+  retry: {{attempts: 0}}   # straight to the next target: retries are tested in test_failover
 """))
     with gateway.anthropic().messages.stream(
         model="sonnet", max_tokens=100, messages=[{"role": "user", "content": "x"}]

@@ -220,6 +220,8 @@ FALLBACK = """
     models: [mock-1]
 models:
   smart: [gemini/gemini-2.0-flash, mock/mock-1]
+defaults:
+  retry: {attempts: 0}   # classification decides failover; retries are tested in test_failover
 """
 
 
