@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from llmp.core.audit import audit
 from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
 from llmp.daemon.context import new_request_id
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME
@@ -42,7 +43,8 @@ def _host_allowed(request: web.Request) -> bool:
     if name in LOOPBACK_NAMES or name.startswith("127."):
         return True
     server = request.app[RUNTIME].config.server
-    return name == server.host.lower()
+    allowed = {h.lower() for h in server.allowed_hosts}
+    return name == server.host.lower() or name in allowed or "*" in allowed
 
 
 @web.middleware
@@ -52,6 +54,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not _host_allowed(request):
         return _error(403, "Host header not allowed", "permission_error", request_id)
     if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
+        audit("auth_failed", path=request.path, remote=request.remote, reason="admin token")
         return _error(401, "admin token missing or wrong", "authentication_error", request_id)
     try:
         return await handler(request)
