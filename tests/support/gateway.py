@@ -12,6 +12,7 @@ from typing import Any
 from llmp.core.config_loader import LoadedConfig, parse_config
 from llmp.daemon.app import build_app
 from llmp.daemon.runtime import Runtime
+from llmp.daemon.security.limits import runner_options
 from tests.support.threaded import ThreadedServer
 
 TEST_TOKEN = "test-admin-token"
@@ -21,7 +22,8 @@ class Gateway:
     def __init__(self, config_yaml: str) -> None:
         config = parse_config(config_yaml)
         self.runtime = Runtime(LoadedConfig(config, Path("config.yaml")), TEST_TOKEN)
-        self.server = ThreadedServer(build_app(self.runtime)).start()
+        limits = runner_options(config.server.limits)  # header limits, as the daemon sets them
+        self.server = ThreadedServer(build_app(self.runtime), **limits).start()
 
     @property
     def url(self) -> str:
@@ -34,7 +36,8 @@ class Gateway:
     def openai(self, **options: Any) -> Any:
         import openai
 
-        return openai.OpenAI(base_url=self.base_url, api_key="unused", max_retries=0, **options)
+        options = {"api_key": "unused", **options}  # a test may send a client key
+        return openai.OpenAI(base_url=self.base_url, max_retries=0, **options)
 
     def async_openai(self, **options: Any) -> Any:
         import openai
