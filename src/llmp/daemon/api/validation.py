@@ -106,7 +106,7 @@ def validate_chat(body: dict[str, Any]) -> None:
         if not isinstance(message, dict):
             raise ClientError(f"'{where}' must be an object.", param=where)
         role = message.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise ClientError(
                 f"'{where}.role' must be one of {', '.join(sorted(ROLES))}; got {role!r}.",
                 param=f"{where}.role",
