@@ -82,10 +82,10 @@ def test_sources_environment_and_config_literal(test_keyring, isolated_env: Path
     assert "UP_API_KEY is set in this environment and takes precedence" in stored.out
 
 
-@pytest.mark.parametrize("backend", ["keyring.backends.null.Keyring",
-                                     "keyring.backends.fail.Keyring",
-                                     "keyrings.alt.file.PlaintextKeyring"])
-def test_no_safe_keyring_refuses_then_file_opt_in(backend: str, isolated_env: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("backend", ["keyring.backends.fail.Keyring",
+                                     "keyrings.alt.file.PlaintextKeyring",
+                                     "no.such.module.Backend"])
+def test_no_safe_keyring_refuses_to_store(backend: str, isolated_env: Path, monkeypatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", backend)
     monkeypatch.setenv("XDG_DATA_HOME", str(isolated_env / "xdg"))  # where a plaintext keyring writes
     write_config(isolated_env, upstream_config("http://127.0.0.1:9"))
@@ -95,13 +95,21 @@ def test_no_safe_keyring_refuses_then_file_opt_in(backend: str, isolated_env: Pa
     assert "UP_API_KEY" in refused.err
     assert not any(KEY in p.read_text(errors="replace") for p in isolated_env.rglob("*") if p.is_file())
 
+
+def test_key_file_is_an_explicit_opt_in(isolated_env: Path) -> None:
+    write_config(isolated_env, upstream_config("http://127.0.0.1:9"))  # conftest: the null keyring
+    refused = run_llmp("keys", "set", "up", "--stdin", stdin=KEY)
+    assert refused.code == 1 and "no usable OS keyring" in refused.err
+    assert not (isolated_env / "keys.json").exists()
+
     stored = run_llmp("keys", "set", "up", "--stdin", "--file", stdin=KEY)
     assert stored.code == 0, stored.err
     key_file = isolated_env / "keys.json"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert json.loads(key_file.read_text()) == {"up": KEY}
     info = listing()
-    assert info["keyring"]["usable"] is False and info["keyring"]["backend"] == backend
+    assert info["keyring"]["usable"] is False
+    assert info["keyring"]["backend"] == "keyring.backends.null.Keyring"
     assert info["key_file"] == str(key_file)
     assert row(info, "up") == {"name": "up", "source": "file", "present": True, "key": "sk-…XYZ1"}
     assert run_llmp("keys", "rm", "up").code == 0
