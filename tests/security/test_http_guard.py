@@ -304,3 +304,24 @@ def test_client_key_set_while_running_takes_effect(test_keyring, make_gateway) -
     httpx.post(gateway.url + "/admin/keys/reload", headers=gateway.admin_headers())
     with pytest.raises(openai.AuthenticationError):
         gateway.openai(api_key=TEAM_KEY).chat.completions.create(**CHAT)
+
+
+def test_refusals_use_the_anthropic_shape_on_its_path(make_gateway, monkeypatch) -> None:
+    import anthropic
+
+    monkeypatch.setenv("TEAM_KEY", TEAM_KEY)
+    gateway = make_gateway(CLIENT_KEYS)
+    client = anthropic.Anthropic(base_url=gateway.url, api_key="not-the-key", max_retries=0)
+    with pytest.raises(anthropic.AuthenticationError) as refused:
+        client.messages.create(model="mock-1", max_tokens=10,
+                               messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.body == {"type": "error", "error": {
+        "type": "authentication_error", "message": "the client key is not valid"}}
+
+
+def test_jwt_secret_from_the_keyring(test_keyring, make_gateway) -> None:
+    from llmp.core import keyring_store
+
+    keyring_store.put("jwt-secret", JWT_SECRET)
+    gateway = make_gateway("server: {auth: {jwt: {audience: llmp-team}}}\n" + MOCK)
+    assert gateway.openai(api_key=token()).chat.completions.create(**CHAT).choices

@@ -66,6 +66,9 @@ providers:
         result = run_llmp(*command)
         outputs += [result.out, result.err]
     run_llmp("stop")
+    direct = run_llmp("keys", "test", "leaky")  # no daemon now: the CLI calls the adapter itself
+    assert direct.code == 1 and "adapter bug" in direct.out
+    outputs += [direct.out, direct.err]
 
     logs = {p.name: p.read_text(errors="replace") for p in (isolated_env / "logs").iterdir()}
     assert "adapter bug" in logs["llmp.log"]  # the adapter's exception was logged...

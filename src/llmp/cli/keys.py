@@ -90,7 +90,8 @@ def set_key(
     if not secret:
         fail("the key is empty; nothing was stored")
     register_secret(secret)
-    variables = _env_vars(name, _load_config())
+    config = _load_config()
+    variables = _env_vars(name, config)
     if to_file:
         where = f"the key file {key_file.put(name, secret)}"
         keyring_store.delete(name)  # the keyring is read first: an old entry there would win
@@ -108,6 +109,8 @@ def set_key(
     out = console()
     out.print(f"[green]✓[/] stored the key for {name} ({mask(secret)}) in {where}", highlight=False)
     out.print(f"  {_notify_daemon(name)}", highlight=False)
+    if name not in config.providers and not name.startswith("client:") and name != "jwt-secret":
+        out.print(f"  note: no provider named {name} is configured yet", highlight=False)
     for variable in variables:
         if os.environ.get(variable):
             out.print(f"  note: {variable} is set in this environment and takes precedence",

@@ -9,12 +9,14 @@ not override it make no call, so their keys cannot be checked this way.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from llmp.core.redact import redact
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
 
+log = logging.getLogger("llmp.security")
 CHECK_TIMEOUT = 20.0
 _UNREACHABLE = {ErrorKind.CONNECTION, ErrorKind.TIMEOUT}
 
@@ -41,4 +43,7 @@ async def check_key(provider: Provider, timeout: float = CHECK_TIMEOUT) -> dict[
         else:
             result = "error"
         return {**report, "result": result, "status": error.status, "detail": redact(error.message)}
+    except Exception as exc:  # an adapter's bug: report it (redacted) rather than crash the check
+        log.exception("checking the key of provider '%s' failed", provider.name)
+        return {**report, "result": "error", "detail": redact(f"{type(exc).__name__}: {exc}")}
     return {**report, "result": "valid"}

@@ -67,8 +67,10 @@ async def security_guard(request: web.Request, handler: Handler) -> web.StreamRe
         try:
             await asyncio.wait_for(request.read(), security.server.limits.read_timeout)
         except asyncio.TimeoutError:
-            return refuse(request, 408, "The request body did not arrive in time.",
+            late = refuse(request, 408, "The request body did not arrive in time.",
                           "invalid_request_error", code="request_timeout")
+            late.force_close()  # the rest of the body may still come: never read it as a request
+            return late
     return await handler(request)
 
 
