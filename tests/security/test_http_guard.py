@@ -325,3 +325,12 @@ def test_jwt_secret_from_the_keyring(test_keyring, make_gateway) -> None:
     keyring_store.put("jwt-secret", JWT_SECRET)
     gateway = make_gateway("server: {auth: {jwt: {audience: llmp-team}}}\n" + MOCK)
     assert gateway.openai(api_key=token()).chat.completions.create(**CHAT).choices
+
+
+def test_slow_headers_are_cut_off(make_gateway) -> None:
+    gateway = make_gateway("server: {limits: {read_timeout: 0.3}}\n" + MOCK)
+    with socket.create_connection(("127.0.0.1", gateway.server.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started = time.monotonic()
+        assert sock.recv(65536) == b""  # closed by the daemon, no answer
+        assert time.monotonic() - started < 5

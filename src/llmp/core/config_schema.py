@@ -57,7 +57,7 @@ class LimitsConfig(StrictModel):
     max_json_depth: int = Field(64, ge=2, le=1000)
     max_header_bytes: int = Field(16384, ge=1024)  # one header line
     max_headers: int = Field(128, ge=8)
-    read_timeout: float = Field(60.0, gt=0, description="seconds to receive a request body")
+    read_timeout: float = Field(60.0, gt=0, description="seconds to receive headers, and the body")
 
 
 class ServerConfig(StrictModel):

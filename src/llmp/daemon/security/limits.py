@@ -1,8 +1,10 @@
 """Limits aiohttp applies to each connection before any handler runs.
 
-Body size is the application's `client_max_size`; the body read timeout is
-enforced in the security middleware. aiohttp offers no timeout for the
-request line and headers themselves, so those are bounded by size only.
+Header lines are bounded in size and number. aiohttp arms its keep-alive
+timer as soon as a connection opens, so a client that has not sent complete
+headers within `read_timeout` (a slow-headers attack, or an idle connection)
+is disconnected; the body's own deadline is enforced in the security
+middleware, and its size by the application's `client_max_size`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from typing import Any
 
 from llmp.core.config_schema import LimitsConfig
 
-KEEPALIVE_TIMEOUT = 75.0  # an idle keep-alive connection is closed after this many seconds
-
 
 def runner_options(limits: LimitsConfig) -> dict[str, Any]:
     """Keyword arguments for `web.AppRunner` (passed on to each connection's handler)."""
@@ -20,5 +20,5 @@ def runner_options(limits: LimitsConfig) -> dict[str, Any]:
         "max_line_size": limits.max_header_bytes,
         "max_field_size": limits.max_header_bytes,
         "max_headers": limits.max_headers,
-        "keepalive_timeout": KEEPALIVE_TIMEOUT,
+        "keepalive_timeout": limits.read_timeout,
     }
