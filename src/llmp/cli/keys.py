@@ -18,6 +18,7 @@ import typer
 
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
+from llmp.core.presets import PRESETS
 
 keys_app = typer.Typer(
     help="Store, list, remove and test API keys (OS keyring; a 0600 file only on request).",
@@ -109,7 +110,8 @@ def set_key(
     out = console()
     out.print(f"[green]✓[/] stored the key for {name} ({mask(secret)}) in {where}", highlight=False)
     out.print(f"  {_notify_daemon(name)}", highlight=False)
-    if name not in config.providers and not name.startswith("client:") and name != "jwt-secret":
+    known = name in config.providers or name in PRESETS  # built-in defaults add presets with a key
+    if not known and not name.startswith("client:") and name != "jwt-secret":
         out.print(f"  note: no provider named {name} is configured yet", highlight=False)
     for variable in variables:
         if os.environ.get(variable):
@@ -179,10 +181,11 @@ def list_keys(json_output: bool = typer.Option(False, "--json", help="Print one 
     if info["key_file"]:
         out.print(f"key file: {info['key_file']}", highlight=False)
     table = Table(box=None, pad_edge=False)
-    for column in ("name", "source", "present", "key"):
+    for column in ("name", "source", "present", "key (masked)"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["name"], row["source"], "yes" if row["present"] else "[red]no[/]", row["key"])
+        present = "yes" if row["present"] else "-" if row["source"] == "none" else "[red]no[/]"
+        table.add_row(row["name"], row["source"], present, row["key"])
     out.print(table)
 
 
