@@ -15,6 +15,7 @@ import pytest
 from llmp.core.config_loader import ConfigError, parse_config
 from llmp.daemon.context import RequestContext
 from llmp.daemon.security.exposure import check_exposure
+from llmp.daemon.security.failure_audit import FailureAudit
 from llmp.daemon.security.policy import SECURITY
 from tests.support.cli import run_llmp
 
@@ -334,3 +335,16 @@ def test_slow_headers_are_cut_off(make_gateway) -> None:
         started = time.monotonic()
         assert sock.recv(65536) == b""  # closed by the daemon, no answer
         assert time.monotonic() - started < 5
+
+
+def test_auth_failure_audit_is_throttled(make_gateway, isolated_env: Path) -> None:
+    gateway = make_gateway(MOCK)
+    clock = Clock()
+    gateway.server.app[SECURITY].failures = FailureAudit(limit=2, clock=clock)
+    for _ in range(5):
+        assert httpx.get(gateway.url + "/admin/status").status_code == 401
+    clock.now += 61
+    assert httpx.get(gateway.url + "/admin/providers").status_code == 401
+    events = [(e["event"], e.get("path"), e.get("count")) for e in audit_events(isolated_env)]
+    assert events == [("auth_failed", "/admin/status", None), ("auth_failed", "/admin/status", None),
+                      ("auth_failed_suppressed", None, 3), ("auth_failed", "/admin/providers", None)]

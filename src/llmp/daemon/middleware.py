@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from llmp.core.audit import audit
 from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
 from llmp.daemon.context import new_request_id
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME
+from llmp.daemon.security.policy import SECURITY
 
 log = logging.getLogger("llmp.daemon")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -54,7 +54,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not _host_allowed(request):
         return _error(403, "Host header not allowed", "permission_error", request_id)
     if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
-        audit("auth_failed", path=request.path, remote=request.remote, reason="admin token")
+        request.app[SECURITY].failures.record(
+            path=request.path, remote=request.remote, reason="admin token"
+        )
         return _error(401, "admin token missing or wrong", "authentication_error", request_id)
     try:
         return await handler(request)

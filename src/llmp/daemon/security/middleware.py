@@ -15,7 +15,6 @@ import logging
 
 from aiohttp import web
 
-from llmp.core.audit import audit
 from llmp.daemon.api.admin import ADMIN_PREFIX
 from llmp.daemon.middleware import Handler
 from llmp.daemon.runtime import Runtime
@@ -59,7 +58,7 @@ async def security_guard(request: web.Request, handler: Handler) -> web.StreamRe
         try:
             request[CLIENT] = security.auth.authenticate(request.headers)
         except AuthFailure as exc:
-            audit("auth_failed", path=request.path, remote=request.remote, reason=str(exc))
+            security.failures.record(path=request.path, remote=request.remote, reason=str(exc))
             log.warning("client authentication failed for %s: %s", request.path, exc)
             return refuse(request, 401, str(exc), "authentication_error", code="invalid_api_key",
                           headers={"WWW-Authenticate": 'Bearer realm="llmp"'})

@@ -17,6 +17,7 @@ from llmp.core.config_schema import ServerConfig
 from llmp.daemon.context import Clock, RequestContext
 from llmp.daemon.errors import ClientError
 from llmp.daemon.security.client_auth import Client, ClientAuth
+from llmp.daemon.security.failure_audit import FailureAudit
 from llmp.daemon.security.rate_limit import ClientRateLimiter
 
 
@@ -27,6 +28,7 @@ class Security:
         self.server = server
         self.auth = ClientAuth(server.auth)
         self.limiter = ClientRateLimiter(clock)
+        self.failures = FailureAudit(clock=clock)
 
     def reload(self, server: ServerConfig | None = None) -> None:
         """Re-read client keys; with new server settings (a config reload), adopt them too."""
