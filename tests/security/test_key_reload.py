@@ -61,3 +61,49 @@ providers:
               for line in (isolated_env / "logs" / "audit.log").read_text().splitlines()]
     # The daemon writes its lines from a background thread: compare without order.
     assert sorted(events) == ["key_removed", "key_set", "key_set", "keys_reloaded", "keys_reloaded"]
+
+
+def test_a_refused_key_is_read_again_lazily(test_keyring, upstream, make_gateway) -> None:
+    """A key changed behind llmp's back (no `llmp keys`) is picked up after the upstream refuses."""
+    import asyncio
+
+    from llmp.core import keyring_store
+    from llmp.daemon.security.policy import SECURITY
+
+    keyring_store.put("up", OLD)
+    gateway = make_gateway(f"""
+providers:
+  up: {{type: openai, base_url: "{upstream.url}/v1", models: [gpt-4o-mini]}}
+""")
+    refresher = gateway.server.app[SECURITY].key_refresher
+    refresher.clock = lambda: 1000.0
+    client = gateway.openai()
+
+    def ask() -> str:
+        answer = client.chat.completions.create(
+            model="up/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        return answer.choices[0].message.content
+
+    async def settle() -> None:
+        await asyncio.gather(*list(refresher.pending))
+
+    def refused_then_settled() -> None:
+        with pytest.raises(openai.AuthenticationError):
+            ask()
+        # The re-read (if any) was scheduled before the 401 was sent: let it finish.
+        gateway.server.call(settle())
+
+    upstream.always(requires_key(NEW))
+    keyring_store.put("up", NEW)  # behind llmp's back: nobody tells the daemon
+    refused_then_settled()
+    assert ask() == "authorised"
+    assert upstream.requests[-1].headers["Authorization"] == f"Bearer {NEW}"
+
+    newer = "sk-newer-key-cccccccccccccccc3333"
+    upstream.always(requires_key(newer))
+    keyring_store.put("up", newer)
+    refused_then_settled()  # within 30 s of the last re-read: the key is not read again
+    refused_then_settled()
+    refresher.clock = lambda: 1031.0
+    refused_then_settled()
+    assert ask() == "authorised"

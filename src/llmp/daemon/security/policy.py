@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 
 from aiohttp import web
@@ -16,19 +17,25 @@ from aiohttp import web
 from llmp.core.config_schema import ServerConfig
 from llmp.daemon.context import Clock, RequestContext
 from llmp.daemon.errors import ClientError
+from llmp.daemon.providers.base import Provider
 from llmp.daemon.security.client_auth import Client, ClientAuth
 from llmp.daemon.security.failure_audit import FailureAudit
+from llmp.daemon.security.key_refresh import KeyRefresher
 from llmp.daemon.security.rate_limit import ClientRateLimiter
 
 
 class Security:
     """The daemon's security state: the server settings, client credentials, rate windows."""
 
-    def __init__(self, server: ServerConfig, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, server: ServerConfig, providers: Callable[[str], Provider | None],
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.server = server
         self.auth = ClientAuth(server.auth)
         self.limiter = ClientRateLimiter(clock)
         self.failures = FailureAudit(clock=clock)
+        self.key_refresher = KeyRefresher(providers, clock=clock)
 
     def reload(self, server: ServerConfig | None = None) -> None:
         """Re-read client keys; with new server settings (a config reload), adopt them too."""
