@@ -12,6 +12,8 @@ import pytest
 from llmp.core.presets import PRESETS
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.gateway import Gateway
+from tests.support.keyring_backend import BACKEND as KEYRING_BACKEND
+from tests.support.keyring_backend import TestFileKeyring
 
 _KEY_VARIABLES = {name for preset in PRESETS.values() for name in preset.key_env}
 
@@ -28,6 +30,23 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     monkeypatch.setenv("NO_COLOR", "1")
     return home
+
+
+@pytest.fixture
+def test_keyring(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestFileKeyring]:
+    """A working keyring (a JSON file in LLMP_HOME) for this process and every child."""
+    import keyring
+    from keyring.backends.null import Keyring as NullKeyring
+
+    from llmp.core import keyring_store
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", KEYRING_BACKEND)
+    backend = TestFileKeyring()
+    keyring.set_keyring(backend)
+    keyring_store.status.cache_clear()
+    yield backend
+    keyring.set_keyring(NullKeyring())
+    keyring_store.status.cache_clear()
 
 
 @pytest.fixture

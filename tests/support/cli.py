@@ -20,9 +20,11 @@ def llmp_env() -> dict[str, str]:
     """The environment for a child `llmp`: it must import this checkout's code, not another."""
     import llmp
 
-    source = str(Path(llmp.__file__).resolve().parents[1])
+    source = Path(llmp.__file__).resolve().parents[1]
     env = os.environ.copy()
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [source, env.get("PYTHONPATH")]))
+    # The checkout's root too, so a child can load test helpers such as the test keyring.
+    paths = [str(source), str(source.parent), env.get("PYTHONPATH")]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from llmp.core.config_loader import LoadedConfig, parse_config
 from llmp.daemon.app import build_app
 from llmp.daemon.runtime import Runtime
+from llmp.daemon.security.limits import runner_options
 from tests.support.threaded import ThreadedServer
 
 TEST_TOKEN = "test-admin-token"
@@ -24,7 +25,8 @@ class Gateway:
         self.runtime = Runtime(
             LoadedConfig(config, Path("config.yaml")), TEST_TOKEN, **runtime_options
         )
-        self.server = ThreadedServer(build_app(self.runtime)).start()
+        limits = runner_options(config.server.limits)  # header limits, as the daemon sets them
+        self.server = ThreadedServer(build_app(self.runtime), **limits).start()
 
     @property
     def url(self) -> str:
@@ -37,7 +39,8 @@ class Gateway:
     def openai(self, **options: Any) -> Any:
         import openai
 
-        return openai.OpenAI(base_url=self.base_url, api_key="unused", max_retries=0, **options)
+        options = {"api_key": "unused", **options}  # a test may send a client key
+        return openai.OpenAI(base_url=self.base_url, max_retries=0, **options)
 
     def async_openai(self, **options: Any) -> Any:
         import openai

@@ -15,9 +15,12 @@ from aiohttp import web
 
 
 class ThreadedServer:
-    def __init__(self, app: web.Application, *, handler_cancellation: bool = True) -> None:
+    def __init__(
+        self, app: web.Application, *, handler_cancellation: bool = True, **runner_options: Any
+    ) -> None:
         self.app = app
         self._handler_cancellation = handler_cancellation
+        self._runner_options = runner_options
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -34,7 +37,8 @@ class ThreadedServer:
 
     async def _start(self) -> None:
         self._runner = web.AppRunner(
-            self.app, handler_cancellation=self._handler_cancellation, access_log=None
+            self.app, handler_cancellation=self._handler_cancellation, access_log=None,
+            **self._runner_options,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from llmp import __version__
-from llmp.cli import lifecycle, logs, providers
+from llmp.cli import keys, lifecycle, logs, providers
+from llmp.core.redact import RedactingFilter
 
 app = typer.Typer(
     name="llmp",
@@ -30,11 +33,16 @@ def main(
     ),
 ) -> None:
     """llmp controls a small background daemon on localhost."""
+    # Warnings the CLI logs (e.g. from an adapter `llmp keys test` calls) go through the redactor.
+    redacting = logging.StreamHandler()
+    redacting.addFilter(RedactingFilter())
+    logging.basicConfig(level=logging.WARNING, handlers=[redacting])
 
 
 lifecycle.register(app)
 logs.register(app)
 providers.register(app)
+keys.register(app)
 
 
 def run() -> None:

@@ -27,5 +27,7 @@ def print_json(data: Any) -> None:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr and a non-zero exit; never a traceback."""
-    error_console().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from llmp.core.redact import redact
+
+    error_console().print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -21,9 +21,53 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ClientLimits(StrictModel):
+    """What one client may do: models it may ask for (glob patterns) and its rate limits."""
+
+    models: list[str] = Field(default_factory=lambda: ["*"])
+    rpm: int | None = Field(None, ge=1, description="requests per minute")
+    tpm: int | None = Field(None, ge=1, description="tokens per minute")
+
+
+class ClientKeyConfig(ClientLimits):
+    # keyring: LLMP_CLIENT_KEY_<NAME>, then the keyring entry `client:<name>` | env:VAR
+    key: str = "keyring"
+
+
+class JWTConfig(ClientLimits):
+    """HS256 bearer tokens for teams; the client id is the token's `sub`."""
+
+    # keyring: LLMP_JWT_SECRET, then the keyring entry `jwt-secret` | env:VAR
+    secret: str = "keyring"
+    audience: str = Field(min_length=1)
+    issuer: str | None = None
+    leeway: float = Field(0.0, ge=0, description="seconds of clock skew allowed on exp")
+
+
+class AuthConfig(StrictModel):
+    keys: dict[str, ClientKeyConfig] = Field(default_factory=dict)
+    jwt: JWTConfig | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.keys) or self.jwt is not None
+
+
+class LimitsConfig(StrictModel):
+    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024)  # fits several base64 images
+    max_json_depth: int = Field(64, ge=2, le=1000)
+    max_header_bytes: int = Field(16384, ge=1024)  # one header line
+    max_headers: int = Field(128, ge=8)
+    read_timeout: float = Field(60.0, gt=0, description="seconds to receive headers, and the body")
+
+
 class ServerConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8484, ge=0, le=65535)
+    allowed_hosts: list[str] = Field(default_factory=list)  # Host names besides loopback; "*" = any
+    cors_origins: list[str] = Field(default_factory=list)  # browser origins allowed to call /v1
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
 
 class TimeoutConfig(StrictModel):

@@ -1,9 +1,11 @@
 """Where a provider's API key comes from, without ever printing it.
 
 Lookup for `api_key: keyring` (the default): the provider's usual environment
-variable, then the OS keyring (service `llmp`, username = provider name).
-`env:VAR` reads one variable; `none` means the provider takes no key; anything
-else is a literal key written in the config (allowed, warned about).
+variable, then the OS keyring (service `llmp`, username = provider name), then
+the opt-in key file (`llmp keys set NAME --file`). `env:VAR` reads one
+variable; `none` means the provider takes no key; anything else is a literal
+key written in the config (allowed, warned about). Every key found is
+registered with the redactor, so no log line or error can show it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from llmp.core import key_file, keyring_store
 from llmp.core.config_schema import ProviderConfig
 from llmp.core.presets import PRESETS
+from llmp.core.redact import mask, register_secret
 
-KEYRING_SERVICE = "llmp"
+KEYRING_SERVICE = keyring_store.SERVICE
+__all__ = ["KEYRING_SERVICE", "ResolvedKey", "key_env_vars", "mask", "resolve_key", "resolve_secret"]
 
 
 @dataclass(frozen=True)
 class ResolvedKey:
     value: str | None
-    source: str  # environment | keyring | config | none | missing
+    source: str  # environment | keyring | file | config | none | missing
 
     @property
     def present(self) -> bool:
@@ -31,14 +36,6 @@ class ResolvedKey:
         return mask(self.value) if self.value else "-"
 
 
-def mask(secret: str) -> str:
-    """`sk-…abcd`: enough to tell two keys apart, never enough to use one."""
-    if len(secret) <= 8:
-        return "…"
-    prefix = secret[:3] if secret[:3].isascii() else ""
-    return f"{prefix}…{secret[-4:]}"
-
-
 def key_env_vars(name: str, provider: ProviderConfig) -> tuple[str, ...]:
     preset = PRESETS.get(provider.preset or name)
     generic = name.upper().replace("-", "_") + "_API_KEY"
@@ -46,22 +43,42 @@ def key_env_vars(name: str, provider: ProviderConfig) -> tuple[str, ...]:
     return names if generic in names else (*names, generic)
 
 
-def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
-    spec = provider.api_key.strip()
-    if spec.lower() == "none" or provider.type == "mock":
+def resolve_secret(spec: str, username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
+    """A secret from its spec: `keyring` (env vars, keyring, key file), `env:VAR`, `none`, literal."""
+    spec = spec.strip()
+    if spec.lower() == "none":
         return ResolvedKey(None, "none")
     if spec.startswith("env:"):
-        value = os.environ.get(spec[4:])
-        return ResolvedKey(value, "environment" if value else "missing")
-    if spec != "keyring":
-        return ResolvedKey(spec, "config")
-    for variable in key_env_vars(name, provider):
+        found = _found(os.environ.get(spec[4:]), "environment")
+    elif spec != "keyring":
+        found = _found(spec, "config")
+    else:
+        found = _lookup(username, env_vars)
+    register_secret(found.value)
+    return found
+
+
+def _lookup(username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
+    for variable in env_vars:
         value = os.environ.get(variable)
         if value:
             return ResolvedKey(value, "environment")
-    value = keyring_get(name)
+    value = keyring_store.get(username)
     if value:
         return ResolvedKey(value, "keyring")
+    return _found(key_file.get(username), "file")
+
+
+def _found(value: str | None, source: str) -> ResolvedKey:
+    return ResolvedKey(value, source) if value else ResolvedKey(None, "missing")
+
+
+def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
+    if provider.type == "mock":
+        return ResolvedKey(None, "none")
+    found = resolve_secret(provider.api_key, name, key_env_vars(name, provider))
+    if found.source != "missing" or provider.api_key.strip() != "keyring":
+        return found
     preset = PRESETS.get(provider.preset or name)
     needs_key = preset.needs_key if preset else provider.type != "openai" or not _is_local(provider)
     return ResolvedKey(None, "missing" if needs_key else "none")
@@ -70,13 +87,3 @@ def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
 def _is_local(provider: ProviderConfig) -> bool:
     url = provider.base_url or ""
     return "://127." in url or "://localhost" in url or "://[::1]" in url
-
-
-def keyring_get(username: str) -> str | None:
-    """The keyring's entry, or None when there is none or no usable keyring at all."""
-    try:
-        import keyring
-
-        return keyring.get_password(KEYRING_SERVICE, username)
-    except Exception:  # any backend failure means "no key here", never a crash
-        return None

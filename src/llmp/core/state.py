@@ -9,11 +9,11 @@ admin token, so it is created with mode 0600.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from llmp.core.private_file import write_private
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,7 @@ def new_token() -> str:
 
 
 def write_state(path: Path, state: DaemonState) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".daemon-", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(state), handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, json.dumps(asdict(state)))
 
 
 def read_state(path: Path) -> DaemonState | None:

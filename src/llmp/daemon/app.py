@@ -6,20 +6,23 @@ import asyncio
 
 from aiohttp import web
 
-from llmp.daemon.api import admin, anthropic_routes, openai_routes
+from llmp.daemon.api import admin, admin_keys, anthropic_routes, openai_routes, openapi
 from llmp.daemon.middleware import guard
 from llmp.daemon.runtime import RUNTIME, Runtime
+from llmp.daemon.security.middleware import install_security
 from llmp.daemon.telemetry.access_log import AccessLog
-
-MAX_BODY_BYTES = 64 * 1024 * 1024  # large enough for several base64 images
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
+    max_body = runtime.config.server.limits.max_body_bytes
+    app = web.Application(middlewares=[guard], client_max_size=max_body)
     app[RUNTIME] = runtime
     app[admin.SHUTDOWN] = asyncio.Event()
     runtime.observers.append(AccessLog())
+    install_security(app, runtime)
     admin.add_routes(app)
+    admin_keys.add_routes(app)
+    openapi.add_routes(app)
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)
 

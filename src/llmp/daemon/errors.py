@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from llmp.core.redact import redact
+
 
 class ErrorKind(str, Enum):
     RATE_LIMITED = "rate_limited"
@@ -70,6 +72,7 @@ class UpstreamError(Exception):
         error_type: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        message = redact(message)  # upstreams may echo the key they refused
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -94,6 +97,7 @@ class ClientError(Exception):
         error_type: str = "invalid_request_error",
         headers: dict[str, str] | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status = status

@@ -16,12 +16,16 @@ import time
 
 from aiohttp import web
 
+from llmp.core.audit import BackgroundWriter
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
 from llmp.core.paths import Paths, config_file_from_env, resolve_paths
+from llmp.core.redact import redact
 from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
 from llmp.daemon.runtime import Runtime
+from llmp.daemon.security.exposure import check_exposure
+from llmp.daemon.security.limits import runner_options
 from llmp.daemon.telemetry.logs import setup_logging
 
 EXIT_CONFIG = 2
@@ -42,23 +46,29 @@ def main(argv: list[str]) -> int:
     try:
         loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
         apply_overrides(loaded.config, host=args.host, port=args.port)
+        check_exposure(loaded.config.server)
         runtime = Runtime(loaded, new_token())
     except (ConfigError, LookupError) as exc:
-        print(f"llmp: {exc}", file=sys.stderr)
+        print(f"llmp: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except Exception as exc:  # a resolver error names the alias target at fault
         print(f"llmp: invalid configuration: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return EXIT_CONFIG
     listener = setup_logging(paths.log_file, loaded.config.logging, console=args.foreground)
+    audit_writer = BackgroundWriter().start()
     try:
         return asyncio.run(_serve(runtime, loaded, paths))
     finally:
+        audit_writer.stop()
         listener.stop()
 
 
 async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
     app = build_app(runtime)
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    runner = web.AppRunner(
+        app, handler_cancellation=True, access_log=None,
+        **runner_options(loaded.config.server.limits),
+    )
     await runner.setup()
     server = loaded.config.server
     site = web.TCPSite(runner, server.host, server.port)

@@ -21,6 +21,7 @@ from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
 from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME
+from llmp.daemon.security.policy import SECURITY
 
 log = logging.getLogger("llmp.daemon")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -48,7 +49,8 @@ def _host_allowed(request: web.Request) -> bool:
     if name in LOOPBACK_NAMES or name.startswith("127."):
         return True
     server = request.app[RUNTIME].config.server
-    return name == server.host.lower()
+    allowed = {h.lower() for h in server.allowed_hosts}
+    return name == server.host.lower() or name in allowed or "*" in allowed
 
 
 @web.middleware
@@ -58,6 +60,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not _host_allowed(request):
         return _error(403, "Host header not allowed", "permission_error", request_id)
     if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
+        request.app[SECURITY].failures.record(
+            path=request.path, remote=request.remote, reason="admin token"
+        )
         return _error(401, "admin token missing or wrong", "authentication_error", request_id)
     try:
         return await handler(request)

@@ -30,6 +30,7 @@ from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.routing.rate_limit import estimate_tokens
 from llmp.daemon.routing.resolver import Target
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME, Runtime
+from llmp.daemon.security.policy import admit
 
 JSON = "application/json"
 
@@ -58,6 +59,7 @@ async def serve(
     )
     runtime.started(ctx)
     try:
+        admit(request, ctx)
         route = runtime.resolver.resolve(body["model"])
         ctx.alias = route.alias
 

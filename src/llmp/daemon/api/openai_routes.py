@@ -24,7 +24,8 @@ def _endpoint(
 ) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            body = parse_json_object(await request.read())
+            limits = request.app[RUNTIME].config.server.limits
+            body = parse_json_object(await request.read(), limits.max_json_depth)
             validate(body)
         except ClientError as error:
             return error_response(request, OPENAI, error)

@@ -165,7 +165,7 @@ class Router:
                         context_fallback = []
                     continue
             if not blocked:
-                raise last or self._nothing_usable(route)
+                raise last or self._nothing_usable(route, ctx)
             probes = [b.wait for b in blocked if not b.rate_limited]
             if probes and waits < MAX_PROBE_WAITS and self.clock.now() + min(probes) < deadline:
                 waits += 1
@@ -335,17 +335,30 @@ class Router:
         ]
         return max(totals, default=600.0)
 
-    def _nothing_usable(self, route: Route) -> UpstreamError:
-        reasons = []
+    def _nothing_usable(self, route: Route, ctx: RequestContext) -> UpstreamError:
+        """Why no target could even be tried. When rejected keys are the only reason,
+        the client hears it as the authentication error it is (401), not as an outage."""
+        disabled, refused = [], []
         for target in route.targets:
             provider = self.providers.get(target.provider)
             if provider is None or not provider.config.enabled:
                 continue
             if target.provider in self.disabled:
-                reasons.append(f"'{target.provider}' is disabled")
+                disabled.append(target.provider)
             elif self.is_unauthorized(provider):
-                reasons.append(f"'{target.provider}' rejected its API key (set a new one)")
-        detail = f" ({'; '.join(dict.fromkeys(reasons))})" if reasons else ""
+                refused.append(target.provider)
+        if refused and not disabled:
+            names = list(dict.fromkeys(refused))
+            ctx.provider = names[0]
+            return UpstreamError(
+                ErrorKind.AUTH,
+                f"provider {', '.join(repr(n) for n in names)} rejected its API key; set a new "
+                f"one with `llmp keys set {names[0]}`",
+                status=401, provider=names[0], code="invalid_api_key",
+            )
+        reasons = [f"'{name}' is disabled" for name in dict.fromkeys(disabled)]
+        reasons += [f"'{name}' rejected its API key (set a new one)" for name in dict.fromkeys(refused)]
+        detail = f" ({'; '.join(reasons)})" if reasons else ""
         return UpstreamError(
             ErrorKind.OVERLOADED, f"no enabled provider can serve '{route.requested}'{detail}",
             status=503, code="no_provider",

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from llmp.core.config_schema import LoggingConfig
+from llmp.core.redact import RedactingFilter
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -54,7 +55,9 @@ def setup_logging(
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=False)
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    queue_handler = logging.handlers.QueueHandler(records)
+    queue_handler.addFilter(RedactingFilter())  # masks keys before any handler sees a record
+    root.handlers[:] = [queue_handler]
     root.setLevel(config.level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener.start()

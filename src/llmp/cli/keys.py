@@ -1,0 +1,255 @@
+"""`llmp keys set / list / rm / test`: provider and client keys, kept out of files.
+
+A key goes to the OS keyring (service `llmp`, username = the name) unless the
+user explicitly asks for the key file with `--file`; with no usable keyring
+`set` says so and stops rather than writing plain text on its own. A running
+daemon is told to re-read the key, so a change takes effect without a restart.
+Names: a provider's name, `client:NAME` for a client key, `jwt-secret`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Any
+
+import typer
+
+from llmp.cli.console import console, fail, print_json
+from llmp.core.paths import resolve_paths
+from llmp.core.presets import PRESETS
+
+keys_app = typer.Typer(
+    help="Store, list, remove and test API keys (OS keyring; a 0600 file only on request).",
+    no_args_is_help=True,
+)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+_FAILED = {"invalid", "unreachable", "error", "no_key"}
+SOURCE_LABELS = {"config": "config literal"}
+
+
+def _load_config() -> Any:
+    from llmp.core.config_loader import ConfigError, load_config
+    from llmp.core.paths import config_file_from_env
+
+    explicit = bool(os.environ.get("LLMP_CONFIG"))
+    try:
+        return load_config(config_file_from_env(resolve_paths()), explicit=explicit).config
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _env_vars(name: str, config: Any) -> tuple[str, ...]:
+    from llmp.core.config_schema import ProviderConfig
+    from llmp.core.keys import key_env_vars
+    from llmp.daemon.security.client_auth import JWT_SECRET_ENV, client_key_env
+
+    if name.startswith("client:"):
+        return (client_key_env(name.removeprefix("client:")),)
+    if name == "jwt-secret":
+        return (JWT_SECRET_ENV,)
+    return key_env_vars(name, config.providers.get(name) or ProviderConfig())
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        fail(f"'{name}' is not a valid key name (letters, digits, '_', '-', '.', ':')")
+
+
+def _notify_daemon(name: str) -> str:
+    """Ask a running daemon to re-read the key; a sentence saying what happened."""
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+    from llmp.cli.daemon_control import live_state
+
+    state = live_state(resolve_paths())
+    if state is None:
+        return "the daemon is not running; it will read the key when it starts"
+    try:
+        admin_request(state, "POST", "/admin/keys/reload", json={"name": name})
+    except DaemonUnreachable as exc:
+        return f"the running daemon could not be told ({exc}); restart it with llmp stop && llmp start"
+    return "the running daemon now uses it"
+
+
+@keys_app.command("set")
+def set_key(
+    name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret."),
+    from_stdin: bool = typer.Option(False, "--stdin", help="Read the key from standard input."),
+    to_file: bool = typer.Option(
+        False, "--file", help="Store it in a file only you can read (mode 0600) instead of the keyring."
+    ),
+) -> None:
+    """Store a key (asked for without echo, or read from --stdin)."""
+    from llmp.core import key_file, keyring_store
+    from llmp.core.audit import audit
+    from llmp.core.redact import mask, register_secret
+
+    _check_name(name)
+    secret = sys.stdin.read() if from_stdin else typer.prompt(f"Key for {name}", hide_input=True)
+    secret = secret.strip()
+    if not secret:
+        fail("the key is empty; nothing was stored")
+    register_secret(secret)
+    config = _load_config()
+    variables = _env_vars(name, config)
+    if to_file:
+        where = f"the key file {key_file.put(name, secret)}"
+        keyring_store.delete(name)  # the keyring is read first: an old entry there would win
+        store = "file"
+    else:
+        try:
+            keyring_store.put(name, secret)
+        except keyring_store.KeyringUnavailable as exc:
+            fail(f"{exc}. Either keep the key in a file only you can read: "
+                 f"llmp keys set {name} --file, or set {variables[0]} in the environment.")
+        key_file.delete(name)
+        where = f"the OS keyring ({keyring_store.status().backend})"
+        store = "keyring"
+    audit("key_set", name=name, store=store)
+    out = console()
+    out.print(f"[green]✓[/] stored the key for {name} ({mask(secret)}) in {where}", highlight=False)
+    out.print(f"  {_notify_daemon(name)}", highlight=False)
+    known = name in config.providers or name in PRESETS  # built-in defaults add presets with a key
+    if not known and not name.startswith("client:") and name != "jwt-secret":
+        out.print(f"  note: no provider named {name} is configured yet", highlight=False)
+    for variable in variables:
+        if os.environ.get(variable):
+            out.print(f"  note: {variable} is set in this environment and takes precedence",
+                      highlight=False)
+
+
+@keys_app.command("rm")
+def remove_key(name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret.")) -> None:
+    """Remove a stored key from the keyring and the key file."""
+    from llmp.core import key_file, keyring_store
+    from llmp.core.audit import audit
+
+    _check_name(name)
+    removed = [store for store, gone in (("keyring", keyring_store.delete(name)),
+                                          ("file", key_file.delete(name))) if gone]
+    if not removed:
+        fail(f"no stored key for {name}")
+    audit("key_removed", name=name, stores=removed)
+    out = console()
+    out.print(f"[green]✓[/] removed the key for {name} from the {' and the '.join(removed)}",
+              highlight=False)
+    out.print(f"  {_notify_daemon(name)}", highlight=False)
+
+
+def _rows(config: Any) -> list[dict[str, Any]]:
+    from llmp.core.keys import resolve_key, resolve_secret
+    from llmp.daemon.security.client_auth import (
+        JWT_SECRET_ENV,
+        JWT_SECRET_USERNAME,
+        client_key_env,
+        client_key_username,
+    )
+
+    found = [(name, resolve_key(name, spec)) for name, spec in config.providers.items()]
+    auth = config.server.auth
+    found += [(f"client:{name}", resolve_secret(spec.key, client_key_username(name), (client_key_env(name),)))
+              for name, spec in auth.keys.items()]
+    if auth.jwt is not None:
+        found.append((JWT_SECRET_USERNAME, resolve_secret(auth.jwt.secret, JWT_SECRET_USERNAME,
+                                                          (JWT_SECRET_ENV,))))
+    return [{"name": name, "source": SOURCE_LABELS.get(key.source, key.source),
+             "present": key.present, "key": key.masked} for name, key in found]
+
+
+@keys_app.command("list")
+def list_keys(json_output: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+    """Every configured key: where it comes from, whether it is there, masked."""
+    from llmp.core import key_file, keyring_store
+
+    rows = _rows(_load_config())
+    backend = keyring_store.status()
+    key_path = key_file.path()
+    info = {
+        "keyring": {"backend": backend.backend, "usable": backend.usable, "reason": backend.reason},
+        "key_file": str(key_path) if key_path.exists() else None,
+        "keys": rows,
+    }
+    if json_output:
+        print_json(info)
+        return
+    from rich.table import Table
+
+    out = console()
+    state = "[green]usable[/]" if backend.usable else f"[red]not usable[/]: {backend.reason}"
+    out.print(f"keyring backend: {backend.backend} ({state})", highlight=False)
+    if info["key_file"]:
+        out.print(f"key file: {info['key_file']}", highlight=False)
+    table = Table(box=None, pad_edge=False)
+    for column in ("name", "source", "present", "key (masked)"):
+        table.add_column(column)
+    for row in rows:
+        present = "yes" if row["present"] else "-" if row["source"] == "none" else "[red]no[/]"
+        table.add_row(row["name"], row["source"], present, row["key"])
+    out.print(table)
+
+
+async def _test_directly(config: Any, name: str | None) -> list[dict[str, Any]]:
+    """No daemon running: build the providers here and check through their adapters."""
+    import asyncio
+
+    from llmp.daemon.providers.registry import adapter_for
+    from llmp.daemon.security.key_check import check_key
+
+    chosen = {n: s for n, s in config.providers.items() if name is None or n == name}
+    providers = [adapter_for(spec.type or "openai")(n, spec) for n, spec in chosen.items()]
+    for provider in providers:
+        await provider.start()
+    try:
+        return list(await asyncio.gather(*(check_key(p) for p in providers)))
+    finally:
+        for provider in providers:
+            await provider.close()
+
+
+@keys_app.command("test")
+def test_keys(
+    name: str | None = typer.Argument(None, help="One provider (default: all)."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Check keys with a real authenticated call: valid, invalid or unreachable."""
+    import asyncio
+
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+    from llmp.cli.daemon_control import live_state
+
+    state = live_state(resolve_paths())
+    if state is not None:
+        try:
+            results = admin_request(state, "POST", "/admin/keys/test", json={"provider": name},
+                                    timeout=60.0)["results"]
+        except DaemonUnreachable as exc:
+            fail(str(exc))
+        via = "daemon"
+    else:
+        config = _load_config()
+        if name is not None and name not in config.providers:
+            fail(f"no provider named '{name}' in the configuration")
+        results = asyncio.run(_test_directly(config, name))
+        via = "direct"
+    if json_output:
+        print_json({"via": via, "results": results})
+    else:
+        _print_results(results)
+    if any(r["result"] in _FAILED for r in results):
+        raise typer.Exit(1)
+
+
+def _print_results(results: list[dict[str, Any]]) -> None:
+    colours = {"valid": "green", "invalid": "red", "unreachable": "yellow", "error": "red",
+               "no_key": "red"}
+    out = console()
+    for result in results:
+        colour = colours.get(result["result"], "dim")
+        detail = f"  {result['detail']}" if result.get("detail") else ""
+        out.print(f"{result['provider']:<16} [{colour}]{result['result']}[/] {result['key']}{detail}",
+                  highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")

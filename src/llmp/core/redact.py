@@ -1,0 +1,104 @@
+"""Masking secrets at the source, before any text leaves the process.
+
+Every key llmp loads is registered here; `redact()` masks those exact values
+and the common key shapes (OpenAI/Anthropic `sk-…`, Google `AIza…`, bearer
+tokens, JWTs) that may come from elsewhere, e.g. an upstream error that
+echoes the key it refused. The logging filter applies it to every record, so
+no handler, formatter or third-party logger can write a key to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+_SHAPES = re.compile(
+    r"(?P<bearer>(?i:bearer)\s+)(?P<token>[A-Za-z0-9._~+/=-]{12,})"
+    r"|(?P<key>sk-[A-Za-z0-9_-]{16,}|AIza[0-9A-Za-z_-]{30,}"
+    r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)"
+)
+_MIN_SECRET = 8  # shorter values would mask ordinary words
+
+
+def mask(secret: str) -> str:
+    """`sk-…abcd`: enough to tell two keys apart, never enough to use one."""
+    if len(secret) <= 8:
+        return "…"
+    prefix = secret[:3] if secret[:3].isascii() else ""
+    return f"{prefix}…{secret[-4:]}"
+
+
+class Redactor:
+    """Known secrets plus key-shaped text, replaced by their masked form."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._known: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def register(self, secret: str | None) -> None:
+        if not secret or len(secret) < _MIN_SECRET or secret in self._secrets:
+            return
+        with self._lock:
+            self._secrets.add(secret)
+            # Longest first, so a key that contains another is masked whole.
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._known = re.compile("|".join(re.escape(s) for s in ordered))
+
+    def redact(self, text: str) -> str:
+        if len(text) < _MIN_SECRET:
+            return text
+        known = self._known
+        if known is not None:
+            text = known.sub(lambda m: mask(m.group(0)), text)
+        # Substring tests are ~8x cheaper than the shapes regex and rule out most text.
+        if "sk-" in text or "AIza" in text or "eyJ" in text or "earer" in text or "EARER" in text:
+            return _SHAPES.sub(_mask_shape, text)
+        return text
+
+
+def _mask_shape(match: re.Match[str]) -> str:
+    if match.group("bearer"):
+        return match.group("bearer") + mask(match.group("token"))
+    return mask(match.group("key"))
+
+
+REDACTOR = Redactor()
+
+
+def register_secret(secret: str | None) -> None:
+    REDACTOR.register(secret)
+
+
+def redact(text: str) -> str:
+    return REDACTOR.redact(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message, string extras and traceback in redacted form.
+
+    The traceback is formatted here and kept as text (`exc_text`, and `exc`
+    for the JSON formatter), because a formatter further on would otherwise
+    format the live exception again, unredacted.
+    """
+
+    _formatter = logging.Formatter()
+    # A record's own attributes (file name, thread name, ...) hold no secrets: only extras are checked.
+    _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        fields = vars(record)
+        for name, value in list(fields.items()):
+            if type(value) is str and name not in self._STANDARD:
+                fields[name] = redact(value)
+        if record.exc_info:
+            text = redact(self._formatter.formatException(record.exc_info))
+            record.exc_info = None
+            record.exc_text = text
+            record.exc = text
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True

@@ -1,0 +1,158 @@
+"""The daemon's own OpenAPI document, served at `/openapi.json`.
+
+It describes what llmp accepts (the bounds match `validation.py`), so tools and
+the test suite's fuzzer can drive every endpoint from it. It is built once at
+import: the document never changes while the daemon runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from llmp import __version__
+from llmp.daemon.api.validation import ROLES
+
+_JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {_JSON: {"schema": _ref(schema)}}}
+
+
+def _answers(ok: str, *errors: int) -> dict[str, Any]:
+    answers: dict[str, Any] = {"200": {"description": ok, "content": {_JSON: {"schema": {"type": "object"}}}}}
+    for status in errors:
+        answers[str(status)] = {"description": "error", "content": {_JSON: {"schema": _ref("Error")}}}
+    return answers
+
+
+_CLIENT_ERRORS = (400, 401, 403, 404, 408, 413, 429)
+_UPSTREAM_ERRORS = (502, 503, 504)
+_STRING = {"type": "string"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def _operation(summary: str, schema: str | None, *, admin: bool = False, **extra: Any) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary}
+    if schema is not None:
+        operation["requestBody"] = _body(schema)
+    if admin:
+        operation["security"] = [{"adminToken": []}]
+    operation.update(extra)
+    return operation
+
+
+_MESSAGE = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {
+        "role": {"type": "string", "enum": sorted(ROLES)},
+        "content": {"oneOf": [_NULLABLE_STRING, {"type": "array", "items": {
+            "type": "object", "required": ["type"], "properties": {"type": _STRING}}}]},
+        "name": _STRING,
+    },
+}
+_COMMON = {
+    "model": {"type": "string", "minLength": 1, "example": "mock-1"},
+    "stream": {"type": "boolean"},
+    "stream_options": {"type": "object"},
+    "max_tokens": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+}
+_SCHEMAS: dict[str, Any] = {
+    "ChatRequest": {
+        "type": "object",
+        "required": ["model", "messages"],
+        "properties": {
+            **_COMMON,
+            "messages": {"type": "array", "minItems": 1, "items": _MESSAGE},
+            "n": {"type": "integer", "minimum": 1, "maximum": 128},
+            "max_completion_tokens": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+            "seed": {"type": "integer"},
+            "stop": {"oneOf": [_STRING, {"type": "array", "items": _STRING}]},
+            "user": _STRING,
+            "tools": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "CompletionRequest": {
+        "type": "object",
+        "required": ["model"],
+        "properties": {**_COMMON, "prompt": {"oneOf": [_STRING, {"type": "array"}]}},
+    },
+    "EmbeddingRequest": {
+        "type": "object",
+        "required": ["model", "input"],
+        "properties": {
+            "model": _COMMON["model"],
+            "input": {"oneOf": [{"type": "string", "minLength": 1},
+                                {"type": "array", "minItems": 1}]},
+            "dimensions": {"type": "integer", "minimum": 1, "maximum": 100_000},
+        },
+    },
+    "KeySelection": {"type": "object", "properties": {"name": _STRING, "provider": _STRING}},
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["message", "type"], "properties": {
+            "message": _STRING, "type": _STRING, "param": _NULLABLE_STRING,
+            "code": _NULLABLE_STRING}}},
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "llmp", "version": __version__,
+             "description": "A local LLM gateway speaking the OpenAI API."},
+    "paths": {
+        "/v1/chat/completions": {"post": _operation(
+            "Chat completion, streamed or not", "ChatRequest",
+            responses=_answers("a chat.completion, or an SSE stream", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS))},
+        "/v1/completions": {"post": _operation(
+            "Legacy text completion", "CompletionRequest",
+            responses=_answers("a text_completion", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS))},
+        "/v1/embeddings": {"post": _operation(
+            "Embeddings", "EmbeddingRequest",
+            responses=_answers("a list of embeddings", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS))},
+        "/v1/models": {"get": _operation("Every servable model name", None,
+                                         responses=_answers("a model list", 401))},
+        "/v1/models/{name}": {"get": _operation(
+            "One model", None,
+            parameters=[{"name": "name", "in": "path", "required": True, "schema": _STRING}],
+            responses=_answers("a model", 401, 404))},
+        "/healthz": {"get": _operation("Liveness", None, responses=_answers("ok"))},
+        "/admin/status": {"get": _operation("Daemon status", None, admin=True,
+                                            responses=_answers("status", 401))},
+        "/admin/providers": {"get": _operation("Configured providers", None, admin=True,
+                                               responses=_answers("providers", 401))},
+        "/admin/shutdown": {"post": _operation("Stop the daemon", None, admin=True,
+                                               responses=_answers("stopping", 401))},
+        "/admin/keys/reload": {"post": _operation(
+            "Re-read keys", "KeySelection", admin=True, responses=_answers("reloaded", 400, 401))},
+        "/admin/keys/test": {"post": _operation(
+            "Check keys with a real call", "KeySelection", admin=True,
+            responses=_answers("results", 400, 401, 404))},
+    },
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
+    },
+}
+_ENCODED = orjson.dumps(DOCUMENT)
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.Response(body=_ENCODED, content_type=_JSON)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/openapi.json", openapi_document)

@@ -1,0 +1,1 @@
+"""Who may talk to the daemon, and how much: origins, client keys, JWTs, limits."""

@@ -1,0 +1,91 @@
+"""The security checks every request passes before its handler.
+
+In order: a browser's cross-origin request is refused unless its origin is in
+`server.cors_origins` (then a preflight is answered for that origin alone, and
+admin endpoints are never reachable from a browser); `/v1` requests must carry
+a client key or JWT when `server.auth` is configured (failures are audited);
+the request body must arrive within `server.limits.read_timeout` (a client
+that trickles its body cannot hold a handler forever).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from llmp.daemon.api.admin import ADMIN_PREFIX
+from llmp.daemon.middleware import Handler
+from llmp.daemon.runtime import Runtime
+from llmp.daemon.security.client_auth import AuthFailure
+from llmp.daemon.security.policy import CLIENT, SECURITY, Security
+from llmp.daemon.security.refusal import refuse
+
+log = logging.getLogger("llmp.security")
+EXPOSED = "x-request-id, x-llmp-provider, x-llmp-model, x-llmp-attempts, retry-after"
+
+
+def _cors_origin(request: web.Request) -> str | None:
+    """The request's Origin when it is one the config lets call this path, else None."""
+    origin = request.headers.get("Origin")
+    if origin is None or request.path.startswith(ADMIN_PREFIX):
+        return None
+    return origin if origin in request.app[SECURITY].server.cors_origins else None
+
+
+def _preflight(request: web.Request, origin: str) -> web.Response:
+    return web.Response(status=204, headers={
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", ""),
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    })
+
+
+@web.middleware
+async def security_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    security = request.app[SECURITY]
+    if "Origin" in request.headers:
+        origin = _cors_origin(request)
+        if origin is None:
+            return refuse(request, 403, "Cross-origin requests are not allowed from this origin "
+                          "(see server.cors_origins).", "permission_error", code="origin_not_allowed")
+        if request.method == "OPTIONS":
+            return _preflight(request, origin)
+    if request.path.startswith("/v1/") and security.auth.enabled:
+        try:
+            request[CLIENT] = security.auth.authenticate(request.headers)
+        except AuthFailure as exc:
+            security.failures.record(path=request.path, remote=request.remote, reason=str(exc))
+            log.warning("client authentication failed for %s: %s", request.path, exc)
+            return refuse(request, 401, str(exc), "authentication_error", code="invalid_api_key",
+                          headers={"WWW-Authenticate": 'Bearer realm="llmp"'})
+    if request.can_read_body:
+        try:
+            await asyncio.wait_for(request.read(), security.server.limits.read_timeout)
+        except asyncio.TimeoutError:
+            late = refuse(request, 408, "The request body did not arrive in time.",
+                          "invalid_request_error", code="request_timeout")
+            late.force_close()  # the rest of the body may still come: never read it as a request
+            return late
+    return await handler(request)
+
+
+async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    origin = _cors_origin(request)
+    if origin is not None and "Access-Control-Allow-Origin" not in response.headers:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = EXPOSED
+        response.headers["Vary"] = "Origin"
+
+
+def install_security(app: web.Application, runtime: Runtime) -> Security:
+    security = Security(runtime.config.server, lambda name: runtime.providers.get(name))
+    app[SECURITY] = security
+    app.middlewares.append(security_guard)
+    app.on_response_prepare.append(_cors_headers)
+    runtime.observers.append(security.limiter)
+    runtime.observers.append(security.key_refresher)
+    return security

@@ -1,0 +1,37 @@
+"""Refusals written in the client's own wire format, before any handler ran.
+
+The security checks run in middleware, ahead of the route that knows its
+format, so the format is told from the path: Anthropic's API lives under
+`/v1/messages`, everything else speaks OpenAI's shape.
+"""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from llmp.daemon.runtime import REQUEST_ID
+
+
+def refuse(
+    request: web.Request,
+    status: int,
+    message: str,
+    error_type: str,
+    *,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    if request.path.startswith("/v1/messages"):
+        body: dict[str, object] = {"type": "error", "error": {"type": error_type, "message": message}}
+    else:
+        body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        headers={
+            "Content-Type": "application/json",
+            "x-request-id": request.get(REQUEST_ID, ""),
+            **(headers or {}),
+        },
+    )

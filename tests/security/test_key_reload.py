@@ -1,0 +1,109 @@
+"""A key set or removed with `llmp keys` reaches the running daemon without a restart."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+
+from tests.support.auth_upstream import requires_key
+from tests.support.cli import run_llmp
+
+pytestmark = pytest.mark.timeout(120)
+OLD = "sk-old-key-aaaaaaaaaaaaaaaa1111"
+NEW = "sk-new-key-bbbbbbbbbbbbbbbb2222"
+
+
+def key_test(name: str) -> dict:
+    result = run_llmp("keys", "test", name, "--json")
+    return json.loads(result.out)
+
+
+def test_daemon_uses_a_key_set_or_removed_while_it_runs(test_keyring, upstream, start_daemon,
+                                                        isolated_env) -> None:
+    upstream.always(requires_key(NEW))
+    config = f"""
+providers:
+  up:
+    type: openai
+    base_url: {upstream.url}/v1
+    models: [gpt-4o-mini]
+"""
+    (isolated_env / "config.yaml").write_text(config)
+    before = run_llmp("keys", "set", "up", "--stdin", stdin=OLD)
+    assert before.code == 0 and "not running" in before.out
+    state = start_daemon(config)
+    client = openai.OpenAI(base_url=state.base_url + "/v1", api_key="unused", max_retries=0)
+
+    def ask() -> str:
+        answer = client.chat.completions.create(
+            model="up/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        return answer.choices[0].message.content
+
+    with pytest.raises(openai.AuthenticationError) as refused:
+        ask()
+    assert OLD not in str(refused.value) and "sk-…1111" in str(refused.value)
+    report = key_test("up")
+    assert report["via"] == "daemon" and report["results"][0]["result"] == "invalid"
+
+    changed = run_llmp("keys", "set", "up", "--stdin", stdin=NEW)
+    assert changed.code == 0 and "the running daemon now uses it" in changed.out
+    assert ask() == "authorised"
+    assert upstream.requests[-1].headers["Authorization"] == f"Bearer {NEW}"
+    assert key_test("up")["results"][0]["result"] == "valid"
+
+    assert run_llmp("keys", "rm", "up").code == 0
+    with pytest.raises(openai.AuthenticationError):
+        ask()
+    assert "Authorization" not in upstream.requests[-1].headers
+    events = [json.loads(line)["event"]
+              for line in (isolated_env / "logs" / "audit.log").read_text().splitlines()]
+    # The daemon writes its lines from a background thread: compare without order.
+    assert sorted(events) == ["key_removed", "key_set", "key_set", "keys_reloaded", "keys_reloaded"]
+
+
+def test_a_refused_key_is_read_again_lazily(test_keyring, upstream, make_gateway) -> None:
+    """A key changed behind llmp's back (no `llmp keys`) is picked up after the upstream refuses."""
+    import asyncio
+
+    from llmp.core import keyring_store
+    from llmp.daemon.security.policy import SECURITY
+
+    keyring_store.put("up", OLD)
+    gateway = make_gateway(f"""
+providers:
+  up: {{type: openai, base_url: "{upstream.url}/v1", models: [gpt-4o-mini]}}
+""")
+    refresher = gateway.server.app[SECURITY].key_refresher
+    refresher.clock = lambda: 1000.0
+    client = gateway.openai()
+
+    def ask() -> str:
+        answer = client.chat.completions.create(
+            model="up/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        return answer.choices[0].message.content
+
+    async def settle() -> None:
+        await asyncio.gather(*list(refresher.pending))
+
+    def refused_then_settled() -> None:
+        with pytest.raises(openai.AuthenticationError):
+            ask()
+        # The re-read (if any) was scheduled before the 401 was sent: let it finish.
+        gateway.server.call(settle())
+
+    upstream.always(requires_key(NEW))
+    keyring_store.put("up", NEW)  # behind llmp's back: nobody tells the daemon
+    refused_then_settled()
+    assert ask() == "authorised"
+    assert upstream.requests[-1].headers["Authorization"] == f"Bearer {NEW}"
+
+    newer = "sk-newer-key-cccccccccccccccc3333"
+    upstream.always(requires_key(newer))
+    keyring_store.put("up", newer)
+    refused_then_settled()  # within 30 s of the last re-read: the key is not read again
+    refused_then_settled()
+    refresher.clock = lambda: 1031.0
+    refused_then_settled()
+    assert ask() == "authorised"

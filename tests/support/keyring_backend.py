@@ -1,0 +1,51 @@
+"""A keyring backend for tests: entries in a JSON file under LLMP_HOME.
+
+Child processes (the CLI, the daemon) select it with
+`PYTHON_KEYRING_BACKEND=tests.support.keyring_backend.TestFileKeyring`, so a
+key the CLI stores is the key the daemon reads, as with a real OS keyring,
+without touching the developer's own keyring.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from keyring.backend import KeyringBackend
+from keyring.errors import PasswordDeleteError
+
+BACKEND = "tests.support.keyring_backend.TestFileKeyring"
+
+
+class TestFileKeyring(KeyringBackend):
+    priority = 1  # type: ignore[assignment]
+    __test__ = False  # not a pytest test class
+
+    @property
+    def _path(self) -> Path:
+        return Path(os.environ["LLMP_HOME"]) / "test-keyring.json"
+
+    def _entries(self) -> dict[str, str]:
+        try:
+            return json.loads(self._path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._entries().get(f"{service}/{username}")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        entries = self._entries()
+        entries[f"{service}/{username}"] = password
+        self._path.write_text(json.dumps(entries), encoding="utf-8")
+
+    def delete_password(self, service: str, username: str) -> None:
+        entries = self._entries()
+        if entries.pop(f"{service}/{username}", None) is None:
+            raise PasswordDeleteError(username)
+        self._path.write_text(json.dumps(entries), encoding="utf-8")
+
+    def entries(self) -> dict[str, str]:
+        """Everything stored, for assertions."""
+        return self._entries()
