@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from llmp.daemon.api import admin, openai_routes
+from llmp.daemon.api import admin, admin_probe, openai_routes
 from llmp.daemon.middleware import guard
 from llmp.daemon.runtime import RUNTIME, Runtime
 from llmp.daemon.telemetry.access_log import AccessLog
@@ -20,6 +20,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app[admin.SHUTDOWN] = asyncio.Event()
     runtime.observers.append(AccessLog())
     admin.add_routes(app)
+    admin_probe.add_routes(app)
     openai_routes.add_routes(app)
 
     async def start_providers(_: web.Application) -> None:
