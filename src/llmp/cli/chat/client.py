@@ -9,12 +9,13 @@ costing tokens.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+
+from llmp.cli.openai_answers import AnswerError, delta_text, error_of, read_event
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 600.0  # a slow model may think for minutes between tokens
@@ -176,19 +177,11 @@ class ReplyStream:
 
     def _absorb(self, data: str) -> str:
         try:
-            event = json.loads(data)
-        except ValueError:
-            raise ChatError("the daemon sent a stream event that is not JSON") from None
-        if not isinstance(event, dict):
-            return ""
-        if "error" in event:
-            raise ChatError(_error_message(event), None)
+            event = read_event(data)
+        except AnswerError as error:
+            raise ChatError(error.message) from None
         self.reply.note_usage(event.get("usage"))
-        choices = event.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
-            return ""
-        delta = choices[0].get("delta") or {}
-        return str(delta.get("content") or "")
+        return delta_text(event)
 
 
 def _sse_data(lines: Iterator[str]) -> Iterator[str]:
@@ -214,21 +207,8 @@ def _json_of(response: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _error_message(data: Any) -> str:
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    return "the daemon reported an error"
-
-
 def error_from(status: int, content: bytes) -> ChatError:
-    try:
-        message = _error_message(json.loads(content))
-    except ValueError:
-        message = content[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
-    return ChatError(message, status)
+    return ChatError(error_of(status, content).message, status)
 
 
 def transport_error(base_url: str, exc: BaseException) -> ChatError:

@@ -106,7 +106,8 @@ class Runner:
             report.add("completion", "fail", detail="no model to test: give one with --model")
             report.add("stream", "skip", detail="no model")
         else:
-            await self._completion(report, report.model)
+            await self._call(report, "completion",
+                             self.probe.complete(report.provider, report.model), report.model)
             await self._stream(report, report.model)
         self._settle_auth(report)
         await self._embeddings(report, facts)
@@ -126,7 +127,7 @@ class Runner:
         error = facts.upstream_error
         if error is None:
             count = len(facts.upstream_models or [])
-            report.add("reachable", "ok", latency, f"{count} models listed")
+            report.add("reachable", "ok", latency, f"{count} model{'' if count == 1 else 's'} listed")
             report.add("authenticated", "ok")
             return True
         if error.kind in ("connection", "timeout"):
@@ -153,13 +154,14 @@ class Runner:
         elif completion.kind == "auth":
             auth.status, auth.detail = "fail", completion.detail
 
-    async def _completion(self, report: ProviderReport, model: str) -> None:
+    async def _call(self, report: ProviderReport, check: str, call: Awaitable[Any],
+                    detail: str) -> None:
         try:
-            _, latency = await self._timed(self.probe.complete(report.provider, model))
+            _, latency = await self._timed(call)
         except ProbeError as error:
-            report.failed("completion", error)
+            report.failed(check, error)
             return
-        report.add("completion", "ok", latency, model)
+        report.add(check, "ok", latency, detail)
 
     async def _stream(self, report: ProviderReport, model: str) -> None:
         clock = self.options.clock
@@ -196,12 +198,7 @@ class Runner:
             report.add("embeddings", "skip", detail="no embedding model listed "
                        "(give one with --embedding-model)")
             return
-        try:
-            _, latency = await self._timed(self.probe.embed(report.provider, model))
-        except ProbeError as error:
-            report.failed("embeddings", error)
-            return
-        report.add("embeddings", "ok", latency, model)
+        await self._call(report, "embeddings", self.probe.embed(report.provider, model), model)
 
 
 def _first(facts: Facts, *, chat: bool) -> str | None:

@@ -7,10 +7,10 @@ listing come from the admin endpoint `/admin/probe/{provider}`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from llmp.cli.openai_answers import AnswerError, delta_text, error_of, read_event
 from llmp.cli.provider_check.probe import (
     EMBEDDING_INPUT,
     Facts,
@@ -108,25 +108,11 @@ def _chat(provider: str, model: str, stream: bool) -> dict[str, Any]:
 
 def _text_of(data: str) -> str:
     try:
-        event = json.loads(data)
-    except ValueError:
-        raise ProbeError("incomplete", "a stream event is not JSON") from None
-    if not isinstance(event, dict):
-        return ""
-    if "error" in event:
-        error = event["error"] if isinstance(event["error"], dict) else {}
-        raise ProbeError(kind_of(500, error.get("type")), str(error.get("message") or event))
-    choices = event.get("choices") or [{}]
-    delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
-    return str((delta or {}).get("content") or "")
+        return delta_text(read_event(data))
+    except AnswerError as error:
+        raise ProbeError(kind_of(500, error.error_type), error.message) from None
 
 
 def _error(status: int, content: bytes) -> ProbeError:
-    try:
-        error = json.loads(content).get("error") or {}
-    except (ValueError, AttributeError):
-        error = {}
-    if not isinstance(error, dict):
-        error = {"message": str(error)}
-    message = str(error.get("message") or content[:200].decode("utf-8", "replace") or status)
-    return ProbeError(kind_of(status, error.get("type")), message, status)
+    error = error_of(status, content)
+    return ProbeError(kind_of(status, error.error_type), error.message, status)

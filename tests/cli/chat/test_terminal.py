@@ -11,47 +11,11 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.support.daemon_process import running_daemon, write_config
 from tests.support.fake_upstream import FakeUpstream, fail, hang
 from tests.support.openai_server import openai_server
 from tests.support.terminal import Terminal
 
 pytestmark = pytest.mark.timeout(90)
-
-
-@pytest.fixture(scope="module")
-def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, FakeUpstream]]:
-    """One daemon for the module: starting and stopping one per test would double its run time."""
-    home = tmp_path_factory.mktemp("llmp-home")
-    upstream = FakeUpstream().start()
-    write_config(home, f"""\
-  fake:
-    type: openai
-    base_url: {upstream.url}/v1
-    api_key: none
-    models: [gpt-fake]
-  mock:
-    type: mock
-    models: [mock-1]
-""")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LLMP_HOME", str(home))
-        with running_daemon(home):
-            yield home, upstream
-    upstream.stop()
-
-
-@pytest.fixture
-def daemon(shared_daemon: tuple[Path, FakeUpstream], monkeypatch: pytest.MonkeyPatch,
-           isolated_env: Path) -> FakeUpstream:
-    """The shared daemon, its upstream reset and its chat history gone, as if new."""
-    home, upstream = shared_daemon
-    monkeypatch.setenv("LLMP_HOME", str(home))
-    upstream.requests.clear()
-    upstream.cancelled = 0
-    upstream.always(openai_server())
-    (home / "chat_history").unlink(missing_ok=True)
-    return upstream
 
 
 @pytest.fixture
