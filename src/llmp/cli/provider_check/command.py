@@ -8,7 +8,6 @@ Exit code 1 when any check failed.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import typer
@@ -39,6 +38,8 @@ def test(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Check each provider: key, reachable, authenticated, completion, stream, embeddings."""
+    import asyncio
+
     from llmp.cli.console import console, fail, print_json
     from llmp.cli.provider_check.checks import Options
     from llmp.cli.provider_check.probe import ProbeError
@@ -63,6 +64,8 @@ def test(
 def _through_daemon(
     requested: list[str], model: str | None, options: Options
 ) -> tuple[list[ProviderReport], str]:
+    import asyncio
+
     from llmp.cli.autostart import ensure_daemon
     from llmp.cli.provider_check.daemon_probe import DaemonProbe
 
