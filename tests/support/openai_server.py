@@ -17,7 +17,7 @@ from aiohttp import web
 from tests.support.fake_upstream import Behaviour, sse_json, stream
 
 
-def completion(model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
+def completion(model: str, text: str, usage: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
         "model": model,
@@ -27,7 +27,7 @@ def completion(model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def chunks(model: str, pieces: list[str], usage: dict[str, int] | None) -> list[dict[str, Any]]:
+def chunks(model: str, pieces: list[str], usage: dict[str, Any] | None) -> list[dict[str, Any]]:
     base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
     events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
@@ -45,7 +45,7 @@ def openai_server(
     *,
     models: tuple[str, ...] = ("gpt-fake", "text-embedding-fake"),
     chunk_delay: float = 0.0,
-    usage: dict[str, int] | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> Behaviour:
     """Answer `/models`, `/chat/completions` (whole or streamed) and `/embeddings`."""
     pieces = pieces if pieces is not None else ["Hello", " there"]

@@ -49,14 +49,18 @@ def chat_bodies(upstream: FakeUpstream) -> list[dict]:
 def test_reply_streams_as_markdown_with_a_footer(daemon: FakeUpstream, terminals) -> None:
     daemon.always(openai_server(["Here is ", "**bold** text", "\n\n```python\nprint(1)\n```"],
                                 usage={"prompt_tokens": 11, "completion_tokens": 5,
-                                       "total_tokens": 16}))
+                                       "total_tokens": 16, "cost": 0.0123}))
     chat = open_chat(terminals)
     chat.wait_prompt()
     chat.say("show me")
-    shown = chat.expect(r"fake/gpt-fake · 11 in · 5 out tokens · [\d.]+s \(first token [\d.]+s\)")
+    shown = chat.expect(
+        r"fake/gpt-fake · 11 in · 5 out tokens · \$0\.0123 · [\d.]+s \(first token [\d.]+s\)")
     assert "Here is bold text" in shown  # the markdown was rendered: no asterisks left
     assert "**" not in shown
     assert "print(1)" in shown and "```" not in shown
+    chat.wait_prompt()
+    chat.say("/usage")
+    chat.expect(r"1 replies · 11 in · 5 out tokens · \$0\.0123")
     chat.wait_prompt()
     assert chat.leave() == 0
     body = chat_bodies(daemon)[0]
@@ -84,6 +88,9 @@ def test_slash_commands(daemon: FakeUpstream, terminals, tmp_path: Path) -> None
     chat.expect("fake/gpt-fake")
     chat.wait_prompt()
     assert chat_bodies(daemon)[-1] == chat_bodies(daemon)[-2]
+    chat.say("/system")
+    chat.expect("system prompt: You are terse.")
+    chat.wait_prompt()
 
     saved = tmp_path / "conversation.json"
     chat.say(f"/save {saved}")
@@ -107,6 +114,9 @@ def test_slash_commands(daemon: FakeUpstream, terminals, tmp_path: Path) -> None
     chat.expect("mock/mock-1 ·")
     chat.wait_prompt()
 
+    chat.say(f"/load {tmp_path / 'missing.json'}")
+    chat.expect("cannot read .*missing.json")
+    chat.wait_prompt()
     chat.say(f"/load {saved}")
     chat.expect(r"loaded 2 messages \(model fake/gpt-fake\)")
     chat.wait_prompt()
@@ -250,3 +260,17 @@ def test_unknown_model_at_start_is_a_clear_error(daemon: FakeUpstream, terminals
     assert chat.child.exitstatus == 1
     assert "error: The model 'nope' does not exist" in chat.output()
     assert "Traceback" not in chat.output()
+
+
+def test_no_stream_waits_for_the_whole_reply(daemon: FakeUpstream, terminals) -> None:
+    daemon.always(openai_server(["all ", "at ", "once"]))
+    chat = open_chat(terminals, "--no-stream", "-s", "Be brief.")
+    chat.wait_prompt()
+    chat.say("go")
+    shown = chat.expect(r"fake/gpt-fake · 7 in · 3 out tokens · [\d.]+s")
+    assert "all at once" in shown and "first token" not in shown
+    chat.wait_prompt()
+    body = chat_bodies(daemon)[-1]
+    assert body["stream"] is False
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert chat.leave() == 0

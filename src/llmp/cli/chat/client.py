@@ -82,18 +82,18 @@ class ChatClient:
         self._http.close()
 
     def models(self) -> list[str]:
-        data = _json_of(self._request("GET", "/models"))
+        data = _json_of(self.request("GET", "/models"))
         return [str(m["id"]) for m in data.get("data") or [] if isinstance(m, dict) and "id" in m]
 
     def check_model(self, name: str) -> None:
         """Raise `ChatError` naming the closest models when the daemon does not know `name`."""
         from urllib.parse import quote
 
-        self._request("GET", "/models/" + quote(name, safe="/"))
+        self.request("GET", "/models/" + quote(name, safe="/"))
 
     def complete(self, body: dict[str, Any]) -> Reply:
         reply = Reply()
-        response = self._request("POST", "/chat/completions", json={**body, "stream": False})
+        response = self.request("POST", "/chat/completions", json={**body, "stream": False})
         reply.finished_at = time.monotonic()
         reply.raw = response.content
         reply.note_headers(response.headers)
@@ -107,15 +107,19 @@ class ChatClient:
     def stream(self, body: dict[str, Any]) -> ReplyStream:
         return ReplyStream(self, body)
 
-    def _request(self, method: str, path: str, **options: Any) -> Any:
+    def request(self, method: str, path: str, *, stream: bool = False, **options: Any) -> Any:
+        """The daemon's answer; any failure is a `ChatError`. A stream is left open to read."""
         import httpx
 
         try:
-            response = self._http.request(method, path, **options)
+            response = self._http.send(self._http.build_request(method, path, **options),
+                                       stream=stream)
         except httpx.HTTPError as exc:
             raise transport_error(self.base_url, exc) from None
         if response.status_code >= 400:
-            raise error_from(response.status_code, response.content)
+            content = response.read()
+            response.close()
+            raise error_from(response.status_code, content)
         return response
 
 
@@ -129,22 +133,13 @@ class ReplyStream:
         self.reply = Reply()
 
     def __enter__(self) -> ReplyStream:
-        import httpx
-
-        http = self._client._http
-        request = http.build_request("POST", "/chat/completions", json=self._body)
         try:
-            self._response = http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise transport_error(self._client.base_url, exc) from None
+            self._response = self._client.request("POST", "/chat/completions", json=self._body,
+                                                  stream=True)
         except KeyboardInterrupt:  # stopped before the first token: httpx drops the connection
             self.reply.interrupted = True
             self.reply.finished_at = time.monotonic()
             raise
-        if self._response.status_code >= 400:
-            content = self._response.read()
-            self._response.close()
-            raise error_from(self._response.status_code, content)
         self.reply.note_headers(self._response.headers)
         return self
 
