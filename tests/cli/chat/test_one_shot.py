@@ -111,12 +111,23 @@ def test_chat_starts_the_daemon_when_it_is_not_running(isolated_env: Path) -> No
         run_llmp("stop")
 
 
-def test_unreachable_provider_is_one_line(isolated_env: Path) -> None:
+def test_default_model_prefers_the_default_alias_and_unreachable_is_one_line(
+    isolated_env: Path,
+) -> None:
     write_config(isolated_env, "  down:\n    type: openai\n    base_url: http://127.0.0.1:9/v1\n"
-                               "    api_key: none\n    models: [m]\n")
+                               "    api_key: none\n    models: [m]\n"
+                               "  mock:\n    type: mock\n    models: [mock-1]\n",
+                 "models:\n  default: [mock/mock-1]\n")
     try:
-        code, out, err = chat("hello?")
+        assert chat("hello?")[:2] == (0, "hello?\n")  # the alias, not the first provider
+        code, out, err = chat("-m", "down/m", "hello?")
         assert (code, out) == (1, "")
         assert err.splitlines()[-1].startswith("error: cannot connect to provider 'down'")
     finally:
         run_llmp("stop")
+
+
+def test_llmp_model_chooses_the_model(daemon: FakeUpstream, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMP_MODEL", "mock/mock-1")
+    assert chat("from the environment")[:2] == (0, "from the environment\n")
+    assert daemon.requests == []

@@ -274,3 +274,15 @@ def test_no_stream_waits_for_the_whole_reply(daemon: FakeUpstream, terminals) ->
     assert body["stream"] is False
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}
     assert chat.leave() == 0
+
+
+def test_ctrl_c_stops_a_one_shot_reply_with_code_130(daemon: FakeUpstream, terminals) -> None:
+    daemon.always(openai_server([f"word{i} " for i in range(200)], chunk_delay=0.1))
+    chat = open_chat(terminals, "tell me everything")
+    chat.expect("word1")
+    chat.interrupt()
+    chat.child.expect(pexpect.EOF)
+    chat.child.close()
+    assert chat.child.exitstatus == 130
+    assert "stopped" in chat.output() and "Traceback" not in chat.output()
+    assert wait_until(lambda: daemon.cancelled == 1)
