@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from tests.support.cli import Result, run_llmp
 from tests.support.daemon_process import running_daemon, write_config
-from tests.support.fake_upstream import FakeUpstream, fail
+from tests.support.fake_upstream import Behaviour, FakeUpstream, fail
 from tests.support.openai_server import openai_server
 
 pytestmark = pytest.mark.timeout(120)
@@ -20,7 +21,7 @@ REFUSAL = {"error": {"message": f"Incorrect API key provided: {BAD_KEY}.",
                      "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
 
 
-def providers_yaml(healthy: str, refusing: str) -> str:
+def providers_yaml(healthy: str, refusing: str, unlisted: str) -> str:
     return f"""\
   fake:
     type: openai
@@ -49,35 +50,53 @@ def providers_yaml(healthy: str, refusing: str) -> str:
     base_url: {healthy}/v1
     api_key: env:UNSET_VARIABLE_FOR_LLMP_TEST
     models: [gpt-fake]
+  nolist:
+    type: openai
+    base_url: {unlisted}/v1
+    api_key: none
+    models: [gpt-fake]
 """
 
 
+def without_model_list(answer: Behaviour) -> Behaviour:
+    """A server with no `/models` (404), answering everything else with `answer`."""
+
+    async def behaviour(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/models"):
+            return await fail(404, {"error": {"message": "Not found", "type": "not_found"}})(request)
+        return await answer(request)
+
+    return behaviour
+
+
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, FakeUpstream, FakeUpstream]]:
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, FakeUpstream, ...]]:
     home = tmp_path_factory.mktemp("llmp-home")
     healthy = FakeUpstream().start()
     refusing = FakeUpstream().start()
-    write_config(home, providers_yaml(healthy.url, refusing.url))
+    unlisted = FakeUpstream().start()
+    write_config(home, providers_yaml(healthy.url, refusing.url, unlisted.url))
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("LLMP_HOME", str(home))
             patch.setenv("BADKEY_VALUE", BAD_KEY)
             with running_daemon(home):
-                yield home, healthy, refusing
+                yield home, healthy, refusing, unlisted
     finally:
-        healthy.stop()
-        refusing.stop()
+        for upstream in (healthy, refusing, unlisted):
+            upstream.stop()
 
 
 @pytest.fixture
 def upstreams(setup, isolated_env: Path, monkeypatch: pytest.MonkeyPatch):
-    home, healthy, refusing = setup
+    home, healthy, refusing, unlisted = setup
     monkeypatch.setenv("LLMP_HOME", str(home))
     monkeypatch.setenv("BADKEY_VALUE", BAD_KEY)
     healthy.requests.clear()
     healthy.always(openai_server())
     refusing.always(fail(401, REFUSAL))
-    return healthy, refusing
+    unlisted.always(without_model_list(openai_server()))
+    return healthy, refusing, unlisted
 
 
 def llmp_test(*args: str) -> Result:
@@ -96,7 +115,7 @@ def statuses(result: Result, provider: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("direct", [False, True], ids=["daemon", "direct"])
 def test_healthy_provider_passes_every_check(upstreams, direct: bool) -> None:
-    healthy, _ = upstreams
+    healthy, _, _ = upstreams
     result = llmp_test("fake", "--json", *(["--direct"] if direct else []))
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -177,12 +196,12 @@ def test_every_provider_by_default(upstreams) -> None:
     assert result.code == 1
     data = json.loads(result.out)
     assert [p["provider"] for p in data["providers"]] == [
-        "fake", "badkey", "down", "slow", "sluggish", "nokey"]
-    assert [p["ok"] for p in data["providers"]] == [True, False, False, False, True, False]
+        "fake", "badkey", "down", "slow", "sluggish", "nokey", "nolist"]
+    assert [p["ok"] for p in data["providers"]] == [True, False, False, False, True, False, True]
 
 
 def test_model_option_picks_provider_and_model(upstreams) -> None:
-    healthy, _ = upstreams
+    healthy, _, _ = upstreams
     result = llmp_test("--model", "fake/gpt-other", "--json")
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -193,7 +212,7 @@ def test_model_option_picks_provider_and_model(upstreams) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (("nosuch",), "error: unknown provider 'nosuch' (configured: fake, badkey, down, slow, "
-                  "sluggish, nokey)"),
+                  "sluggish, nokey, nolist)"),
     (("--direct", "nosuch"), "error: unknown provider 'nosuch'"),
     (("fake", "--model", "sluggish/mock-1"), "error: --model sluggish/mock-1 names provider "
                                               "'sluggish', which is not among"),
@@ -220,3 +239,22 @@ def test_direct_does_not_need_the_daemon_and_test_starts_it(isolated_env: Path) 
             "stream": "ok", "embeddings": "skip"}
     finally:
         run_llmp("stop")
+
+
+@pytest.mark.parametrize("direct", [False, True], ids=["daemon", "direct"])
+def test_without_a_model_list_the_completion_decides_authentication(upstreams,
+                                                                     direct: bool) -> None:
+    flag = ["--direct"] if direct else []
+    accepted = llmp_test("nolist", "--json", *flag)
+    assert accepted.code == 0, accepted.err
+    found = checks(accepted, "nolist")
+    assert found["reachable"]["status"] == "ok"
+    assert found["authenticated"] == {**found["authenticated"], "status": "ok",
+                                      "detail": "the completion was accepted"}
+    _, _, unlisted = upstreams
+    unlisted.always(without_model_list(fail(401, REFUSAL)))
+    refused = llmp_test("nolist", "--json", *flag)
+    assert refused.code == 1
+    assert statuses(refused, "nolist")["authenticated"] == "fail"
+    assert checks(refused, "nolist")["authenticated"]["detail"] == (
+        "Incorrect API key provided: sk-…WXYZ.")
