@@ -88,7 +88,8 @@ def test_provider_failure_is_one_line(daemon: FakeUpstream) -> None:
                                        "param": None}}))
     code, out, err = chat("hi")
     assert (code, out) == (1, "")
-    assert err.strip() == "error: Incorrect API key provided"
+    assert err.strip() == ("error: Incorrect API key provided "
+                           "(check the API key of provider 'fake')")
 
 
 def test_a_stream_cut_midway_is_an_error(daemon: FakeUpstream) -> None:

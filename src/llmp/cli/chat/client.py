@@ -119,7 +119,7 @@ class ChatClient:
         if response.status_code >= 400:
             content = response.read()
             response.close()
-            raise error_from(response.status_code, content)
+            raise error_from(response.status_code, content, response.headers.get("x-llmp-provider"))
         return response
 
 
@@ -202,8 +202,12 @@ def _json_of(response: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def error_from(status: int, content: bytes) -> ChatError:
-    return ChatError(error_of(status, content).message, status)
+def error_from(status: int, content: bytes, provider: str | None = None) -> ChatError:
+    """The daemon's error message; a refused key also says which provider's key to check."""
+    message = error_of(status, content).message
+    if status in (401, 403) and provider:
+        message += f" (check the API key of provider '{provider}')"
+    return ChatError(message, status)
 
 
 def transport_error(base_url: str, exc: BaseException) -> ChatError:
