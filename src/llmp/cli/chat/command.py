@@ -89,8 +89,7 @@ def _chat(
         session = ChatSession(client, conversation, out, error_console(),
                               markdown=out.is_terminal, stream=stream)
         if text is None:
-            if model:
-                client.check_model(chosen)
+            client.check_model(chosen)
             _interactive(session)
             return
         reply = session.send(text)

@@ -84,8 +84,11 @@ class ChatSession:
             if not line:
                 continue
             if is_command(line):
-                if not run_command(self, line):
-                    return
+                try:
+                    if not run_command(self, line):
+                        return
+                except KeyboardInterrupt:
+                    self.note("stopped")
                 continue
             self.send(line[1:] if line.startswith("//") else line)
 
