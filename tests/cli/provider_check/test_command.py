@@ -258,3 +258,27 @@ def test_without_a_model_list_the_completion_decides_authentication(upstreams,
     assert statuses(refused, "nolist")["authenticated"] == "fail"
     assert checks(refused, "nolist")["authenticated"]["detail"] == (
         "Incorrect API key provided: sk-…WXYZ.")
+
+
+def test_direct_tells_a_proxy_problem_from_a_provider_problem(isolated_env: Path,
+                                                              upstream: FakeUpstream,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon was started before the key was exported: only the daemon lacks it."""
+    good_key = "sk-good-0123456789abcdefKEY1"
+
+    async def keyed(request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != f"Bearer {good_key}":
+            return await fail(401, REFUSAL)(request)
+        return await openai_server()(request)
+
+    upstream.always(keyed)
+    write_config(isolated_env, f"  keyed:\n    type: openai\n    base_url: {upstream.url}/v1\n"
+                               "    api_key: env:KEYED_VALUE\n    models: [gpt-fake]\n")
+    with running_daemon(isolated_env):
+        monkeypatch.setenv("KEYED_VALUE", good_key)
+        through = llmp_test("--json")
+        direct = llmp_test("--json", "--direct")
+    assert through.code == 1 and statuses(through, "keyed")["key"] == "fail"
+    assert statuses(through, "keyed")["authenticated"] == "fail"
+    assert direct.code == 0, direct.err
+    assert set(statuses(direct, "keyed").values()) == {"ok"}
