@@ -212,7 +212,9 @@ def test_history_persists_between_sessions(daemon: FakeUpstream, terminals) -> N
     first.expect("fake/gpt-fake")
     first.wait_prompt()
     assert first.leave() == 0
-    assert "remember this line" in (Path(os.environ["LLMP_HOME"]) / "chat_history").read_text()
+    history = Path(os.environ["LLMP_HOME"]) / "chat_history"
+    assert "remember this line" in history.read_text()
+    assert history.stat().st_mode & 0o777 == 0o600
 
     second = open_chat(terminals)
     second.wait_prompt()

@@ -26,6 +26,7 @@ class LineInput:
         from prompt_toolkit.history import FileHistory
 
         history.parent.mkdir(parents=True, exist_ok=True)
+        history.touch(mode=0o600, exist_ok=True)  # prompts can hold secrets: owner only
         self._session: Any = PromptSession(
             history=FileHistory(str(history)),
             multiline=True,
