@@ -7,7 +7,7 @@ import logging
 import typer
 
 from llmp import __version__
-from llmp.cli import keys, lifecycle, logs, providers
+from llmp.cli import chat, keys, lifecycle, logs, provider_check, providers
 from llmp.core.redact import RedactingFilter
 
 app = typer.Typer(
@@ -43,6 +43,8 @@ lifecycle.register(app)
 logs.register(app)
 providers.register(app)
 keys.register(app)
+chat.register(app)
+provider_check.register(app)
 
 
 def run() -> None:

@@ -6,7 +6,14 @@ import asyncio
 
 from aiohttp import web
 
-from llmp.daemon.api import admin, admin_keys, anthropic_routes, openai_routes, openapi
+from llmp.daemon.api import (
+    admin,
+    admin_keys,
+    admin_probe,
+    anthropic_routes,
+    openai_routes,
+    openapi,
+)
 from llmp.daemon.middleware import guard
 from llmp.daemon.runtime import RUNTIME, Runtime
 from llmp.daemon.security.middleware import install_security
@@ -23,6 +30,7 @@ def build_app(runtime: Runtime) -> web.Application:
     admin.add_routes(app)
     admin_keys.add_routes(app)
     openapi.add_routes(app)
+    admin_probe.add_routes(app)
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)
 
