@@ -9,7 +9,7 @@ from aiohttp import web
 from llmp.daemon.api import admin, openai_routes
 from llmp.daemon.middleware import guard
 from llmp.daemon.runtime import RUNTIME, Runtime
-from llmp.daemon.telemetry.access_log import AccessLog
+from llmp.daemon.telemetry import hub as telemetry
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # large enough for several base64 images
 
@@ -18,7 +18,7 @@ def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY_BYTES)
     app[RUNTIME] = runtime
     app[admin.SHUTDOWN] = asyncio.Event()
-    runtime.observers.append(AccessLog())
+    telemetry.install(app, runtime)  # logs, metrics, usage ledger, live stats
     admin.add_routes(app)
     openai_routes.add_routes(app)
 

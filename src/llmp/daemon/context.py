@@ -36,6 +36,10 @@ class RequestContext:
     first_byte_at: float | None = None
     finished_at: float | None = None
     client_key: str | None = None
+    # For the usage ledger: references, never copies, so the hot path pays nothing.
+    request_body: dict[str, Any] | None = None  # the client's parsed body
+    response_body: bytes | None = None  # a non-streamed answer as the client got it
+    stream_events: int = 0  # stream events relayed; estimates output tokens when no usage came
 
     @property
     def latency(self) -> float | None:

@@ -22,6 +22,7 @@ from llmp.daemon.providers.base import Provider
 from llmp.daemon.providers.registry import adapter_for
 from llmp.daemon.routing.resolver import Resolver
 from llmp.daemon.routing.router import Router
+from llmp.daemon.telemetry.metrics import Metrics
 
 log = logging.getLogger("llmp.daemon")
 
@@ -36,6 +37,7 @@ class Runtime:
         self.requests_total = 0
         self.in_flight = 0
         self.observers: list[RequestObserver] = []
+        self.metrics = Metrics(in_flight=lambda: self.in_flight)  # /metrics; routing reports here too
         self.providers: dict[str, Provider] = {
             name: adapter_for(spec.type or "openai")(name, spec)
             for name, spec in self.config.providers.items()

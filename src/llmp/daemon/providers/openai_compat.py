@@ -15,6 +15,7 @@ import orjson
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.providers.sse import SSEDecoder, iter_events, read_chunks
+from llmp.daemon.telemetry.stream_usage import UsageEventFilter
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 PATHS = {
@@ -39,7 +40,13 @@ class OpenAICompatibleProvider(Provider):
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        payload = orjson.dumps({**body, "model": model})
+        extra: dict[str, Any] = {"model": model}
+        hide_usage = stream and operation != "embeddings" and self.config.stream_usage and not (
+            isinstance(body.get("stream_options"), dict) and body["stream_options"].get("include_usage")
+        )
+        if hide_usage:  # usage for the ledger; the client who did not ask never sees it
+            extra["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        payload = orjson.dumps({**body, **extra})
         response = await self.http.request(
             "POST", self.base_url + PATHS[operation], body=payload,
             headers=self.headers(), stream=stream,
@@ -49,20 +56,30 @@ class OpenAICompatibleProvider(Provider):
             data = b"".join([chunk async for chunk in read_chunks(response, self.name)])
             return Forwarded(response.status, content_type, body=data)
         forwarded = Forwarded(response.status, "text/event-stream")
-        forwarded.chunks = self._relay(response, forwarded)
+        forwarded.chunks = self._relay(response, forwarded, hide_usage)
         return forwarded
 
-    async def _relay(self, response: Any, forwarded: Forwarded) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, response: Any, forwarded: Forwarded, hide_usage: bool = False
+    ) -> AsyncIterator[bytes]:
         """Yield the upstream's bytes as they come, noting usage and insisting on `[DONE]`."""
         decoder = SSEDecoder()
+        hidden = UsageEventFilter() if hide_usage else None
         finished = False
         async for chunk in read_chunks(response, self.name):
             for event in decoder.feed(chunk):
+                forwarded.events += 1
                 if event.data == DONE:
                     finished = True
                 elif b'"usage":{' in event.data or b'"usage": {' in event.data:
                     forwarded.usage = _usage_of(event.data)
+            if hidden is not None:
+                chunk = hidden.feed(chunk)
+                if not chunk:
+                    continue
             yield chunk
+        if hidden is not None and (tail := hidden.flush()):
+            yield tail
         if not finished:
             raise _incomplete(self.name)
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from llmp.core.config_schema import LoggingConfig
+from llmp.daemon.telemetry.request_log_context import RequestIdFilter
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -38,6 +39,18 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class ConsoleFormatter(logging.Formatter):
+    """`12:00:01 INFO    chat gpt-4o -> openai/gpt-4o 200 812ms ...  [req_…]` for `--foreground`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{text}  [{request_id}]" if request_id else text
+
+
 def setup_logging(
     log_file: Path, config: LoggingConfig, *, console: bool
 ) -> logging.handlers.QueueListener:
@@ -49,12 +62,14 @@ def setup_logging(
     handlers: list[logging.Handler] = [file_handler]
     if console:
         stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        stream.setFormatter(ConsoleFormatter())
         handlers.append(stream)
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=False)
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    enqueue = logging.handlers.QueueHandler(records)
+    enqueue.addFilter(RequestIdFilter())  # on the logging thread, where the request's id is known
+    root.handlers[:] = [enqueue]
     root.setLevel(config.level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener.start()
