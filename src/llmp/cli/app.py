@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from llmp import __version__
-from llmp.cli import lifecycle, logs
+from llmp.cli import lifecycle, logs, usage
 
 app = typer.Typer(
     name="llmp",
@@ -34,6 +34,7 @@ def main(
 
 lifecycle.register(app)
 logs.register(app)
+usage.register(app)
 
 
 def run() -> None:

@@ -68,10 +68,11 @@ class OpenAICompatibleProvider(Provider):
         finished = False
         async for chunk in read_chunks(response, self.name):
             for event in decoder.feed(chunk):
-                forwarded.events += 1
                 if event.data == DONE:
                     finished = True
-                elif b'"usage":{' in event.data or b'"usage": {' in event.data:
+                    continue
+                forwarded.events += 1
+                if b'"usage":{' in event.data or b'"usage": {' in event.data:
                     forwarded.usage = _usage_of(event.data)
             if hidden is not None:
                 chunk = hidden.feed(chunk)
