@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from llmp.core.config_schema import LoggingConfig
+from llmp.daemon.telemetry.log_queue import Enqueue, QuietFile, Writer, skip_unused_record_fields
 from llmp.daemon.telemetry.request_log_context import RequestIdFilter
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -24,6 +25,10 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # The rotating handler formats each record twice (once to check the size): do it once.
+        cached = record.__dict__.get("_json")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -31,12 +36,14 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        fields = vars(record)
+        for key in fields.keys() - _STANDARD:
+            if not key.startswith("_"):
+                entry[key] = fields[key]
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        record._json = text = orjson.dumps(entry, default=str).decode()
+        return text
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -55,7 +62,7 @@ def setup_logging(
     log_file: Path, config: LoggingConfig, *, console: bool
 ) -> logging.handlers.QueueListener:
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = QuietFile(
         log_file, maxBytes=config.max_bytes, backupCount=config.backup_count, encoding="utf-8"
     )
     file_handler.setFormatter(JsonFormatter())
@@ -65,9 +72,10 @@ def setup_logging(
         stream.setFormatter(ConsoleFormatter())
         handlers.append(stream)
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=False)
+    listener = Writer(records, *handlers, respect_handler_level=False)
     root = logging.getLogger()
-    enqueue = logging.handlers.QueueHandler(records)
+    skip_unused_record_fields()
+    enqueue = Enqueue(records)
     enqueue.addFilter(RequestIdFilter())  # on the logging thread, where the request's id is known
     root.handlers[:] = [enqueue]
     root.setLevel(config.level.upper())
