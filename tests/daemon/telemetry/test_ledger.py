@@ -95,7 +95,8 @@ def test_stream_usage_off_per_provider_sends_the_body_untouched(
         make_gateway, upstream: FakeUpstream, isolated_env: Path) -> None:
     upstream.always(stream(stream_events(with_usage=False)))
     config = gateway_config(upstream.url).replace(
-        "models: [gpt-4o-mini]", "models: [gpt-4o-mini]\n    stream_usage: false")
+        "models: [gpt-4o-mini, text-embedding-3-small]",
+        "models: [gpt-4o-mini, text-embedding-3-small]\n    stream_usage: false")
     gateway = make_gateway(config)
     content = "one two three four five six seven eight"  # 39 characters: 10 tokens estimated
     list(gateway.openai().chat.completions.create(

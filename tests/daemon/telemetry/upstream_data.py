@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from tests.daemon.test_openai_sdk import openai_config
+
 USAGE = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12,
          "prompt_tokens_details": {"cached_tokens": 4},
          "completion_tokens_details": {"reasoning_tokens": 0}}
@@ -22,20 +24,14 @@ COMPLETION = {
 
 
 def gateway_config(url: str, extra: str = "") -> str:
-    return f"""
-providers:
-  up:
-    type: openai
-    base_url: {url}/v1
-    api_key: sk-test-upstream-key-123456
-    models: [gpt-4o-mini]
+    return openai_config(url, f"""
 models:
   fast: [up/gpt-4o-mini]
   other: [up/gpt-4o-mini]
 prices:
   up/gpt-4o-mini: {{input: 1.0, output: 2.0, cached_input: 0.5}}
 {extra}
-"""
+""")
 
 
 def chunk(delta: dict, finish: str | None = None) -> dict:
