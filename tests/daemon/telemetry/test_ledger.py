@@ -21,7 +21,7 @@ from tests.daemon.telemetry.upstream_data import (
     gateway_config,
     stream_events,
 )
-from tests.support.fake_upstream import FakeUpstream, reply, stream
+from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
 
 MOCK = "providers:\n  mock: {type: mock, models: [mock-1]}\n"
 
@@ -250,3 +250,19 @@ def test_llmp_usage_totals_match_the_rows(make_gateway, upstream: FakeUpstream,
 def test_llmp_usage_without_a_ledger_says_so() -> None:
     result = CliRunner().invoke(app, ["usage"])
     assert result.exit_code == 1 and "no usage recorded yet" in result.output
+
+
+def test_a_server_that_rejects_stream_options_is_asked_again_without(
+        make_gateway, upstream: FakeUpstream, isolated_env: Path) -> None:
+    rejection = {"error": {"message": "Unrecognized request argument supplied: stream_options",
+                           "type": "invalid_request_error", "param": None, "code": None}}
+    upstream.then(fail(400, rejection), stream(stream_events(with_usage=False)))
+    gateway = make_gateway(gateway_config(upstream.url))
+    parts = [e.choices[0].delta.content for e in gateway.openai().chat.completions.create(
+        model="fast", stream=True, messages=[{"role": "user", "content": "hi"}])]
+    assert "".join(p or "" for p in parts) == "Hello"
+    first, second = (r.json for r in upstream.requests)
+    assert first["stream_options"] == {"include_usage": True} and "stream_options" not in second
+    flush(gateway)
+    [row] = rows(isolated_env)
+    assert (row["status"], row["attempts"], row["estimated"]) == (200, 1, 1)

@@ -46,11 +46,20 @@ class OpenAICompatibleProvider(Provider):
         )
         if hide_usage:  # usage for the ledger; the client who did not ask never sees it
             extra["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
-        payload = orjson.dumps({**body, **extra})
-        response = await self.http.request(
-            "POST", self.base_url + PATHS[operation], body=payload,
-            headers=self.headers(), stream=stream,
-        )
+        url = self.base_url + PATHS[operation]
+        try:
+            response = await self.http.request(
+                "POST", url, body=orjson.dumps({**body, **extra}), headers=self.headers(), stream=stream,
+            )
+        except UpstreamError as error:
+            if not (hide_usage and error.status in (400, 422) and "stream_options" in error.message):
+                raise
+            # A server that rejects the option we added: ask again as the client did.
+            hide_usage = False
+            response = await self.http.request(
+                "POST", url, body=orjson.dumps({**body, "model": model}), headers=self.headers(),
+                stream=stream,
+            )
         content_type = response.headers.get("Content-Type", "application/json")
         if not stream:
             data = b"".join([chunk async for chunk in read_chunks(response, self.name)])
