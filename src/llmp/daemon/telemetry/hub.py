@@ -8,6 +8,7 @@ its own thread. `install` is the single call `build_app` makes.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from llmp.daemon.telemetry.request_log_context import request_scope
 from llmp.daemon.telemetry.usage import tokens_for
 
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 class Telemetry:
@@ -110,7 +112,7 @@ async def stats_endpoint(request: web.Request) -> web.Response:
     return web.json_response(request.app[TELEMETRY].stats_payload())
 
 
-def _bodies_middleware(telemetry: Telemetry) -> object:
+def _bodies_middleware(telemetry: Telemetry) -> Middleware:
     @web.middleware
     async def bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)

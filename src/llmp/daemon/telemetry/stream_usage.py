@@ -32,9 +32,12 @@ class UsageEventFilter:
 
     def feed(self, chunk: bytes) -> bytes:
         """The complete events in what has arrived, less a usage-only event."""
-        data = self._tail + chunk if self._tail else chunk
-        cut = max(_end_of_last(data, sep) for sep in _SEPARATORS)
-        ready, self._tail = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+        if not self._tail and chunk.endswith(b"\n\n"):  # the usual read: whole events
+            ready = chunk
+        else:
+            data = self._tail + chunk
+            cut = max(_end_of_last(data, sep) for sep in _SEPARATORS)
+            ready, self._tail = data[:cut], data[cut:]
         if ready and has_usage(ready):
             ready = _drop_usage_events(ready)
         return ready
