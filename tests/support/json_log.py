@@ -14,9 +14,9 @@ from llmp.daemon.telemetry.logs import setup_logging
 
 
 class JsonLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, config: LoggingConfig) -> None:
         self.path = path
-        self._listener = setup_logging(path, LoggingConfig(level="debug"), console=False)
+        self._listener = setup_logging(path, config, console=False)
 
     def records(self) -> list[dict[str, Any]]:
         """Every record written so far (stops the writer first, so nothing is still queued)."""
@@ -30,14 +30,21 @@ class JsonLog:
             self._listener.stop()
 
 
+_PROCESS_WIDE = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
+
+
 @contextmanager
-def json_log(path: Path) -> Iterator[JsonLog]:
+def json_log(path: Path, config: LoggingConfig | None = None) -> Iterator[JsonLog]:
+    """The daemon's logging for the duration of a test; the test process's own comes back after."""
     root = logging.getLogger()
     saved_handlers, saved_level = root.handlers[:], root.level
-    log = JsonLog(path)
+    saved_flags = {name: getattr(logging, name) for name in _PROCESS_WIDE}
+    log = JsonLog(path, config or LoggingConfig(level="debug"))
     try:
         yield log
     finally:
         log.close()
         root.handlers[:] = saved_handlers
         root.setLevel(saved_level)
+        for name, value in saved_flags.items():
+            setattr(logging, name, value)

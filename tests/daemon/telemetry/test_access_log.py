@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import httpx
 import pytest
 
 from llmp.core.config_schema import LoggingConfig
-from llmp.daemon.telemetry.logs import setup_logging
 from tests.daemon.telemetry.upstream_data import COMPLETION, COST, gateway_config, stream_events
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
 from tests.support.json_log import JsonLog, json_log
@@ -104,16 +102,10 @@ def test_request_id_round_trip_and_on_every_line(make_gateway, upstream: FakeUps
 
 def test_log_file_rotates_at_its_size_and_keeps_its_count(make_gateway, tmp_path: Path) -> None:
     config = LoggingConfig(level="info", max_bytes=10_000, backup_count=2)
-    root = logging.getLogger()
-    saved = root.handlers[:]
-    listener = setup_logging(tmp_path / "llmp.log", config, console=False)
-    try:
+    with json_log(tmp_path / "llmp.log", config):
         client = make_gateway("providers:\n  mock: {type: mock, models: [mock-1]}\n").openai()
         for _ in range(60):  # an access line is a few hundred bytes: 60 fill more than 3 files
             client.chat.completions.create(model="mock-1", messages=[{"role": "user", "content": "x"}])
-    finally:
-        listener.stop()
-        root.handlers[:] = saved
     files = sorted(p.name for p in tmp_path.glob("llmp.log*"))
     assert files == ["llmp.log", "llmp.log.1", "llmp.log.2"]
     for name in files:
