@@ -170,13 +170,20 @@ async def _one(session: aiohttp.ClientSession, url: str, stream: bool) -> float:
     return time.perf_counter() - began
 
 
-async def load(url: str, pid: int, requests: int, stream: bool, concurrency: int = 8) -> float:
-    """CPU seconds the proxy spent per request under concurrent load."""
+def _cpu(process: psutil.Process) -> tuple[float, float]:
+    """CPU seconds of the whole proxy process and of its event-loop (main) thread."""
+    total = process.cpu_times()
+    loop = next((t for t in process.threads() if t.id == process.pid), None)
+    return total.user + total.system, (loop.user_time + loop.system_time) if loop else float("nan")
+
+
+async def load(url: str, pid: int, requests: int, stream: bool, concurrency: int = 8) -> tuple[float, float]:
+    """CPU seconds the proxy spent per request under concurrent load: in all, and on its loop."""
     process = psutil.Process(pid)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         for _ in range(50):  # warm up
             await _one(session, url, stream)
-        before = process.cpu_times()
+        before = _cpu(process)
         remaining = iter(range(requests))
 
         async def worker() -> None:
@@ -184,8 +191,8 @@ async def load(url: str, pid: int, requests: int, stream: bool, concurrency: int
                 await _one(session, url, stream)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        after = process.cpu_times()
-    return ((after.user - before.user) + (after.system - before.system)) / requests
+        after = _cpu(process)
+    return (after[0] - before[0]) / requests, (after[1] - before[1]) / requests
 
 
 async def latency(url: str, requests: int, stream: bool) -> float:
@@ -218,8 +225,9 @@ def main() -> None:
                     process, url = proxies[mode]
                     for kind, stream in (("plain", False), ("stream", True)):
                         n = args.requests if not stream else max(200, args.requests // 5)
-                        cpu = asyncio.run(load(url, process.pid, n, stream))
+                        cpu, loop_cpu = asyncio.run(load(url, process.pid, n, stream))
                         results.setdefault((mode, kind + "_cpu"), []).append(cpu)
+                        results.setdefault((mode, kind + "_loop"), []).append(loop_cpu)
                         lat = asyncio.run(latency(url, 300, stream))
                         results.setdefault((mode, kind + "_lat"), []).append(lat)
         finally:
@@ -231,19 +239,22 @@ def main() -> None:
 
 def report(results: dict[tuple[str, str], list[float]], modes: tuple[str, ...]) -> None:
     value = {key: statistics.median(samples) for key, samples in results.items()}
-    print(f"{'':8}{'CPU/request':>14}{'CPU/chunk':>12}{'median plain':>15}{'median stream':>15}")
+    per_stream = CHUNKS + 3  # events in a streamed answer (role, content, finish, [DONE])
+    print("CPU per plain request / per streamed chunk (all threads; event-loop thread), median latency")
+    print(f"{'':6}{'request':>9}{'(loop)':>9}{'chunk':>9}{'(loop)':>9}{'plain':>11}{'stream':>11}")
     for mode in modes:
-        per_chunk = value[(mode, "stream_cpu")] / (CHUNKS + 3)
-        print(f"{mode:8}{value[(mode, 'plain_cpu')] * 1e6:>11.0f} µs{per_chunk * 1e6:>9.1f} µs"
-              f"{value[(mode, 'plain_lat')] * 1e3:>12.3f} ms{value[(mode, 'stream_lat')] * 1e3:>12.3f} ms")
-    on, off, bare = (value[(m, "plain_cpu")] for m in ("on", "off", "bare"))
-    s_on, s_off, s_bare = (value[(m, "stream_cpu")] for m in ("on", "off", "bare"))
-    print(f"\ntelemetry on/off   CPU per request {on / off:.2f}x   per stream {s_on / s_off:.2f}x")
-    print(f"llmp(on)/bare      CPU per request {on / bare:.2f}x   per stream {s_on / s_bare:.2f}x")
-    added = value[("on", "plain_lat")] - value[("off", "plain_lat")]
-    added_stream = value[("on", "stream_lat")] - value[("off", "stream_lat")]
-    print(f"telemetry adds     {added * 1e3:.3f} ms at the median (plain), "
-          f"{added_stream * 1e3:.3f} ms (stream)")
+        print(f"{mode:6}{value[(mode, 'plain_cpu')] * 1e6:>6.0f} µs"
+              f"{value[(mode, 'plain_loop')] * 1e6:>6.0f} µs"
+              f"{value[(mode, 'stream_cpu')] / per_stream * 1e6:>6.1f} µs"
+              f"{value[(mode, 'stream_loop')] / per_stream * 1e6:>6.1f} µs"
+              f"{value[(mode, 'plain_lat')] * 1e3:>8.3f} ms{value[(mode, 'stream_lat')] * 1e3:>8.3f} ms")
+    for kind in ("plain", "stream"):
+        on, off, bare = (value[(m, kind + "_cpu")] for m in ("on", "off", "bare"))
+        loop_on, loop_off = value[("on", kind + "_loop")], value[("off", kind + "_loop")]
+        added = value[("on", kind + "_lat")] - value[("off", kind + "_lat")]
+        print(f"{kind:6} on/off {on / off:.2f}x (loop {loop_on / loop_off:.2f}x), on/bare {on / bare:.2f}x, "
+              f"off/bare {off / bare:.2f}x; telemetry adds {(on - off) * 1e6:.0f} µs CPU "
+              f"({(loop_on - loop_off) * 1e6:.0f} µs on the loop) and {added * 1e3:.3f} ms at the median")
 
 
 if __name__ == "__main__":

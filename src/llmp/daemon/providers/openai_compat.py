@@ -76,6 +76,7 @@ class OpenAICompatibleProvider(Provider):
         hidden = UsageEventFilter() if hide_usage else None
         finished = False
         async for chunk in read_chunks(response, self.name):
+            usage_seen = False
             for event in decoder.feed(chunk):
                 if event.data == DONE:
                     finished = True
@@ -83,8 +84,9 @@ class OpenAICompatibleProvider(Provider):
                 forwarded.events += 1
                 if b'"usage":{' in event.data or b'"usage": {' in event.data:
                     forwarded.usage = _usage_of(event.data)
+                    usage_seen = True
             if hidden is not None:
-                chunk = hidden.feed(chunk)
+                chunk = hidden.feed(chunk, usage_seen)
                 if not chunk:
                     continue
             yield chunk

@@ -7,7 +7,7 @@ not ask must not see it (some clients index `choices[0]` of every event).
 
 The relay forwards raw bytes, so the filter works on bytes: it forwards only
 whole events (holding back the unfinished tail of a read, which is usually
-empty because upstreams write whole events), and only a batch that contains a
+empty because upstreams write whole events), and only a batch that completes a
 usage object is split and inspected. Every other read costs two `rfind`s.
 """
 
@@ -19,26 +19,29 @@ import orjson
 
 _SEPARATORS = (b"\n\n", b"\r\n\r\n")
 _SPLIT = re.compile(rb"(\r\n\r\n|\n\n)")
-_USAGE_MARKERS = (b'"usage":{', b'"usage": {')
 
 
 def has_usage(data: bytes) -> bool:
-    return any(marker in data for marker in _USAGE_MARKERS)
+    return b'"usage":{' in data or b'"usage": {' in data
 
 
 class UsageEventFilter:
     def __init__(self) -> None:
         self._tail = b""
 
-    def feed(self, chunk: bytes) -> bytes:
-        """The complete events in what has arrived, less a usage-only event."""
+    def feed(self, chunk: bytes, usage_seen: bool) -> bytes:
+        """The complete events in what has arrived, less a usage-only event.
+
+        `usage_seen` says an event carrying usage was completed by this chunk
+        (the relay looks at every event anyway), so other reads are not searched.
+        """
         if not self._tail and chunk.endswith(b"\n\n"):  # the usual read: whole events
             ready = chunk
         else:
             data = self._tail + chunk
             cut = max(_end_of_last(data, sep) for sep in _SEPARATORS)
             ready, self._tail = data[:cut], data[cut:]
-        if ready and has_usage(ready):
+        if usage_seen and ready:
             ready = _drop_usage_events(ready)
         return ready
 
