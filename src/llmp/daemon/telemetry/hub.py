@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from llmp.core.paths import resolve_paths
+from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
 from llmp.daemon.middleware import Handler
 from llmp.daemon.runtime import REQUEST_ID, Runtime
@@ -33,7 +34,7 @@ class Telemetry:
     def __init__(self, runtime: Runtime, ledger: Ledger | None) -> None:
         self.runtime = runtime
         self.metrics = runtime.metrics
-        self.prices = PriceTable(runtime.config.prices)
+        self.prices = PriceTable(runtime.config.prices, free=self._runs_locally)
         self.access_log = AccessLog()
         self.stats = LiveStats()
         self.ledger = ledger
@@ -56,6 +57,13 @@ class Telemetry:
                 None if ttfb is None else round(ttfb * 1000, 3),
                 ctx.status, ctx.error_kind, ctx.attempts, int(ctx.stream),
             ))
+
+    def _runs_locally(self, name: str) -> bool:
+        provider = self.runtime.providers.get(name)
+        if provider is None:
+            return False
+        preset = PRESETS.get(provider.config.preset or name)
+        return provider.type_name == "mock" or bool(preset and preset.local)
 
     def stats_payload(self) -> dict[str, object]:
         runtime = self.runtime

@@ -5,12 +5,15 @@ do; upstreams answer with dated names (`gpt-4o-mini-2024-07-18`,
 `claude-sonnet-4-20250514`), so a model without an exact entry takes the
 price of the longest known name it extends. The config's `prices:` section
 wins over the table, keyed `provider/model` (one deployment) or `model`.
-Lookups are cached: the hot path pays one dict lookup per request.
+A provider that runs on this machine (the mock, Ollama, vLLM, LM Studio)
+costs nothing unless the config prices it. Lookups are cached: the hot path
+pays one dict lookup per request.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -33,6 +36,9 @@ class Price:
                 + tokens.output * self.output) / PER
 
 
+FREE = Price(0.0, 0.0, 0.0)
+
+
 def shipped_prices() -> dict[str, Price]:
     raw = json.loads(resources.files("llmp").joinpath("data/prices.json").read_text("utf-8"))
     return {name: _price(entry) for name, entry in raw["models"].items()}
@@ -40,8 +46,12 @@ def shipped_prices() -> dict[str, Price]:
 
 class PriceTable:
     def __init__(
-        self, overrides: dict[str, PriceConfig], shipped: dict[str, Price] | None = None
+        self,
+        overrides: dict[str, PriceConfig],
+        shipped: dict[str, Price] | None = None,
+        free: Callable[[str], bool] = lambda provider: False,
     ) -> None:
+        self._free = free
         self._overrides = {
             name: Price(p.input, p.output, p.input if p.cached_input is None else p.cached_input)
             for name, p in overrides.items()
@@ -72,6 +82,8 @@ class PriceTable:
         for name in (f"{provider}/{model}", model):
             if name in self._overrides:
                 return self._overrides[name]
+        if provider is not None and self._free(provider):
+            return FREE
         for name in (model, model.rsplit("/", 1)[-1]):  # OpenRouter-style "vendor/model" too
             if name in self._shipped:
                 return self._shipped[name]
