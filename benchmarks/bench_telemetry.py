@@ -5,11 +5,13 @@ Four processes: a fake OpenAI upstream, and three proxies in front of it —
 (llmp with no observers, no request-id middleware, no stream-usage injection)
 and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
 SQLite ledger, live stats, stream usage asked for and hidden). Each proxy's own
-CPU time (psutil) is divided by the requests, or stream chunks, it served;
-latency is measured one request at a time. Modes are measured in turns, a few
-rounds each, and the median round is reported, so background load hits all alike.
+CPU time (psutil: the whole process, and its event-loop thread alone) is divided
+by the requests, or stream chunks, it served;
+latency is measured one request at a time, the proxies taking turns request by
+request. Modes are measured in turns, a few rounds each, and the median round
+is reported, so background load hits all alike.
 
-    python benchmarks/bench_telemetry.py [--requests 2000] [--rounds 3]
+    python benchmarks/bench_telemetry.py [--requests 400] [--rounds 10]
 """
 
 from __future__ import annotations
@@ -195,20 +197,29 @@ async def load(url: str, pid: int, requests: int, stream: bool, concurrency: int
     return (after[0] - before[0]) / requests, (after[1] - before[1]) / requests
 
 
-async def latency(url: str, requests: int, stream: bool) -> float:
-    """Median seconds per request, one at a time."""
+async def latencies(urls: dict[str, str], requests: int, stream: bool) -> dict[str, float]:
+    """Median seconds per request, one at a time, taking turns between the proxies.
+
+    Turn-taking puts every proxy under the same background load, which on a
+    shared machine moves medians more than the proxies themselves do.
+    """
     async with aiohttp.ClientSession() as session:
-        for _ in range(20):
-            await _one(session, url, stream)
-        return statistics.median([await _one(session, url, stream) for _ in range(requests)])
+        for url in urls.values():
+            for _ in range(20):
+                await _one(session, url, stream)
+        times: dict[str, list[float]] = {mode: [] for mode in urls}
+        for _ in range(requests):
+            for mode, url in urls.items():
+                times[mode].append(await _one(session, url, stream))
+    return {mode: statistics.median(samples) for mode, samples in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve")
     parser.add_argument("--upstream", default="")
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=400, help="plain requests per mode and round")
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.upstream)
@@ -224,12 +235,14 @@ def main() -> None:
                 for mode in modes:
                     process, url = proxies[mode]
                     for kind, stream in (("plain", False), ("stream", True)):
-                        n = args.requests if not stream else max(200, args.requests // 5)
+                        n = args.requests if not stream else max(40, args.requests // 5)
                         cpu, loop_cpu = asyncio.run(load(url, process.pid, n, stream))
                         results.setdefault((mode, kind + "_cpu"), []).append(cpu)
                         results.setdefault((mode, kind + "_loop"), []).append(loop_cpu)
-                        lat = asyncio.run(latency(url, 300, stream))
-                        results.setdefault((mode, kind + "_lat"), []).append(lat)
+                for kind, stream in (("plain", False), ("stream", True)):
+                    urls = {mode: proxies[mode][1] for mode in modes}
+                    for mode, median in asyncio.run(latencies(urls, 100, stream)).items():
+                        results.setdefault((mode, kind + "_lat"), []).append(median)
         finally:
             for process, _ in [*proxies.values(), (upstream, "")]:
                 process.terminate()
