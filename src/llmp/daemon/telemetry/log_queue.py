@@ -14,6 +14,7 @@ import logging
 import logging.handlers
 import queue
 import time
+from dataclasses import dataclass
 from typing import Any
 
 _EXCEPTIONS = logging.Formatter()
@@ -27,12 +28,34 @@ def skip_unused_record_fields() -> None:
     logging.logMultiprocessing = False
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A log line whose record the writer thread builds: see `Enqueue.defer`."""
+
+    logger: str
+    level: int
+    msg: str
+    args: tuple[Any, ...]
+    fields: dict[str, Any]
+    source: Enqueue
+
+
 class Enqueue(logging.handlers.QueueHandler):
     """Render the message (arguments may not survive the thread hop) and queue the record itself.
 
     The standard handler copies each record first, to protect other handlers
     of the same record; this one is the root logger's only handler.
     """
+
+    def defer(self, logger: str, level: int, msg: str, args: tuple[Any, ...],
+              fields: dict[str, Any]) -> None:
+        """Queue a line whose fields are all known now, leaving the record to the writer.
+
+        Building a `LogRecord` is most of what a line costs the event loop; the
+        access line (one per request) has no caller, exception or context to
+        capture, so the writer thread can build it. Its filters run there too.
+        """
+        self.queue.put_nowait(Deferred(logger, level, msg, args, fields, self))
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
@@ -76,6 +99,14 @@ class QuietFile(logging.handlers.RotatingFileHandler):
         super().flush()
 
 
+def installed() -> Enqueue | None:
+    """The daemon's queue handler, when the daemon's logging is set up (not in every process)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, Enqueue):
+            return handler
+    return None
+
+
 class Writer(logging.handlers.QueueListener):
     """The background writer: flushes its files whenever it has caught up, then pauses briefly."""
 
@@ -91,6 +122,21 @@ class Writer(logging.handlers.QueueListener):
             # a short pause turns a burst of lines into one wake-up.
             time.sleep(self.pause)
             return records.get(block)
+
+    def prepare(self, record: Any) -> Any:
+        if not isinstance(record, Deferred):
+            return record
+        built = logging.getLogger(record.logger).makeRecord(
+            record.logger, record.level, "(deferred)", 0, record.msg, record.args, None,
+            extra=record.fields)
+        return record.source.prepare(built) if record.source.filter(built) else None
+
+    def handle(self, record: Any) -> None:
+        record = self.prepare(record)
+        if record is not None:
+            for handler in self.handlers:
+                if not self.respect_handler_level or record.levelno >= handler.level:
+                    handler.handle(record)
 
     def stop(self) -> None:
         super().stop()

@@ -36,10 +36,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        fields = vars(record)
-        for key in fields.keys() - _STANDARD:
-            if not key.startswith("_"):
-                entry[key] = fields[key]
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         record._json = text = orjson.dumps(entry, default=str).decode()
