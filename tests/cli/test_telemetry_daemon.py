@@ -132,3 +132,30 @@ def test_llmp_logs_rejects_an_unknown_level(isolated_env: Path) -> None:
     errors = runner.invoke(app, ["logs", "--level", "error"])
     assert errors.exit_code == 0
     assert "broken" in errors.output and "careful" not in errors.output
+
+
+def test_foreground_console_shows_readable_access_lines(isolated_env: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("providers:\n  mock: {type: mock, models: [mock-1]}\n")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "llmp", "start", "--foreground", "--port", "0", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=llmp_env(),
+    )
+    try:
+        assert daemon.stderr is not None
+        first = daemon.stderr.readline()  # the daemon says where it listens once it does
+        assert "listening on" in first, first
+        state = read_state(isolated_env / "daemon.json")
+        httpx.post(state.base_url + "/v1/chat/completions", json=CHAT,
+                   headers={"x-request-id": "in-the-terminal"})
+        daemon.send_signal(signal.SIGINT)  # Ctrl-C, as in a terminal
+        _, rest = daemon.communicate(timeout=30)
+        assert daemon.returncode == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    access = [line for line in rest.splitlines() if "chat mock-1" in line]
+    assert len(access) == 1
+    assert "INFO" in access[0] and "-> mock/mock-1 200" in access[0]
+    assert "3->3 tok" in access[0] and access[0].endswith("[in-the-terminal]")
+    assert not access[0].lstrip().startswith("{")  # readable, not JSON
