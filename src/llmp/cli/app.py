@@ -7,7 +7,7 @@ import logging
 import typer
 
 from llmp import __version__
-from llmp.cli import chat, keys, lifecycle, logs, provider_check, providers
+from llmp.cli import chat, keys, lifecycle, logs, provider_check, providers, usage
 from llmp.core.redact import RedactingFilter
 
 app = typer.Typer(
@@ -45,6 +45,7 @@ providers.register(app)
 keys.register(app)
 chat.register(app)
 provider_check.register(app)
+usage.register(app)
 
 
 def run() -> None:

@@ -62,8 +62,15 @@ def stop() -> None:
 
 def status(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    watch: bool = typer.Option(False, "--watch", "-w", help="A live dashboard (Ctrl-C to leave)."),
+    interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between --watch updates."),
 ) -> None:
     """Whether the daemon runs, where, and what it has done."""
+    if watch:
+        from llmp.cli.watch import watch as watch_dashboard
+
+        watch_dashboard(interval)
+        return
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
     from llmp.cli.daemon_control import live_state
 

@@ -187,13 +187,16 @@ class ProviderConfig(StrictModel):
     api_version: str | None = None
     deployments: dict[str, str] = Field(default_factory=dict)
     azure_auth: Literal["api-key", "entra"] = "api-key"
+    vertex: VertexConfig | None = None  # gemini type only: serve through Vertex AI
+    # Ask an OpenAI-compatible upstream for usage on streams (`stream_options.include_usage`)
+    # and hide that extra chunk from a client that did not ask; false for servers that reject it.
+    stream_usage: bool = True
 
     @field_validator("api_version", mode="before")
     @classmethod
     def _dated_version_is_text(cls, value: Any) -> Any:
         """YAML reads an unquoted `2024-10-21` as a date; Azure wants the text back."""
         return value.isoformat() if isinstance(value, datetime.date) else value
-    vertex: VertexConfig | None = None  # gemini type only: serve through Vertex AI
 
 
 class AliasConfig(StrictModel):
@@ -219,12 +222,30 @@ class LoggingConfig(StrictModel):
     backup_count: int = Field(5, ge=0)
 
 
+class PriceConfig(StrictModel):
+    """US dollars per million tokens; `cached_input` defaults to the `input` price."""
+
+    input: float = Field(ge=0)
+    output: float = Field(0.0, ge=0)
+    cached_input: float | None = Field(None, ge=0)
+
+
+class UsageConfig(StrictModel):
+    """The usage and cost ledger (SQLite in the data dir)."""
+
+    enabled: bool = True
+    retention_days: int = Field(90, ge=0, description="0 keeps rows forever")
+    log_bodies: bool = Field(False, description="store request/response bodies, redacted")
+
+
 class Config(StrictModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, AliasConfig] = Field(default_factory=dict)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    usage: UsageConfig = Field(default_factory=UsageConfig)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)  # "provider/model" or "model"
 
     @model_validator(mode="after")
     def _providers_inherit_defaults(self) -> Config:

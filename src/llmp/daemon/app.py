@@ -17,7 +17,7 @@ from llmp.daemon.api import (
 from llmp.daemon.middleware import guard
 from llmp.daemon.runtime import RUNTIME, Runtime
 from llmp.daemon.security.middleware import install_security
-from llmp.daemon.telemetry.access_log import AccessLog
+from llmp.daemon.telemetry import hub as telemetry
 
 
 def build_app(runtime: Runtime) -> web.Application:
@@ -25,8 +25,8 @@ def build_app(runtime: Runtime) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=max_body)
     app[RUNTIME] = runtime
     app[admin.SHUTDOWN] = asyncio.Event()
-    runtime.observers.append(AccessLog())
     install_security(app, runtime)
+    telemetry.install(app, runtime)  # logs, metrics, usage ledger, live stats
     admin.add_routes(app)
     admin_keys.add_routes(app)
     openapi.add_routes(app)

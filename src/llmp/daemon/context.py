@@ -37,6 +37,11 @@ class RequestContext:
     finished_at: float | None = None
     client_key: str | None = None
     failures: list[str] = field(default_factory=list)  # "provider/model: kind" per failed attempt
+    tried: list[tuple[str, str]] = field(default_factory=list)  # (provider, model) per attempt
+    # For the usage ledger: references, never copies, so the hot path pays nothing.
+    request_body: dict[str, Any] | None = None  # the client's parsed body
+    response_body: bytes | None = None  # a non-streamed answer as the client got it
+    stream_events: int = 0  # stream events relayed; estimates output tokens when no usage came
 
     @property
     def latency(self) -> float | None:

@@ -24,6 +24,7 @@ from llmp.daemon.routing.clock import Clock, Sleeper
 from llmp.daemon.routing.health import HealthChecker
 from llmp.daemon.routing.resolver import Resolver
 from llmp.daemon.routing.router import Router
+from llmp.daemon.telemetry.metrics import Metrics
 
 log = logging.getLogger("llmp.daemon")
 
@@ -41,12 +42,17 @@ class Runtime:
         self.requests_total = 0
         self.in_flight = 0
         self.observers: list[RequestObserver] = []
+        self.metrics = Metrics(in_flight=lambda: self.in_flight)  # /metrics; routing reports here too
         self.providers: dict[str, Provider] = {
             name: adapter_for(spec.type or "openai")(name, spec)
             for name, spec in self.config.providers.items()
         }
         self.router = Router(self.providers, clock=clock, sleeper=sleeper)
         self.health = HealthChecker(self.router)
+        self.router.breakers.observers.append(
+            lambda breaker, old, new: self.metrics.record_circuit_transition(
+                breaker.name, old.value, new.value))
+        self.health.observers.append(self.metrics.record_health_check)
         self._rebuild_routes()
 
     def _rebuild_routes(self) -> None:

@@ -56,6 +56,7 @@ async def serve(
         operation=operation,
         requested_model=body["model"],
         stream=stream,
+        request_body=body,
     )
     runtime.started(ctx)
     try:
@@ -81,6 +82,7 @@ async def serve(
         raise
     if not stream:
         ctx.status = outcome.status
+        ctx.response_body = outcome.body
         ctx.first_byte_at = ctx.finished_at = time.monotonic()
         runtime.finished(ctx)
         return web.Response(
@@ -162,6 +164,7 @@ async def _tap_usage(
     chunks: AsyncIterator[dict[str, Any]], ctx: RequestContext
 ) -> AsyncIterator[dict[str, Any]]:
     async for chunk in chunks:
+        ctx.stream_events += 1
         if chunk.get("usage"):
             ctx.usage = chunk["usage"]
         yield chunk
@@ -199,6 +202,8 @@ async def _write_stream(
         await _close(outcome.rest)
         if outcome.forwarded is not None and outcome.forwarded.usage:
             ctx.usage = outcome.forwarded.usage
+        if outcome.forwarded is not None:
+            ctx.stream_events = outcome.forwarded.events
         ctx.finished_at = time.monotonic()
         runtime.finished(ctx)
     await response.write_eof()

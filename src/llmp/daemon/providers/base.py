@@ -39,6 +39,7 @@ class Forwarded:
     chunks: AsyncIterator[bytes] | None = None  # raw stream bytes, when streaming
     usage: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    events: int = 0  # stream events relayed
 
 
 class Provider(abc.ABC):

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from llmp.daemon.errors import UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.providers.http import (
     incomplete_stream,
@@ -22,6 +23,7 @@ from llmp.daemon.providers.http import (
     transport_error,
 )
 from llmp.daemon.providers.sse import iter_events
+from llmp.daemon.telemetry.stream_usage import UsageEventFilter
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 PATHS = {
@@ -57,47 +59,80 @@ class OpenAICompatibleProvider(Provider):
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        payload = orjson.dumps({**body, "model": self.body_model(model)})
-        response = await self.http.request(
-            "POST", self.url_for(operation, model), body=payload,
-            headers=self.headers(), stream=stream,
+        extra: dict[str, Any] = {"model": self.body_model(model)}
+        asked = body.get("stream_options")
+        hide_usage = stream and operation != "embeddings" and self.config.stream_usage and not (
+            isinstance(asked, dict) and asked.get("include_usage")
         )
+        if hide_usage:  # usage for the ledger; the client who did not ask never sees it
+            extra["stream_options"] = {**(asked or {}), "include_usage": True}
+        url = self.url_for(operation, model)
+        try:
+            response = await self.http.request(
+                "POST", url, body=orjson.dumps({**body, **extra}), headers=self.headers(),
+                stream=stream,
+            )
+        except UpstreamError as error:
+            if not (hide_usage and error.status in (400, 422) and "stream_options" in error.message):
+                raise
+            # A server that rejects the option we added: ask again as the client did.
+            hide_usage = False
+            response = await self.http.request(
+                "POST", url, body=orjson.dumps({**body, "model": extra["model"]}),
+                headers=self.headers(), stream=stream,
+            )
         content_type = response.headers.get("Content-Type", "application/json")
         if not stream:
             data = await read_body(response, self.name)
             return Forwarded(response.status, content_type, body=data)
         forwarded = Forwarded(response.status, "text/event-stream")
-        forwarded.chunks = self._relay(response, forwarded)
+        forwarded.chunks = self._relay(response, forwarded, hide_usage)
         return forwarded
 
-    async def _relay(self, response: Any, forwarded: Forwarded) -> AsyncIterator[bytes]:
+    async def _relay(
+        self, response: Any, forwarded: Forwarded, hide_usage: bool = False
+    ) -> AsyncIterator[bytes]:
         """Yield the upstream's bytes as they come, noting usage and insisting on `[DONE]`.
 
         This runs once per streamed chunk, so it never decodes events: it only
         looks at the complete events in each read (plus what a previous read left
         unfinished) for the two things it needs, and parses JSON only for the one
-        event that carries usage.
+        event that carries usage. With `hide_usage`, the usage event llmp asked
+        for on the client's behalf is taken out.
         """
         carry = b""
         finished = False
+        hidden = UsageEventFilter() if hide_usage else None
         try:
             async for chunk in response.content.iter_any():
                 data = carry + chunk if carry else chunk
-                end, width = data.rfind(b"\n\n"), 2
+                separator = b"\n\n"
+                end = data.rfind(separator)
                 if end < 0:
-                    end, width = data.rfind(b"\r\n\r\n"), 4
+                    separator = b"\r\n\r\n"
+                    end = data.rfind(separator)
+                usage_seen = False
                 if end < 0:
                     carry = data
                 else:
-                    complete, carry = data[:end], data[end + width :]
+                    complete, carry = data[:end], data[end + len(separator) :]
+                    ends_done = complete.endswith(DONE)
+                    forwarded.events += complete.count(separator) + (not ends_done)
                     if b'"usage":{' in complete or b'"usage": {' in complete:
                         forwarded.usage = _usage_in(complete) or forwarded.usage
-                    finished = complete.endswith(DONE) or finished
+                        usage_seen = True
+                    finished = finished or ends_done
+                if hidden is not None:
+                    chunk = hidden.feed(chunk, usage_seen)
+                    if not chunk:
+                        continue
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.name, exc) from exc
         finally:
             response.release()
+        if hidden is not None and (tail := hidden.flush()):
+            yield tail
         if not (finished or carry.strip().endswith(DONE)):
             raise incomplete_stream(self.name)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from llmp.daemon.errors import ErrorKind, UpstreamError
@@ -35,6 +36,8 @@ class HealthChecker:
         self._started = 0.0
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
+        #: called with (provider, seconds, ok) after every check: metrics listen here
+        self.observers: list[Callable[[str, float, bool], None]] = []
 
     def start(self) -> None:
         if self._task is None and self._enabled():
@@ -136,6 +139,8 @@ class HealthChecker:
             else:
                 breaker.record(ticket, verdict)
         ok = verdict is True
+        for observer in self.observers:
+            observer(provider.name, latency, ok)
         self.router.stats.get(provider.name).checked(ok, latency, error)
         if model is not None:
             self.router.stats.get(provider.name, model).checked(ok, latency, error)

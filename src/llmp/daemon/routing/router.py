@@ -217,6 +217,7 @@ class Router:
         while True:
             ctx.attempts += 1
             ctx.provider, ctx.model = provider.name, target.model
+            ctx.tried.append((provider.name, target.model))
             self.stats.get(provider.name, target.model).in_flight += 1
             admission.started = self.clock.now()
             try:

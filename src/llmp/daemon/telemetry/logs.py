@@ -18,12 +18,18 @@ import orjson
 
 from llmp.core.config_schema import LoggingConfig
 from llmp.core.redact import RedactingFilter
+from llmp.daemon.telemetry.log_queue import Enqueue, QuietFile, Writer, skip_unused_record_fields
+from llmp.daemon.telemetry.request_log_context import RequestIdFilter
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # The rotating handler formats each record twice (once to check the size): do it once.
+        cached = record.__dict__.get("_json")
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
         entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -36,28 +42,43 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+        record._json = text = orjson.dumps(entry, default=str).decode()
+        return text
+
+
+class ConsoleFormatter(logging.Formatter):
+    """`12:00:01 INFO    chat gpt-4o -> openai/gpt-4o 200 812ms ...  [req_…]` for `--foreground`."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        request_id = getattr(record, "request_id", None)
+        return f"{text}  [{request_id}]" if request_id else text
 
 
 def setup_logging(
     log_file: Path, config: LoggingConfig, *, console: bool
 ) -> logging.handlers.QueueListener:
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = QuietFile(
         log_file, maxBytes=config.max_bytes, backupCount=config.backup_count, encoding="utf-8"
     )
     file_handler.setFormatter(JsonFormatter())
     handlers: list[logging.Handler] = [file_handler]
     if console:
         stream = logging.StreamHandler(sys.stderr)
-        stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
+        stream.setFormatter(ConsoleFormatter())
         handlers.append(stream)
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(records, *handlers, respect_handler_level=False)
+    listener = Writer(records, *handlers, respect_handler_level=False)
     root = logging.getLogger()
-    queue_handler = logging.handlers.QueueHandler(records)
-    queue_handler.addFilter(RedactingFilter())  # masks keys before any handler sees a record
-    root.handlers[:] = [queue_handler]
+    skip_unused_record_fields()
+    enqueue = Enqueue(records)
+    enqueue.addFilter(RequestIdFilter())  # on the logging thread, where the request's id is known
+    enqueue.addFilter(RedactingFilter())  # masks keys before any handler sees a record
+    root.handlers[:] = [enqueue]
     root.setLevel(config.level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener.start()

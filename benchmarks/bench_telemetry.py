@@ -1,0 +1,274 @@
+"""What telemetry costs on the hot path: the gateway with telemetry on vs off, same run.
+
+Four processes: a fake OpenAI upstream, and three proxies in front of it —
+`bare` (a minimal aiohttp pass-through, the yardstick of the CPU budget), `off`
+(llmp with no observers, no request-id middleware, no stream-usage injection)
+and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
+SQLite ledger, live stats, stream usage asked for and hidden). Each proxy's own
+CPU time (psutil: the whole process, and its event-loop thread alone) is divided
+by the requests, or stream chunks, it served;
+latency is measured one request at a time, the proxies taking turns request by
+request. Modes are measured in turns, a few rounds each, and the median round
+is reported, so background load hits all alike.
+
+    python benchmarks/bench_telemetry.py [--requests 400] [--rounds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+import psutil
+from aiohttp import web
+
+CHUNKS = 50  # content events per streamed answer
+HERE = Path(__file__).resolve()
+SRC = HERE.parents[1] / "src"
+
+ANSWER = orjson.dumps({
+    "id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello " * 20},
+                 "logprobs": None, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 20, "total_tokens": 32},
+})
+
+
+def _event(obj: object) -> bytes:
+    return b"data: " + orjson.dumps(obj) + b"\n\n"
+
+
+def _chunk(delta: dict, finish: str | None = None) -> dict:
+    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+
+# -- the processes ------------------------------------------------------------
+
+async def upstream_app() -> web.Application:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if not body.get("stream"):
+            return web.Response(body=ANSWER, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(_event(_chunk({"role": "assistant", "content": ""})))
+        for _ in range(CHUNKS):
+            await response.write(_event(_chunk({"content": "tok "})))
+        await response.write(_event(_chunk({}, "stop")))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await response.write(_event({**_chunk({}), "choices": [], "usage": {
+                "prompt_tokens": 12, "completion_tokens": CHUNKS, "total_tokens": 12 + CHUNKS}}))
+        await response.write(b"data: [DONE]\n\n")
+        return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+async def bare_proxy_app(upstream: str) -> web.Application:
+    """The least a pass-through proxy can do: parse, swap the model, relay bytes."""
+    session: dict[str, aiohttp.ClientSession] = {}
+
+    async def start(_: web.Application) -> None:
+        session["s"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256))
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = orjson.loads(await request.read())
+        payload = orjson.dumps({**body, "model": "gpt-4o-mini"})
+        async with session["s"].post(upstream + "/v1/chat/completions", data=payload,
+                                     headers={"Content-Type": "application/json"}) as answer:
+            if not body.get("stream"):
+                return web.Response(body=await answer.read(), content_type="application/json")
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            async for data in answer.content.iter_any():
+                await response.write(data)
+            await response.write_eof()
+            return response
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", chat)
+    app.on_startup.append(start)
+    return app
+
+
+def llmp_app(upstream: str, telemetry: bool) -> web.Application:
+    from llmp.core.config_loader import LoadedConfig, parse_config
+    from llmp.core.paths import resolve_paths
+    from llmp.daemon.app import build_app
+    from llmp.daemon.runtime import Runtime
+    from llmp.daemon.telemetry.logs import setup_logging
+    from llmp.daemon.telemetry.request_log_context import request_scope
+
+    config = parse_config(f"""
+providers:
+  up: {{type: openai, base_url: "{upstream}/v1", api_key: none, models: [gpt-4o-mini],
+        stream_usage: {str(telemetry).lower()}}}
+usage: {{enabled: {str(telemetry).lower()}}}
+""")
+    runtime = Runtime(LoadedConfig(config, Path("bench.yaml")), "bench-token")
+    app = build_app(runtime)
+    if telemetry:
+        paths = resolve_paths()
+        paths.ensure()
+        setup_logging(paths.log_file, config.logging, console=False)
+    else:
+        runtime.observers.clear()
+        app.middlewares.remove(request_scope)
+    return app
+
+
+def serve(mode: str, upstream: str) -> None:
+    async def main() -> None:
+        if mode == "upstream":
+            app = await upstream_app()
+        elif mode == "bare":
+            app = await bare_proxy_app(upstream)
+        else:
+            app = llmp_app(upstream, telemetry=mode == "on")
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        print(runner.addresses[0][1], flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def start(mode: str, upstream: str, home: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "LLMP_HOME": str(home / mode), "PYTHONPATH": str(SRC)}
+    process = subprocess.Popen([sys.executable, str(HERE), "--serve", mode, "--upstream", upstream],
+                               stdout=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    port = process.stdout.readline().strip()
+    return process, f"http://127.0.0.1:{port}"
+
+
+# -- the load -----------------------------------------------------------------
+
+BODY = orjson.dumps({"model": "up/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+STREAM_BODY = orjson.dumps({"model": "up/gpt-4o-mini", "stream": True,
+                            "messages": [{"role": "user", "content": "hi"}]})
+
+
+async def _one(session: aiohttp.ClientSession, url: str, stream: bool) -> float:
+    began = time.perf_counter()
+    async with session.post(url + "/v1/chat/completions", data=STREAM_BODY if stream else BODY,
+                            headers={"Content-Type": "application/json"}) as response:
+        await response.read()
+        assert response.status == 200, response.status
+    return time.perf_counter() - began
+
+
+def _cpu(process: psutil.Process) -> tuple[float, float]:
+    """CPU seconds of the whole proxy process and of its event-loop (main) thread."""
+    total = process.cpu_times()
+    loop = next((t for t in process.threads() if t.id == process.pid), None)
+    return total.user + total.system, (loop.user_time + loop.system_time) if loop else float("nan")
+
+
+async def load(url: str, pid: int, requests: int, stream: bool, concurrency: int = 8) -> tuple[float, float]:
+    """CPU seconds the proxy spent per request under concurrent load: in all, and on its loop."""
+    process = psutil.Process(pid)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        for _ in range(50):  # warm up
+            await _one(session, url, stream)
+        before = _cpu(process)
+        remaining = iter(range(requests))
+
+        async def worker() -> None:
+            for _ in remaining:
+                await _one(session, url, stream)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        after = _cpu(process)
+    return (after[0] - before[0]) / requests, (after[1] - before[1]) / requests
+
+
+async def latencies(urls: dict[str, str], requests: int, stream: bool) -> dict[str, float]:
+    """Median seconds per request, one at a time, taking turns between the proxies.
+
+    Turn-taking puts every proxy under the same background load, which on a
+    shared machine moves medians more than the proxies themselves do.
+    """
+    async with aiohttp.ClientSession() as session:
+        for url in urls.values():
+            for _ in range(20):
+                await _one(session, url, stream)
+        times: dict[str, list[float]] = {mode: [] for mode in urls}
+        for _ in range(requests):
+            for mode, url in urls.items():
+                times[mode].append(await _one(session, url, stream))
+    return {mode: statistics.median(samples) for mode, samples in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve")
+    parser.add_argument("--upstream", default="")
+    parser.add_argument("--requests", type=int, default=400, help="plain requests per mode and round")
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.upstream)
+        return
+    modes = ("bare", "off", "on")
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        upstream, upstream_url = start("upstream", "", home)
+        proxies = {mode: start(mode, upstream_url, home) for mode in modes}
+        results: dict[tuple[str, str], list[float]] = {}
+        try:
+            for _ in range(args.rounds):
+                for mode in modes:
+                    process, url = proxies[mode]
+                    for kind, stream in (("plain", False), ("stream", True)):
+                        n = args.requests if not stream else max(40, args.requests // 5)
+                        cpu, loop_cpu = asyncio.run(load(url, process.pid, n, stream))
+                        results.setdefault((mode, kind + "_cpu"), []).append(cpu)
+                        results.setdefault((mode, kind + "_loop"), []).append(loop_cpu)
+                for kind, stream in (("plain", False), ("stream", True)):
+                    urls = {mode: proxies[mode][1] for mode in modes}
+                    for mode, median in asyncio.run(latencies(urls, 100, stream)).items():
+                        results.setdefault((mode, kind + "_lat"), []).append(median)
+        finally:
+            for process, _ in [*proxies.values(), (upstream, "")]:
+                process.terminate()
+                process.wait(10)
+    report(results, modes)
+
+
+def report(results: dict[tuple[str, str], list[float]], modes: tuple[str, ...]) -> None:
+    value = {key: statistics.median(samples) for key, samples in results.items()}
+    per_stream = CHUNKS + 3  # events in a streamed answer (role, content, finish, [DONE])
+    print("CPU per plain request / per streamed chunk (all threads; event-loop thread), median latency")
+    print(f"{'':6}{'request':>9}{'(loop)':>9}{'chunk':>9}{'(loop)':>9}{'plain':>11}{'stream':>11}")
+    for mode in modes:
+        print(f"{mode:6}{value[(mode, 'plain_cpu')] * 1e6:>6.0f} µs"
+              f"{value[(mode, 'plain_loop')] * 1e6:>6.0f} µs"
+              f"{value[(mode, 'stream_cpu')] / per_stream * 1e6:>6.1f} µs"
+              f"{value[(mode, 'stream_loop')] / per_stream * 1e6:>6.1f} µs"
+              f"{value[(mode, 'plain_lat')] * 1e3:>8.3f} ms{value[(mode, 'stream_lat')] * 1e3:>8.3f} ms")
+    for kind in ("plain", "stream"):
+        on, off, bare = (value[(m, kind + "_cpu")] for m in ("on", "off", "bare"))
+        loop_on, loop_off = value[("on", kind + "_loop")], value[("off", kind + "_loop")]
+        added = value[("on", kind + "_lat")] - value[("off", kind + "_lat")]
+        print(f"{kind:6} on/off {on / off:.2f}x (loop {loop_on / loop_off:.2f}x), on/bare {on / bare:.2f}x, "
+              f"off/bare {off / bare:.2f}x; telemetry adds {(on - off) * 1e6:.0f} µs CPU "
+              f"({(loop_on - loop_off) * 1e6:.0f} µs on the loop) and {added * 1e3:.3f} ms at the median")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Telemetry wired into the daemon: one observer feeding logs, metrics, ledger and live stats.
+
+Usage and cost are worked out once per request here and handed to each sink,
+all on the event loop and all cheap; only the ledger touches the disk, from
+its own thread. `install` is the single call `build_app` makes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from llmp.core.paths import resolve_paths
+from llmp.core.presets import PRESETS
+from llmp.daemon.context import RequestContext
+from llmp.daemon.middleware import Handler
+from llmp.daemon.runtime import REQUEST_ID, Runtime
+from llmp.daemon.telemetry import metrics as metrics_module
+from llmp.daemon.telemetry.access_log import AccessLog
+from llmp.daemon.telemetry.bodies import record_bodies
+from llmp.daemon.telemetry.ledger import Ledger
+from llmp.daemon.telemetry.live_stats import LiveStats
+from llmp.daemon.telemetry.prices import PriceTable
+from llmp.daemon.telemetry.request_log_context import request_scope
+from llmp.daemon.telemetry.usage import tokens_for
+
+TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+
+
+class Telemetry:
+    def __init__(self, runtime: Runtime, ledger: Ledger | None) -> None:
+        self.runtime = runtime
+        self.metrics = runtime.metrics
+        self.prices = PriceTable(runtime.config.prices, free=self._runs_locally)
+        self.access_log = AccessLog()
+        self.stats = LiveStats()
+        self.ledger = ledger
+        self.log_bodies = ledger is not None and runtime.config.usage.log_bodies
+
+    def request_finished(self, ctx: RequestContext) -> None:
+        tokens = tokens_for(ctx)
+        cost = None if tokens is None else self.prices.cost(ctx.provider, ctx.model, tokens)
+        self.access_log.request_finished(ctx, tokens, cost)
+        self.metrics.request_finished(ctx, tokens, cost)
+        self.stats.request_finished(ctx, tokens, cost)
+        if self.ledger is not None:
+            latency, ttfb = ctx.latency, ctx.time_to_first_byte
+            self.ledger.record((
+                time.time() - (latency or 0.0), ctx.request_id, ctx.client_key, ctx.inbound,
+                ctx.operation, ctx.requested_model, ctx.alias, ctx.provider, ctx.model,
+                tokens.input if tokens else 0, tokens.output if tokens else 0,
+                tokens.cached if tokens else 0, cost, int(bool(tokens and tokens.estimated)),
+                None if latency is None else round(latency * 1000, 3),
+                None if ttfb is None else round(ttfb * 1000, 3),
+                ctx.status, ctx.error_kind, ctx.attempts, int(ctx.stream),
+            ))
+
+    def _runs_locally(self, name: str) -> bool:
+        provider = self.runtime.providers.get(name)
+        if provider is None:
+            return False
+        preset = PRESETS.get(provider.config.preset or name)
+        return provider.type_name == "mock" or bool(preset and preset.local)
+
+    def stats_payload(self) -> dict[str, object]:
+        runtime = self.runtime
+        providers = []
+        for name, provider in runtime.providers.items():
+            state = self.metrics.provider_state.get(name, {})
+            providers.append({
+                "name": name,
+                "enabled": provider.config.enabled,
+                "health": state.get("health", "unknown"),
+                "circuit": state.get("circuit", "unknown"),
+                "check_ms": state.get("check_ms"),
+            })
+        return {
+            **self.stats.snapshot(),
+            "uptime_s": round(time.time() - runtime.started_at, 3),
+            "requests": runtime.requests_total,
+            "in_flight": runtime.in_flight,
+            "providers": providers,
+        }
+
+
+def install(app: web.Application, runtime: Runtime) -> Telemetry:
+    usage = runtime.config.usage
+    ledger = Ledger(resolve_paths().usage_db, retention_days=usage.retention_days) if usage.enabled else None
+    telemetry = Telemetry(runtime, ledger)
+    app[TELEMETRY] = telemetry
+    runtime.observers.append(telemetry)
+    app.middlewares.append(request_scope)
+    if telemetry.log_bodies:
+        app.middlewares.append(_bodies_middleware(telemetry))
+    app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get("/admin/stats", stats_endpoint)
+
+    async def start_ledger(_: web.Application) -> None:
+        if ledger is not None:
+            ledger.start()
+
+    async def close_ledger(_: web.Application) -> None:
+        if ledger is not None:
+            ledger.close()
+
+    app.on_startup.append(start_ledger)
+    app.on_cleanup.append(close_ledger)
+    return telemetry
+
+
+async def metrics_endpoint(request: web.Request) -> web.Response:
+    body = request.app[TELEMETRY].metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": metrics_module.CONTENT_TYPE})
+
+
+async def stats_endpoint(request: web.Request) -> web.Response:
+    return web.json_response(request.app[TELEMETRY].stats_payload())
+
+
+def _bodies_middleware(telemetry: Telemetry) -> Middleware:
+    @web.middleware
+    async def bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if request.method == "POST" and request.path.startswith("/v1/") and telemetry.ledger:
+            await record_bodies(telemetry.ledger, request, response, request[REQUEST_ID])
+        return response
+
+    return bodies

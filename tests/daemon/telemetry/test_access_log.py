@@ -1,0 +1,113 @@
+"""The access line and the request id, read back from the daemon's real JSON log file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from llmp.core.config_schema import LoggingConfig
+from tests.daemon.telemetry.upstream_data import COMPLETION, COST, gateway_config, stream_events
+from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
+from tests.support.json_log import JsonLog, json_log
+
+
+@pytest.fixture
+def log_file(tmp_path: Path):
+    with json_log(tmp_path / "llmp.log") as log:
+        yield log
+
+
+def access_lines(log: JsonLog) -> list[dict]:
+    return [r for r in log.records() if r["logger"] == "llmp.access"]
+
+
+def test_access_line_for_a_non_streamed_request(make_gateway, upstream: FakeUpstream,
+                                                log_file: JsonLog) -> None:
+    upstream.always(reply(COMPLETION))
+    client = make_gateway(gateway_config(upstream.url)).openai()
+    client.chat.completions.create(model="fast", messages=[{"role": "user", "content": "hi"}])
+    [line] = access_lines(log_file)
+    assert line["level"] == "info"
+    assert {k: line[k] for k in ("alias", "provider", "model", "status", "error_class", "tokens_in",
+                                 "tokens_out", "tokens_cached", "attempts", "streamed",
+                                 "tokens_estimated")} == {
+        "alias": "fast", "provider": "up", "model": "gpt-4o-mini", "status": 200,
+        "error_class": None, "tokens_in": 9, "tokens_out": 3, "tokens_cached": 4, "attempts": 1,
+        "streamed": False, "tokens_estimated": False}
+    assert line["cost_usd"] == pytest.approx(COST)
+    assert 0 < line["ttft_ms"] <= line["latency_ms"] < 10_000
+    assert line["request_id"].startswith("req_")
+    assert "fast -> up/gpt-4o-mini 200" in line["msg"]
+
+
+def test_access_line_for_a_streamed_request(make_gateway, upstream: FakeUpstream,
+                                            log_file: JsonLog) -> None:
+    upstream.always(stream(stream_events()))
+    client = make_gateway(gateway_config(upstream.url)).openai()
+    parts = [event.choices[0].delta.content for event in client.chat.completions.create(
+        model="up/gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hi"}])]
+    assert "".join(p or "" for p in parts) == "Hello"
+    [line] = access_lines(log_file)
+    assert (line["alias"], line["provider"], line["model"], line["status"]) == (
+        None, "up", "gpt-4o-mini", 200)
+    assert (line["tokens_in"], line["tokens_out"], line["tokens_cached"]) == (9, 3, 4)
+    assert line["streamed"] is True and line["attempts"] == 1 and line["error_class"] is None
+    assert line["cost_usd"] == pytest.approx(COST)
+    assert 0 < line["ttft_ms"] <= line["latency_ms"]
+
+
+def test_access_line_names_the_error_class(make_gateway, upstream: FakeUpstream,
+                                           log_file: JsonLog) -> None:
+    upstream.always(fail(429, headers={"Retry-After": "1"}))
+    gateway = make_gateway(gateway_config(upstream.url))
+    response = httpx.post(gateway.base_url + "/chat/completions",
+                          json={"model": "fast", "messages": [{"role": "user", "content": "x"}]})
+    assert response.status_code == 429
+    [line] = access_lines(log_file)
+    assert (line["status"], line["error_class"], line["tokens_in"], line["cost_usd"]) == (
+        429, "rate_limited", None, None)
+
+
+def test_request_id_round_trip_and_on_every_line(make_gateway, upstream: FakeUpstream,
+                                                 log_file: JsonLog) -> None:
+    upstream.always(reply(COMPLETION))
+    gateway = make_gateway(gateway_config(upstream.url))
+    body = {"model": "fast", "messages": [{"role": "user", "content": "x"}]}
+    mine = httpx.post(gateway.base_url + "/chat/completions", json=body,
+                      headers={"x-request-id": "client-chosen-42"})
+    assert mine.headers["x-request-id"] == "client-chosen-42"
+    theirs = httpx.post(gateway.base_url + "/chat/completions", json=body)
+    generated = theirs.headers["x-request-id"]
+    assert generated.startswith("req_") and generated != "client-chosen-42"
+    models = httpx.get(gateway.base_url + "/models", headers={"x-request-id": "listing-1"})
+    assert models.headers["x-request-id"] == "listing-1"
+    missing = httpx.post(gateway.base_url + "/chat/completions",
+                         json={**body, "model": "nope"}, headers={"x-request-id": "bad-1"})
+    assert missing.status_code == 404 and missing.headers["x-request-id"] == "bad-1"
+
+    records = [r for r in log_file.records() if r["logger"] in ("llmp.http", "llmp.access")]
+    by_request: dict[str, list[str]] = {}
+    for record in records:
+        by_request.setdefault(record["request_id"], []).append(record["logger"])
+    assert by_request == {
+        "client-chosen-42": ["llmp.http", "llmp.access"],
+        generated: ["llmp.http", "llmp.access"],
+        "listing-1": ["llmp.http"],
+        "bad-1": ["llmp.http", "llmp.access"],
+    }
+
+
+def test_log_file_rotates_at_its_size_and_keeps_its_count(make_gateway, tmp_path: Path) -> None:
+    config = LoggingConfig(level="info", max_bytes=10_000, backup_count=2)
+    with json_log(tmp_path / "llmp.log", config):
+        client = make_gateway("providers:\n  mock: {type: mock, models: [mock-1]}\n").openai()
+        for _ in range(60):  # an access line is a few hundred bytes: 60 fill more than 3 files
+            client.chat.completions.create(model="mock-1", messages=[{"role": "user", "content": "x"}])
+    files = sorted(p.name for p in tmp_path.glob("llmp.log*"))
+    assert files == ["llmp.log", "llmp.log.1", "llmp.log.2"]
+    for name in files:
+        assert (tmp_path / name).stat().st_size < 10_000
+        assert all(json.loads(line)["logger"] for line in (tmp_path / name).read_text().splitlines())

@@ -1,0 +1,144 @@
+"""`GET /metrics` parsed with Prometheus' own parser and checked against the traffic sent."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.daemon.telemetry.upstream_data import COMPLETION, COST, gateway_config, stream_events
+from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
+
+
+def scrape(url: str) -> dict[tuple[str, frozenset], float]:
+    response = httpx.get(url + "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_counters_match_the_traffic(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.then(reply(COMPLETION), reply(COMPLETION), reply(COMPLETION),
+                  stream(stream_events()), stream(stream_events()), fail(500))
+    gateway = make_gateway(gateway_config(upstream.url))
+    client = gateway.openai()
+    messages = [{"role": "user", "content": "hi"}]
+    for _ in range(3):
+        client.chat.completions.create(model="fast", messages=messages)
+    for _ in range(2):
+        list(client.chat.completions.create(model="fast", messages=messages, stream=True))
+    assert httpx.post(gateway.base_url + "/chat/completions",
+                      json={"model": "fast", "messages": messages}).status_code == 500
+    assert httpx.post(gateway.base_url + "/chat/completions",
+                      json={"model": "unknown-model", "messages": messages}).status_code == 404
+
+    samples = scrape(gateway.url)
+    up = {"provider": "up", "model": "gpt-4o-mini"}
+    assert value(samples, "llmp_requests_total", **up, status_class="2xx") == 5
+    assert value(samples, "llmp_requests_total", **up, status_class="5xx") == 1
+    assert value(samples, "llmp_requests_total", provider="none", model="none", status_class="4xx") == 1
+    assert value(samples, "llmp_tokens_total", **up, direction="input") == 5 * 9
+    assert value(samples, "llmp_tokens_total", **up, direction="output") == 5 * 3
+    assert value(samples, "llmp_tokens_total", **up, direction="cached_input") == 5 * 4
+    assert value(samples, "llmp_cost_usd_total", **up) == pytest.approx(5 * COST)
+    assert value(samples, "llmp_request_duration_seconds_count", **up) == 6
+    assert value(samples, "llmp_time_to_first_token_seconds_count", **up) == 5
+    assert value(samples, "llmp_request_duration_seconds_bucket", **up, le="+Inf") == 6
+    assert value(samples, "llmp_requests_in_flight") == 0
+    # The 500 is transient: retried twice on the same deployment (retry.attempts: 2).
+    assert value(samples, "llmp_retries_total", route="fast") == 2
+    assert len(upstream.requests) == 8
+
+
+def test_retries_are_counted_by_route(make_gateway, make_upstream) -> None:
+    first, second = make_upstream(), make_upstream()
+    first.always(fail(503))
+    second.always(reply(COMPLETION))
+    config = f"""
+providers:
+  a: {{type: openai, base_url: "{first.url}/v1", api_key: none, models: [m1]}}
+  b: {{type: openai, base_url: "{second.url}/v1", api_key: none, models: [m2]}}
+models:
+  pair: [a/m1, b/m2]
+"""
+    gateway = make_gateway(config)
+    gateway.openai().chat.completions.create(model="pair", messages=[{"role": "user", "content": "x"}])
+    samples = scrape(gateway.url)
+    # a/m1 answers 503 three times (the first try and its two retries), then b/m2 answers.
+    assert value(samples, "llmp_retries_total", route="pair") == 2
+    assert value(samples, "llmp_fallbacks_total", route="pair", from_provider="a",
+                 to_provider="b") == 1
+    assert value(samples, "llmp_requests_total", provider="b", model="m2", status_class="2xx") == 1
+
+
+def test_routing_reports_reach_metrics_and_admin_stats(make_gateway, upstream: FakeUpstream) -> None:
+    gateway = make_gateway(gateway_config(upstream.url))
+    before = httpx.get(gateway.url + "/admin/stats", headers=gateway.admin_headers()).json()
+    assert before["providers"] == [
+        {"name": "up", "enabled": True, "health": "unknown", "circuit": "unknown", "check_ms": None}]
+
+    metrics = gateway.runtime.metrics
+    gateway.server.call_soon(lambda: (
+        metrics.record_circuit_transition("up", "closed", "open"),
+        metrics.record_health_check("up", 0.042, ok=False),
+        metrics.record_fallback("fast", "up", "other"),
+    ))
+    samples = scrape(gateway.url)
+    assert value(samples, "llmp_circuit_state", provider="up", state="open") == 1
+    assert value(samples, "llmp_circuit_state", provider="up", state="closed") == 0
+    assert value(samples, "llmp_circuit_transitions_total", provider="up", from_state="closed",
+                 to_state="open") == 1
+    assert value(samples, "llmp_health_check_duration_seconds_count", provider="up", outcome="fail") == 1
+    assert value(samples, "llmp_provider_up", provider="up") == 0
+    assert value(samples, "llmp_fallbacks_total", route="fast", from_provider="up",
+                 to_provider="other") == 1
+    after = httpx.get(gateway.url + "/admin/stats", headers=gateway.admin_headers()).json()
+    assert after["providers"][0] | {"check_ms": None} == {
+        "name": "up", "enabled": True, "health": "failing", "circuit": "open", "check_ms": None}
+    assert after["providers"][0]["check_ms"] == 42.0
+
+
+def test_two_gateways_in_one_process_keep_their_own_numbers(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(COMPLETION))
+    one, two = make_gateway(gateway_config(upstream.url)), make_gateway(gateway_config(upstream.url))
+    one.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": "x"}])
+    labels = {"provider": "up", "model": "gpt-4o-mini", "status_class": "2xx"}
+    assert value(scrape(one.url), "llmp_requests_total", **labels) == 1
+    assert value(scrape(two.url), "llmp_requests_total", **labels) == 0
+
+
+def test_circuit_transitions_and_health_checks_reach_metrics(make_gateway, make_upstream) -> None:
+    """The runtime wires routing's own events to /metrics: no call made by hand."""
+    failing, healthy = make_upstream(), make_upstream()
+    failing.always(fail(503))
+    healthy.always(reply({"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]}))
+    config = f"""
+providers:
+  up: {{type: openai, base_url: "{failing.url}/v1", api_key: none, models: [gpt-4o-mini]}}
+  ok: {{type: openai, base_url: "{healthy.url}/v1", api_key: none, models: [gpt-4o-mini]}}
+defaults:
+  retry: {{attempts: 0}}
+  circuit_breaker: {{failure_threshold: 1}}
+"""
+    gateway = make_gateway(config)
+    with pytest.raises(openai.InternalServerError):
+        gateway.openai().chat.completions.create(
+            model="up/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    runtime = gateway.runtime
+    gateway.server.call(runtime.health.probe(runtime.providers["ok"]))
+    samples = scrape(gateway.url)
+    assert value(samples, "llmp_circuit_transitions_total", provider="up/gpt-4o-mini",
+                 from_state="closed", to_state="open") == 1
+    assert value(samples, "llmp_circuit_state", provider="up", state="open") == 1
+    assert value(samples, "llmp_health_check_duration_seconds_count", provider="ok", outcome="ok") == 1
+    assert value(samples, "llmp_provider_up", provider="ok") == 1
+    assert healthy.requests[-1].path == "/v1/models"
