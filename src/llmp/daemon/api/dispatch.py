@@ -25,6 +25,7 @@ from llmp.daemon.api.completions_bridge import (
 )
 from llmp.daemon.api.wire import InboundFormat
 from llmp.daemon.context import RequestContext
+from llmp.daemon.deadline import within
 from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.routing.rate_limit import estimate_tokens
@@ -145,7 +146,7 @@ async def _first(chunks: AsyncIterator[bytes], provider: Provider) -> bytes:
     """The first bytes of a stream, waited for no longer than the first-token timeout."""
     wait = provider.config.timeout.first_token
     try:
-        return await asyncio.wait_for(chunks.__anext__(), wait)
+        return await within(wait, chunks.__anext__())
     except StopAsyncIteration:
         raise UpstreamError(
             ErrorKind.INCOMPLETE, f"provider '{provider.name}' sent an empty stream",

@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from llmp.core.config_schema import TimeoutConfig
+from llmp.daemon.deadline import within
 from llmp.daemon.errors import ErrorKind, UpstreamError
 
 USER_AGENT = "llmp"
@@ -75,7 +76,7 @@ class UpstreamHTTP:
         wait = self.timeout.first_token if stream else self.timeout.total
         sending = self.session.request(method, url, data=body, headers=all_headers)
         try:
-            response = await (asyncio.wait_for(sending, wait) if stream else sending)
+            response = await (within(wait, sending) if stream else sending)
         except asyncio.TimeoutError as exc:
             raise UpstreamError(
                 ErrorKind.TIMEOUT,

@@ -32,6 +32,7 @@ from typing import TypeVar
 from llmp.core.config_schema import ProviderConfig
 from llmp.core.keys import ResolvedKey
 from llmp.daemon.context import RequestContext
+from llmp.daemon.deadline import within
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.routing.breaker import BreakerRegistry, Ticket
@@ -255,7 +256,7 @@ class Router:
 
         While that is no shorter than the provider's own total timeout (always
         so on a first attempt) the HTTP client already enforces it, and the
-        extra task `wait_for` costs is saved.
+        extra timer is saved.
         """
         if remaining >= provider.config.timeout.total:
             return await call
@@ -264,7 +265,7 @@ class Router:
                 call.close()
             raise _deadline_error(provider)
         try:
-            return await asyncio.wait_for(call, remaining)
+            return await within(remaining, call)
         except asyncio.TimeoutError:
             raise _deadline_error(provider) from None
 

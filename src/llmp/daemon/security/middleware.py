@@ -16,6 +16,7 @@ import logging
 from aiohttp import web
 
 from llmp.daemon.api.admin import ADMIN_PREFIX
+from llmp.daemon.deadline import within
 from llmp.daemon.middleware import Handler
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.client_auth import AuthFailure
@@ -64,7 +65,7 @@ async def security_guard(request: web.Request, handler: Handler) -> web.StreamRe
                           headers={"WWW-Authenticate": 'Bearer realm="llmp"'})
     if request.can_read_body:
         try:
-            await asyncio.wait_for(request.read(), security.server.limits.read_timeout)
+            await within(security.server.limits.read_timeout, request.read())
         except asyncio.TimeoutError:
             late = refuse(request, 408, "The request body did not arrive in time.",
                           "invalid_request_error", code="request_timeout")
