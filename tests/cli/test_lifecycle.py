@@ -119,3 +119,25 @@ def test_logs_shows_daemon_log(started) -> None:
     result = run_llmp("logs", "-n", "5")
     assert result.code == 0
     assert "listening on" in result.out
+
+
+def test_exited_but_unreaped_daemon_is_not_running(isolated_env: Path) -> None:
+    """A foreground daemon whose parent has not reaped it yet is a zombie: not running."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    try:
+        (isolated_env / "daemon.json").write_text(json.dumps({
+            "pid": child.pid, "create_time": psutil.Process(child.pid).create_time(),
+            "host": "127.0.0.1", "port": 1, "token": "t", "version": "0",
+            "started_at": time.time()}))
+        assert status_json()["running"] is False
+        stopped = run_llmp("stop")
+        assert stopped.code == 0 and "not running" in stopped.out
+    finally:
+        child.wait()

@@ -73,6 +73,17 @@ def process_create_time(pid: int) -> float | None:
 
 
 def is_alive(state: DaemonState) -> bool:
-    """True when the recorded process still runs and is the same process (not a reused pid)."""
-    created = process_create_time(state.pid)
-    return created is not None and abs(created - state.create_time) < 1.0
+    """True when the recorded process still runs and is the same process (not a reused pid).
+
+    A zombie (exited, not yet reaped by its parent: a foreground daemon started
+    by another program) has finished running, so it does not count.
+    """
+    import psutil
+
+    try:
+        process = psutil.Process(state.pid)
+        if abs(process.create_time() - state.create_time) >= 1.0:
+            return False
+        return process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, OSError):
+        return False
