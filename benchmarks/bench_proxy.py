@@ -108,16 +108,17 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=400)
     parser.add_argument("--chunks", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--extra-config", default="",
+                        help="YAML appended to llmp's config, e.g. 'logging: {level: warning}'")
     args = parser.parse_args()
 
     python = sys.executable
     up_port, proxy_port, llmp_port = free_port(), free_port(), free_port()
     upstream_url = f"http://127.0.0.1:{up_port}"
     home = Path(tempfile.mkdtemp(prefix="llmp-bench-"))
-    (home / "config.yaml").write_text(
-        "logging: {level: warning}\n"
+    (home / "config.yaml").write_text(  # llmp as shipped: access log, metrics, ledger all on
         f"providers:\n  bench:\n    type: openai\n    base_url: {upstream_url}/v1\n"
-        "    api_key: none\n    models: [bench-model]\n"
+        "    api_key: none\n    models: [bench-model]\n" + args.extra_config.replace("\\n", "\n")
     )
     env = dict(os.environ, LLMP_HOME=str(home), PYTHONPATH=str(ROOT / "src"))
     processes = [
