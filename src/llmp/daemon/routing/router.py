@@ -44,6 +44,7 @@ from llmp.daemon.routing.stats import StatsBook
 from llmp.daemon.routing.strategies import Selector
 
 T = TypeVar("T")
+DEADLINE_SLACK = 1.0  # seconds the HTTP client's own total timeout may overrun the deadline
 log = logging.getLogger("llmp.routing")
 
 # These say the request itself is wrong: another provider would answer the same.
@@ -254,11 +255,11 @@ class Router:
     async def _bounded(self, call: Awaitable[T], provider: Provider, remaining: float) -> T:
         """Hold the attempt to what is left of the request's deadline.
 
-        While that is no shorter than the provider's own total timeout (always
-        so on a first attempt) the HTTP client already enforces it, and the
-        extra timer is saved.
+        While that is about the provider's own total timeout (a first attempt:
+        the deadline was set a moment ago) the HTTP client already enforces it,
+        and the extra timer is saved.
         """
-        if remaining >= provider.config.timeout.total:
+        if remaining >= provider.config.timeout.total - DEADLINE_SLACK:
             return await call
         if remaining <= 0:
             if asyncio.iscoroutine(call):
