@@ -6,6 +6,7 @@ only the process boundary is skipped (the lifecycle tests cover that).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,14 @@ class Gateway:
 
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {TEST_TOKEN}"}
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every request has been recorded: a streaming client is done when it
+        reads the last event, a moment before the daemon's handler finishes the request."""
+        deadline = time.monotonic() + timeout
+        while self.runtime.in_flight:
+            assert time.monotonic() < deadline, "a request never finished"
+            time.sleep(0.005)
 
     def stop(self) -> None:
         self.server.stop()

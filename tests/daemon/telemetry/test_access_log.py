@@ -46,10 +46,11 @@ def test_access_line_for_a_non_streamed_request(make_gateway, upstream: FakeUpst
 def test_access_line_for_a_streamed_request(make_gateway, upstream: FakeUpstream,
                                             log_file: JsonLog) -> None:
     upstream.always(stream(stream_events()))
-    client = make_gateway(gateway_config(upstream.url)).openai()
-    parts = [event.choices[0].delta.content for event in client.chat.completions.create(
+    gateway = make_gateway(gateway_config(upstream.url))
+    parts = [event.choices[0].delta.content for event in gateway.openai().chat.completions.create(
         model="up/gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hi"}])]
     assert "".join(p or "" for p in parts) == "Hello"
+    gateway.wait_idle()
     [line] = access_lines(log_file)
     assert (line["alias"], line["provider"], line["model"], line["status"]) == (
         None, "up", "gpt-4o-mini", 200)

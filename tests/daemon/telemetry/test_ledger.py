@@ -35,6 +35,8 @@ def rows(home: Path) -> list[dict]:
 
 
 def flush(gateway) -> None:
+    """Write out the ledger once every request has been recorded."""
+    gateway.wait_idle()
     assert gateway.server.app[TELEMETRY].ledger.flush()
 
 

@@ -41,6 +41,7 @@ def test_counters_match_the_traffic(make_gateway, upstream: FakeUpstream) -> Non
     assert httpx.post(gateway.base_url + "/chat/completions",
                       json={"model": "unknown-model", "messages": messages}).status_code == 404
 
+    gateway.wait_idle()
     samples = scrape(gateway.url)
     up = {"provider": "up", "model": "gpt-4o-mini"}
     assert value(samples, "llmp_requests_total", **up, status_class="2xx") == 5
@@ -72,6 +73,7 @@ models:
 """
     gateway = make_gateway(config)
     gateway.openai().chat.completions.create(model="pair", messages=[{"role": "user", "content": "x"}])
+    gateway.wait_idle()
     samples = scrape(gateway.url)
     # a/m1 answers 503 three times (the first try and its two retries), then b/m2 answers.
     assert value(samples, "llmp_retries_total", route="pair") == 2
@@ -92,6 +94,7 @@ def test_routing_reports_reach_metrics_and_admin_stats(make_gateway, upstream: F
         metrics.record_health_check("up", 0.042, ok=False),
         metrics.record_fallback("fast", "up", "other"),
     ))
+    gateway.wait_idle()
     samples = scrape(gateway.url)
     assert value(samples, "llmp_circuit_state", provider="up", state="open") == 1
     assert value(samples, "llmp_circuit_state", provider="up", state="closed") == 0
@@ -135,6 +138,7 @@ defaults:
             model="up/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
     runtime = gateway.runtime
     gateway.server.call(runtime.health.probe(runtime.providers["ok"]))
+    gateway.wait_idle()
     samples = scrape(gateway.url)
     assert value(samples, "llmp_circuit_transitions_total", provider="up/gpt-4o-mini",
                  from_state="closed", to_state="open") == 1
