@@ -236,7 +236,8 @@ def test_direct_does_not_need_the_daemon_and_test_starts_it(isolated_env: Path) 
         assert (isolated_env / "daemon.json").exists()
         assert statuses(through, "mock") == statuses(direct, "mock") == {
             "key": "ok", "reachable": "ok", "authenticated": "ok", "completion": "ok",
-            "stream": "ok", "embeddings": "skip"}
+            "stream": "ok", "embeddings": "ok"}
+        assert checks(direct, "mock")["embeddings"]["detail"] == "mock-1"
     finally:
         run_llmp("stop")
 

@@ -194,6 +194,8 @@ class Runner:
             report.add("embeddings", "skip", detail=f"{facts.type} has no embeddings")
             return
         model = self.options.embedding_model or _first(facts, chat=False)
+        if model is None and facts.type == "mock":
+            model = _first(facts, chat=True)  # the mock embeds with any of its models
         if model is None:
             report.add("embeddings", "skip", detail="no embedding model listed "
                        "(give one with --embedding-model)")
