@@ -23,7 +23,7 @@ from llmp.daemon.providers.http import (
     transport_error,
 )
 from llmp.daemon.providers.sse import iter_events
-from llmp.daemon.telemetry.stream_usage import UsageEventFilter
+from llmp.daemon.telemetry.stream_usage import UsageEventFilter, has_usage
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 PATHS = {
@@ -118,7 +118,7 @@ class OpenAICompatibleProvider(Provider):
                     complete, carry = data[:end], data[end + len(separator) :]
                     ends_done = complete.endswith(DONE)
                     forwarded.events += complete.count(separator) + (not ends_done)
-                    if b'"usage":{' in complete or b'"usage": {' in complete:
+                    if has_usage(complete):
                         forwarded.usage = _usage_in(complete) or forwarded.usage
                         usage_seen = True
                     finished = finished or ends_done
