@@ -29,6 +29,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int] | None = None  # the client's address: one per upstream connection
 
     @property
     def json(self) -> Any:
@@ -62,8 +63,13 @@ def stream(
     status: int = 200,
     content_type: str = "text/event-stream",
     drop_after: int | None = None,
+    linger: float = 0.0,
 ) -> Behaviour:
-    """Send raw SSE bytes one write per item; `drop_after` cuts the connection after N items."""
+    """Send raw SSE bytes one write per item; `drop_after` cuts the connection after N items.
+
+    `linger` keeps the response open that long after the last item, as an
+    upstream that is slow to end its body after the terminal event.
+    """
     items = [e.encode() if isinstance(e, str) else e for e in events]
 
     async def behaviour(request: web.Request) -> web.StreamResponse:
@@ -76,6 +82,8 @@ def stream(
                 _cut(request)
                 return response
             await response.write(item)
+        if linger:
+            await asyncio.sleep(linger)
         await response.write_eof()
         return response
 
@@ -119,6 +127,7 @@ class FakeUpstream:
     default: Behaviour | None = None
     requests: list[Recorded] = field(default_factory=list)
     cancelled: int = 0
+    answered: int = 0  # behaviours that ran to their end (the whole response was sent)
     _queue: deque[Behaviour] = field(default_factory=deque)
     _server: ThreadedServer | None = None
 
@@ -152,13 +161,16 @@ class FakeUpstream:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+            Recorded(request.method, request.path, dict(request.query), dict(request.headers), body,
+                     request.transport.get_extra_info("peername") if request.transport else None)
         )
         behaviour = self._queue.popleft() if self._queue else self.default
         if behaviour is None:
             return web.json_response({"error": {"message": "no behaviour scripted"}}, status=500)
         try:
-            return await behaviour(request)
+            response = await behaviour(request)
+            self.answered += 1
+            return response
         except asyncio.CancelledError:
             self.cancelled += 1
             raise

@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from llmp.core.config_schema import LoggingConfig
+from tests.daemon.anthropic_fixtures import config, events
+from tests.daemon.routing_support import wait_until
 from tests.daemon.telemetry.upstream_data import COMPLETION, COST, gateway_config, stream_events
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
 from tests.support.json_log import JsonLog, json_log
@@ -43,9 +45,12 @@ def test_access_line_for_a_non_streamed_request(make_gateway, upstream: FakeUpst
     assert "fast -> up/gpt-4o-mini 200" in line["msg"]
 
 
+@pytest.mark.parametrize("linger", [0, 30], ids=["prompt-end", "upstream-slow-to-end"])
 def test_access_line_for_a_streamed_request(make_gateway, upstream: FakeUpstream,
-                                            log_file: JsonLog) -> None:
-    upstream.always(stream(stream_events()))
+                                            log_file: JsonLog, linger: float) -> None:
+    """The SDK hangs up once it reads `[DONE]`; an upstream slow to end its body after it
+    must not turn that into a cancelled (499) request."""
+    upstream.always(stream(stream_events(), linger=linger))
     gateway = make_gateway(gateway_config(upstream.url))
     parts = [event.choices[0].delta.content for event in gateway.openai().chat.completions.create(
         model="up/gpt-4o-mini", stream=True, messages=[{"role": "user", "content": "hi"}])]
@@ -58,6 +63,48 @@ def test_access_line_for_a_streamed_request(make_gateway, upstream: FakeUpstream
     assert line["streamed"] is True and line["attempts"] == 1 and line["error_class"] is None
     assert line["cost_usd"] == pytest.approx(COST)
     assert 0 < line["ttft_ms"] <= line["latency_ms"]
+
+
+def test_an_upstream_slow_to_end_its_body_does_not_hold_the_client(
+        make_gateway, upstream: FakeUpstream, log_file: JsonLog) -> None:
+    """The client's stream ends with the upstream's `[DONE]`, not 30 s later with its body."""
+    upstream.always(stream(stream_events(), linger=30))
+    gateway = make_gateway(gateway_config(upstream.url))
+    with httpx.Client(timeout=5) as client:
+        for _ in range(2):  # the second request rides the same keep-alive connection
+            with client.stream("POST", gateway.base_url + "/chat/completions", json={
+                    "model": "fast", "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}]}) as response:
+                assert response.read().endswith(b"data: [DONE]\n\n")
+    gateway.wait_idle()
+    assert [line["status"] for line in access_lines(log_file)] == [200, 200]
+
+
+def test_streams_reuse_the_upstream_connection(make_gateway, upstream: FakeUpstream) -> None:
+    """Ending the client's stream at `[DONE]` still reads the upstream's body to its end
+    (here a moment later), so the connection goes back to the pool."""
+    upstream.always(stream(stream_events(), linger=0.02))
+    client = make_gateway(gateway_config(upstream.url)).openai()
+    for sent in range(1, 4):
+        list(client.chat.completions.create(model="fast", stream=True,
+                                            messages=[{"role": "user", "content": "hi"}]))
+        wait_until(lambda: upstream.answered == sent)  # noqa: B023 - called at once
+    assert len({recorded.peer for recorded in upstream.requests}) == 1
+
+
+def test_an_anthropic_client_leaving_after_message_stop_was_served(
+        make_gateway, upstream: FakeUpstream, log_file: JsonLog) -> None:
+    upstream.always(stream(events("stream_tool_use.sse"), linger=30))
+    gateway = make_gateway(config(upstream.url))
+    with httpx.stream("POST", gateway.url + "/v1/messages", json={
+            "model": "claude/claude-sonnet-4-5-20250929", "max_tokens": 100, "stream": True,
+            "messages": [{"role": "user", "content": "x"}]}) as response:
+        for line in response.iter_lines():
+            if line == "event: message_stop":
+                break
+    gateway.wait_idle()
+    [access] = access_lines(log_file)
+    assert (access["status"], access["error_class"], access["streamed"]) == (200, None, True)
 
 
 def test_access_line_names_the_error_class(make_gateway, upstream: FakeUpstream,

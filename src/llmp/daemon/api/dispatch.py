@@ -175,7 +175,6 @@ async def _write_stream(
     request: web.Request, fmt: InboundFormat, runtime: Runtime,
     ctx: RequestContext, outcome: Outcome,
 ) -> web.StreamResponse:
-    assert outcome.rest is not None
     response = web.StreamResponse(
         status=200,
         headers={
@@ -189,9 +188,7 @@ async def _write_stream(
     try:
         await response.prepare(request)
         ctx.first_byte_at = time.monotonic()
-        await response.write(outcome.first)
-        async for chunk in outcome.rest:
-            await response.write(chunk)
+        await _send(response, outcome)
     except UpstreamError as error:
         _record_error(ctx, error)
         await response.write(fmt.stream_error(error))
@@ -209,6 +206,24 @@ async def _write_stream(
         runtime.finished(ctx)
     await response.write_eof()
     return response
+
+
+async def _send(response: web.StreamResponse, outcome: Outcome) -> None:
+    """Write the stream to the client up to and including its terminal event.
+
+    A relay stops at the upstream's terminal event rather than at the end of
+    its body: the client has its whole answer then, and may hang up at once
+    (closing the relay hands the upstream connection back, see `release_stream`).
+    """
+    assert outcome.rest is not None
+    forwarded = outcome.forwarded
+    await response.write(outcome.first)
+    if forwarded is not None and forwarded.ended:
+        return
+    async for chunk in outcome.rest:
+        await response.write(chunk)
+        if forwarded is not None and forwarded.ended:
+            return
 
 
 async def _close(chunks: AsyncIterator[Any]) -> None:

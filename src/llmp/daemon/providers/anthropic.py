@@ -9,6 +9,7 @@ included. OpenAI clients go through the canonical translation in
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import Any
@@ -28,8 +29,13 @@ from llmp.daemon.providers.anthropic_response import (
 )
 from llmp.daemon.providers.anthropic_stream import canonical_chunks
 from llmp.daemon.providers.base import Forwarded, Provider
-from llmp.daemon.providers.http import incomplete_stream, json_object, read_body
-from llmp.daemon.providers.sse import _parse_block, iter_events, read_chunks
+from llmp.daemon.providers.http import (
+    incomplete_stream,
+    json_object,
+    read_body,
+    transport_error,
+)
+from llmp.daemon.providers.sse import _parse_block, iter_events
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse
 
 API_VERSION = "2023-06-01"
@@ -91,15 +97,19 @@ class AnthropicProvider(Provider):
         still fail over.
         """
         usage: dict[str, Any] = {}
-        stopped = False
-        async for complete in _whole_events(read_chunks(response, self.name)):
-            relayed, error, stop = self._scan(complete, usage, forwarded)
-            stopped = stopped or stop
-            if relayed:
-                yield relayed
-            if error is not None:
-                raise error
-        if not stopped:
+        try:
+            async for complete in _whole_events(response.content.iter_any()):
+                relayed, error, stop = self._scan(complete, usage, forwarded)
+                forwarded.ended = forwarded.ended or stop
+                if relayed:
+                    yield relayed
+                if error is not None:
+                    raise error
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise transport_error(self.name, exc) from exc
+        finally:
+            self.http.release_stream(response, forwarded.ended)
+        if not forwarded.ended:
             raise incomplete_stream(self.name)
 
     def _scan(

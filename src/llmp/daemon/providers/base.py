@@ -40,6 +40,9 @@ class Forwarded:
     usage: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     events: int = 0  # stream events relayed
+    #: The upstream's terminal event has been handed on: the answer is whole,
+    #: whatever happens to the connection afterwards.
+    ended: bool = False
 
 
 class Provider(abc.ABC):

@@ -28,6 +28,7 @@ class UpstreamHTTP:
         self.provider = provider
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._releasing: set[asyncio.Task[None]] = set()  # kept referenced until done
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -42,6 +43,8 @@ class UpstreamHTTP:
         )
 
     async def close(self) -> None:
+        for task in list(self._releasing):
+            task.cancel()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -100,6 +103,44 @@ class UpstreamHTTP:
         error.provider = self.provider
         error.retry_after = error.retry_after or retry_after_seconds(response.headers)
         raise error
+
+
+    def release_stream(self, response: aiohttp.ClientResponse, ended: bool) -> None:
+        """Give a streamed response's connection back, pooled whenever it can be.
+
+        A relay stops at the upstream's terminal event, and the client may hang
+        up the moment it has it (the OpenAI SDK does), while the end of the
+        upstream's body, which usually follows at once, may not have arrived
+        yet. Releasing then would close the connection, and a real provider's
+        next request would pay a new TCP and TLS handshake; so the end is
+        waited for briefly, off the request's task. A stream that did not end
+        (the client left mid-answer) is closed at once, which also stops the
+        upstream generating.
+        """
+        if not ended or response.content.is_eof():
+            response.release()
+            return
+        task = asyncio.get_running_loop().create_task(_release_when_read(response))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+
+#: How long an upstream may take to end its body after its terminal event.
+RELEASE_WAIT = 1.0
+
+
+async def _release_when_read(response: aiohttp.ClientResponse) -> None:
+    try:
+        await within(RELEASE_WAIT, _discard_rest(response.content))
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        pass  # the connection is closed below instead of pooled
+    finally:
+        response.release()
+
+
+async def _discard_rest(content: aiohttp.StreamReader) -> None:
+    while await content.readany():
+        pass
 
 
 async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:

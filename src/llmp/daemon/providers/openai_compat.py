@@ -101,7 +101,6 @@ class OpenAICompatibleProvider(Provider):
         for on the client's behalf is taken out.
         """
         carry = b""
-        finished = False
         hidden = UsageEventFilter() if hide_usage else None
         try:
             async for chunk in response.content.iter_any():
@@ -121,7 +120,7 @@ class OpenAICompatibleProvider(Provider):
                     if has_usage(complete):
                         forwarded.usage = _usage_in(complete) or forwarded.usage
                         usage_seen = True
-                    finished = finished or ends_done
+                    forwarded.ended = forwarded.ended or ends_done
                 if hidden is not None:
                     chunk = hidden.feed(chunk, usage_seen)
                     if not chunk:
@@ -130,10 +129,10 @@ class OpenAICompatibleProvider(Provider):
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.name, exc) from exc
         finally:
-            response.release()
+            self.http.release_stream(response, forwarded.ended)
         if hidden is not None and (tail := hidden.flush()):
             yield tail
-        if not (finished or carry.strip().endswith(DONE)):
+        if not (forwarded.ended or carry.strip().endswith(DONE)):
             raise incomplete_stream(self.name)
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
