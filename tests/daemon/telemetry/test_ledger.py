@@ -66,13 +66,20 @@ def test_rows_and_costs_follow_the_upstream_usage(make_gateway, upstream: FakeUp
         assert row["operation"] == "chat" and row["inbound"] == "openai"
 
 
-def test_stream_usage_is_asked_for_and_hidden_from_a_client_that_did_not(
-        make_gateway, upstream: FakeUpstream, isolated_env: Path) -> None:
-    # The usage event arrives split across two reads, as a real network may deliver it.
+def _usage_split_across_reads() -> list[bytes]:
     events = stream_events()
     usage_event = events[-2]
-    split = [*events[:-2], usage_event[:40], usage_event[40:], events[-1]]
-    upstream.then(stream(split), stream(stream_events()))
+    return [*events[:-2], usage_event[:40], usage_event[40:], events[-1]]
+
+
+@pytest.mark.parametrize("writes", [
+    _usage_split_across_reads(),  # as a real network may deliver it
+    [b"".join(stream_events())],  # one read holding the whole answer, as under load
+    [b"".join(stream_events()).replace(b"\n", b"\r\n")],
+], ids=["usage-split", "one-read", "one-read-crlf"])
+def test_stream_usage_is_asked_for_and_hidden_from_a_client_that_did_not(
+        make_gateway, upstream: FakeUpstream, isolated_env: Path, writes: list[bytes]) -> None:
+    upstream.then(stream(writes), stream(stream_events()))
     gateway = make_gateway(gateway_config(upstream.url))
     body = {"model": "fast", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
     with httpx.stream("POST", gateway.base_url + "/chat/completions", json=body) as response:

@@ -23,7 +23,7 @@ from llmp.daemon.providers.http import (
     transport_error,
 )
 from llmp.daemon.providers.sse import iter_events
-from llmp.daemon.telemetry.stream_usage import UsageEventFilter, has_usage
+from llmp.daemon.telemetry.stream_usage import UsageEventFilter, has_usage, last_usage
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 PATHS = {
@@ -118,7 +118,7 @@ class OpenAICompatibleProvider(Provider):
                     ends_done = complete.endswith(DONE)
                     forwarded.events += complete.count(separator) + (not ends_done)
                     if has_usage(complete):
-                        forwarded.usage = _usage_in(complete) or forwarded.usage
+                        forwarded.usage = last_usage(complete) or forwarded.usage
                         usage_seen = True
                     forwarded.ended = forwarded.ended or ends_done
                 if hidden is not None:
@@ -174,16 +174,3 @@ class OpenAICompatibleProvider(Provider):
         response = await self.http.request("GET", self.models_url(), headers=self.headers())
         data = json_object(await read_body(response, self.name), self.name).get("data") or []
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
-
-
-def _usage_in(events: bytes) -> dict[str, Any] | None:
-    """The usage object in the last event of `events` that has one."""
-    for line in reversed(events.replace(b"\r\n", b"\n").split(b"\n")):
-        if line.startswith(b"data:") and b'"usage"' in line:
-            try:
-                usage = orjson.loads(line[5:]).get("usage")
-            except (orjson.JSONDecodeError, AttributeError):
-                continue
-            if isinstance(usage, dict):
-                return usage
-    return None

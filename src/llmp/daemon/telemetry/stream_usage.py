@@ -1,28 +1,40 @@
-"""Hiding the usage event llmp asked an upstream for and the client did not.
+"""Finding usage in a relayed stream, and hiding the usage event llmp asked for.
 
 To record real usage for a streamed answer llmp sets
 `stream_options.include_usage` on the way up; OpenAI then sends one extra
 event, with `"choices": []` and the usage, before `[DONE]`. A client that did
 not ask must not see it (some clients index `choices[0]` of every event).
 
-The relay forwards raw bytes, so the filter works on bytes: it forwards only
-whole events (holding back the unfinished tail of a read, which is usually
-empty because upstreams write whole events), and only a batch that completes a
-usage object is split and inspected. Every other read costs two `rfind`s.
+The relay forwards raw bytes, so this works on bytes, and it runs for every
+read of every stream: a read is searched for the usage marker only, and just
+the event around a match is cut out and parsed. Under load one read can hold
+a whole answer's events, so nothing here splits or parses a read as a whole.
+The filter forwards only whole events, holding back the unfinished tail of a
+read (usually empty, as upstreams write whole events).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
+_MARKERS = (b'"usage":{', b'"usage": {')
 _SEPARATORS = (b"\n\n", b"\r\n\r\n")
-_SPLIT = re.compile(rb"(\r\n\r\n|\n\n)")
 
 
 def has_usage(data: bytes) -> bool:
-    return b'"usage":{' in data or b'"usage": {' in data
+    return _MARKERS[0] in data or _MARKERS[1] in data
+
+
+def last_usage(events: bytes) -> dict[str, Any] | None:
+    """The usage object of the last event in `events` that carries one."""
+    for start, end in _usage_events(events):
+        usage = _payload(events[start:end]).get("usage")
+        if isinstance(usage, dict):
+            return usage
+    return None
 
 
 class UsageEventFilter:
@@ -33,7 +45,7 @@ class UsageEventFilter:
         """The complete events in what has arrived, less a usage-only event.
 
         `usage_seen` says an event carrying usage was completed by this chunk
-        (the relay looks at every event anyway), so other reads are not searched.
+        (the relay looks for one anyway), so other reads are not searched.
         """
         if not self._tail and chunk.endswith(b"\n\n"):  # the usual read: whole events
             ready = chunk
@@ -42,7 +54,7 @@ class UsageEventFilter:
             cut = max(_end_of_last(data, sep) for sep in _SEPARATORS)
             ready, self._tail = data[:cut], data[cut:]
         if usage_seen and ready:
-            ready = _drop_usage_events(ready)
+            ready = _drop_usage_only_events(ready)
         return ready
 
     def flush(self) -> bytes:
@@ -51,28 +63,49 @@ class UsageEventFilter:
         return tail
 
 
-def _end_of_last(data: bytes, separator: bytes) -> int:
-    at = data.rfind(separator)
+def _drop_usage_only_events(data: bytes) -> bytes:
+    for start, end in _usage_events(data):
+        payload = _payload(data[start:end])
+        if payload.get("choices") == [] and isinstance(payload.get("usage"), dict):
+            data = data[:start] + data[end:]
+    return data
+
+
+def _usage_events(data: bytes) -> Iterator[tuple[int, int]]:
+    """Where each event holding a usage marker starts and ends (its separator included),
+    the last first, so cutting one out leaves the earlier spans valid."""
+    limit = len(data)
+    while True:
+        at = max(data.rfind(_MARKERS[0], 0, limit), data.rfind(_MARKERS[1], 0, limit))
+        if at < 0:
+            return
+        start = max(_end_of_last(data, sep, at) for sep in _SEPARATORS)
+        yield start, _end_of_next(data, at)
+        limit = start
+
+
+def _end_of_last(data: bytes, separator: bytes, before: int | None = None) -> int:
+    at = data.rfind(separator, 0, before)
     return at + len(separator) if at >= 0 else 0
 
 
-def _drop_usage_events(data: bytes) -> bytes:
-    parts = _SPLIT.split(data)  # block, separator, block, separator, ..., "" (data ends on a separator)
-    kept: list[bytes] = []
-    for index in range(0, len(parts) - 1, 2):
-        block, separator = parts[index], parts[index + 1]
-        if not (has_usage(block) and _usage_only(block)):
-            kept.append(block + separator)
-    return b"".join(kept) + parts[-1]
+def _end_of_next(data: bytes, at: int) -> int:
+    ends = [found + len(sep) for sep in _SEPARATORS if (found := data.find(sep, at)) >= 0]
+    return min(ends) if ends else len(data)
 
 
-def _usage_only(block: bytes) -> bool:
-    payload = b"\n".join(
-        line[5:].lstrip(b" ") for line in block.replace(b"\r", b"").split(b"\n")
-        if line.startswith(b"data:")
-    )
+def _payload(event: bytes) -> dict[str, Any]:
+    """An event's data as a JSON object ({} when it is not one)."""
+    body = event.rstrip(b"\r\n")
+    if body.startswith(b"data:") and b"\n" not in body:  # the usual event: one data line
+        data = body[5:]
+    else:
+        data = b"\n".join(
+            line[5:].lstrip(b" ") for line in body.replace(b"\r", b"").split(b"\n")
+            if line.startswith(b"data:")
+        )
     try:
-        event = orjson.loads(payload)
+        parsed = orjson.loads(data)
     except orjson.JSONDecodeError:
-        return False
-    return isinstance(event, dict) and event.get("choices") == [] and isinstance(event.get("usage"), dict)
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
