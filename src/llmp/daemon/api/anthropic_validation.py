@@ -9,27 +9,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmp.daemon.api.validation import _boolean, _integer, _model, _number
+from llmp.daemon.api.validation import (
+    BOOLEAN,
+    Check,
+    check_parameters,
+    integer_in,
+    number_in,
+    require_model,
+)
 from llmp.daemon.errors import ClientError
 
 TOOL_CHOICES = {"auto", "any", "tool", "none"}
+PARAMETERS: dict[str, Check] = {
+    "max_tokens": integer_in(1, 10_000_000), "stream": BOOLEAN, "temperature": number_in(0, 1),
+    "top_p": number_in(0, 1), "top_k": integer_in(0, 1_000_000),
+}
 
 
 def validate_messages(body: dict[str, Any], *, count_only: bool = False) -> None:
-    _model(body)
+    require_model(body)
     if not count_only and body.get("max_tokens") is None:
         raise ClientError("max_tokens: Field required", param="max_tokens")
-    _integer(body, "max_tokens", 1, 10_000_000)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ClientError("messages: must be a non-empty array of messages", param="messages")
     for index, message in enumerate(messages):
         _message(message, f"messages.{index}")
     _system(body.get("system"))
-    _boolean(body, "stream")
-    _number(body, "temperature", 0, 1)
-    _number(body, "top_p", 0, 1)
-    _integer(body, "top_k", 0, 1_000_000)
+    check_parameters(body, PARAMETERS)
     stops = body.get("stop_sequences")
     if stops is not None and (
         not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)

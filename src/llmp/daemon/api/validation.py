@@ -7,6 +7,7 @@ the provider judges the rest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -47,43 +48,74 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     return True
 
 
-def _model(body: dict[str, Any]) -> None:
+def require_model(body: dict[str, Any]) -> None:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise ClientError("'model' is required and must be a non-empty string.", param="model")
 
 
-def _boolean(body: dict[str, Any], name: str) -> None:
-    _typed(body, name, bool)
-
-
-def _integer(body: dict[str, Any], name: str, low: int, high: int) -> None:
-    value = body.get(name)
-    if value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ClientError(f"'{name}' must be an integer from {low} to {high}.", param=name)
-
-
-def _number(body: dict[str, Any], name: str, low: float, high: float) -> None:
-    value = body.get(name)
-    if value is None:
-        return
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
-        raise ClientError(f"'{name}' must be a number from {low:g} to {high:g}.", param=name)
-
-
+Check = Callable[[str, Any], None]
 _TYPES: dict[type, str] = {str: "a string", dict: "an object", list: "an array", bool: "a boolean"}
 
 
-def _typed(body: dict[str, Any], name: str, *kinds: type, where: str = "") -> None:
-    """`name`, when present and not null, must be one of `kinds` (bool never counts as a number)."""
-    value = body.get(name)
-    if value is None or (isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)):
-        return
-    param = f"{where}.{name}" if where else name
+def of_kind(*kinds: type) -> Check:
+    """A parameter that must be one of `kinds` (bool never counts as a number)."""
     expected = " or ".join(_TYPES[k] for k in kinds)
-    raise ClientError(f"'{param}' must be {expected}.", param=param)
+    bool_allowed = bool in kinds
+
+    def check(name: str, value: Any) -> None:
+        if not isinstance(value, kinds) or (isinstance(value, bool) and not bool_allowed):
+            raise ClientError(f"'{name}' must be {expected}.", param=name)
+
+    return check
+
+
+def integer_in(low: int, high: int) -> Check:
+    def check(name: str, value: Any) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ClientError(f"'{name}' must be an integer from {low} to {high}.", param=name)
+
+    return check
+
+
+def number_in(low: float, high: float) -> Check:
+    def check(name: str, value: Any) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not low <= value <= high:
+            raise ClientError(f"'{name}' must be a number from {low:g} to {high:g}.", param=name)
+
+    return check
+
+
+def check_parameters(body: dict[str, Any], checks: dict[str, Check], where: str = "") -> None:
+    """Check the parameters the body has (usually a handful), not every one there is.
+
+    A failure names the parameter as `where.name` when `where` is given.
+    """
+    for name, value in body.items():
+        if value is not None:
+            check = checks.get(name)
+            if check is not None:
+                check(f"{where}.{name}" if where else name, value)
+
+
+BOOLEAN, STRING, OBJECT, ARRAY = of_kind(bool), of_kind(str), of_kind(dict), of_kind(list)
+MAX_TOKENS = integer_in(1, 10_000_000)
+TEMPERATURE = number_in(0, 2)
+CHAT_PARAMETERS: dict[str, Check] = {
+    "stream": BOOLEAN, "logprobs": BOOLEAN, "parallel_tool_calls": BOOLEAN, "store": BOOLEAN,
+    "presence_penalty": number_in(-2, 2), "frequency_penalty": number_in(-2, 2),
+    "top_logprobs": integer_in(0, 20), "seed": integer_in(-(2**63), 2**63 - 1),
+    "stop": of_kind(str, list), "user": STRING, "tool_choice": of_kind(str, dict),
+    "response_format": OBJECT, "logit_bias": OBJECT, "metadata": OBJECT, "stream_options": OBJECT,
+    "n": integer_in(1, 128), "max_tokens": MAX_TOKENS, "max_completion_tokens": MAX_TOKENS,
+    "temperature": TEMPERATURE, "top_p": number_in(0, 1), "tools": ARRAY, "functions": ARRAY,
+}
+COMPLETION_PARAMETERS: dict[str, Check] = {
+    "prompt": of_kind(str, list), "stream": BOOLEAN, "stream_options": OBJECT,
+    "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE,
+}
+EMBEDDING_PARAMETERS: dict[str, Check] = {"dimensions": integer_in(1, 100_000)}
+MESSAGE_FIELDS: dict[str, Check] = {"name": STRING, "tool_call_id": STRING, "tool_calls": ARRAY}
 
 
 def _content_parts(parts: list[Any], where: str) -> None:
@@ -93,74 +125,44 @@ def _content_parts(parts: list[Any], where: str) -> None:
             raise ClientError(f"'{param}' must be an object with a string 'type'.", param=param)
 
 
-def _stream_options(body: dict[str, Any]) -> None:
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise ClientError("'stream_options' must be an object.", param="stream_options")
-
-
 def validate_chat(body: dict[str, Any]) -> None:
-    _model(body)
+    require_model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ClientError("'messages' must be a non-empty array.", param="messages")
     for index, message in enumerate(messages):
-        where = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise ClientError(f"'{where}' must be an object.", param=where)
-        role = message.get("role")
-        if not isinstance(role, str) or role not in ROLES:
-            raise ClientError(
-                f"'{where}.role' must be one of {', '.join(sorted(ROLES))}; got {role!r}.",
-                param=f"{where}.role",
-            )
-        content = message.get("content")
-        if content is not None and not isinstance(content, (str, list)):
-            raise ClientError(
-                f"'{where}.content' must be a string or an array of content parts.",
-                param=f"{where}.content",
-            )
-        if isinstance(content, list):
-            _content_parts(content, where)
-        _typed(message, "name", str, where=where)
-        _typed(message, "tool_call_id", str, where=where)
-        _typed(message, "tool_calls", list, where=where)
-    _boolean(body, "stream")
-    for flag in ("logprobs", "parallel_tool_calls", "store"):
-        _boolean(body, flag)
-    _number(body, "presence_penalty", -2, 2)
-    _number(body, "frequency_penalty", -2, 2)
-    _integer(body, "top_logprobs", 0, 20)
-    _integer(body, "seed", -(2**63), 2**63 - 1)
-    _typed(body, "stop", str, list)
-    _typed(body, "user", str)
-    _typed(body, "tool_choice", str, dict)
-    for name in ("response_format", "logit_bias", "metadata"):
-        _typed(body, name, dict)
-    _stream_options(body)
-    _integer(body, "n", 1, 128)
-    _integer(body, "max_tokens", 1, 10_000_000)
-    _integer(body, "max_completion_tokens", 1, 10_000_000)
-    _number(body, "temperature", 0, 2)
-    _number(body, "top_p", 0, 1)
-    for name in ("tools", "functions"):
-        if name in body and body[name] is not None and not isinstance(body[name], list):
-            raise ClientError(f"'{name}' must be an array.", param=name)
+        _message(index, message)
+    check_parameters(body, CHAT_PARAMETERS)
+
+
+def _message(index: int, message: Any) -> None:
+    if not isinstance(message, dict):
+        raise ClientError(f"'messages[{index}]' must be an object.", param=f"messages[{index}]")
+    role = message.get("role")
+    if not isinstance(role, str) or role not in ROLES:
+        raise ClientError(
+            f"'messages[{index}].role' must be one of {', '.join(sorted(ROLES))}; got {role!r}.",
+            param=f"messages[{index}].role",
+        )
+    content = message.get("content")
+    if isinstance(content, list):
+        _content_parts(content, f"messages[{index}]")
+    elif content is not None and not isinstance(content, str):
+        raise ClientError(
+            f"'messages[{index}].content' must be a string or an array of content parts.",
+            param=f"messages[{index}].content",
+        )
+    if len(message) > 2:  # more than role and content
+        check_parameters(message, MESSAGE_FIELDS, f"messages[{index}]")
 
 
 def validate_completion(body: dict[str, Any]) -> None:
-    _model(body)
-    prompt = body.get("prompt")
-    if prompt is not None and not isinstance(prompt, (str, list)):
-        raise ClientError("'prompt' must be a string or an array.", param="prompt")
-    _boolean(body, "stream")
-    _stream_options(body)
-    _integer(body, "max_tokens", 1, 10_000_000)
-    _number(body, "temperature", 0, 2)
+    require_model(body)
+    check_parameters(body, COMPLETION_PARAMETERS)
 
 
 def validate_embedding(body: dict[str, Any]) -> None:
-    _model(body)
+    require_model(body)
     value = body.get("input")
     if value is None or value == "" or value == []:
         raise ClientError("'input' is required and must not be empty.", param="input")
@@ -168,4 +170,4 @@ def validate_embedding(body: dict[str, Any]) -> None:
         raise ClientError("'input' must be a string or an array.", param="input")
     if body.get("stream"):
         raise ClientError("embeddings cannot be streamed.", param="stream")
-    _integer(body, "dimensions", 1, 100_000)
+    check_parameters(body, EMBEDDING_PARAMETERS)

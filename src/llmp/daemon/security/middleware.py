@@ -64,6 +64,9 @@ async def security_guard(request: web.Request, handler: Handler) -> web.StreamRe
             return refuse(request, 401, str(exc), "authentication_error", code="invalid_api_key",
                           headers={"WWW-Authenticate": 'Bearer realm="llmp"'})
     if request.can_read_body:
+        if request.content.is_eof():  # the whole body is here (the usual case): no timer needed
+            await request.read()
+            return await handler(request)
         try:
             await within(security.server.limits.read_timeout, request.read())
         except asyncio.TimeoutError:
