@@ -7,7 +7,7 @@ ledger add.
 
 Four processes: a fake OpenAI upstream, and three proxies in front of it —
 `bare` (a minimal aiohttp pass-through, the yardstick of the CPU budget), `off`
-(llmp with no observers, no request-id middleware, no stream-usage injection)
+(llmp with no observers and no stream-usage injection)
 and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
 SQLite ledger, live stats, stream usage asked for and hidden). Each proxy's own
 CPU time (psutil: the whole process, and its event-loop thread alone) is divided
@@ -114,7 +114,6 @@ def llmp_app(upstream: str, telemetry: bool) -> web.Application:
     from llmp.daemon.app import build_app
     from llmp.daemon.runtime import Runtime
     from llmp.daemon.telemetry.logs import setup_logging
-    from llmp.daemon.telemetry.request_log_context import request_scope
 
     config = parse_config(f"""
 providers:
@@ -130,7 +129,6 @@ usage: {{enabled: {str(telemetry).lower()}}}
         setup_logging(paths.log_file, config.logging, console=False)
     else:
         runtime.observers.clear()
-        app.middlewares.remove(request_scope)
     return app
 
 

@@ -1,6 +1,8 @@
 """Checks and error shaping that apply to every request.
 
-* Every request gets an id (the client's `x-request-id` when it sent one).
+* Every request gets an id (the client's `x-request-id` when it sent one),
+  returned in the response's `x-request-id` and put on every log line the
+  request causes (see `request_log_context`).
 * The Host header must name this machine or a configured name: a web page that
   rebinds its DNS to 127.0.0.1 cannot reach the daemon.
 * Admin endpoints need the per-run token.
@@ -22,8 +24,10 @@ from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME
 from llmp.daemon.security.policy import SECURITY
+from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 log = logging.getLogger("llmp.daemon")
+http_log = logging.getLogger("llmp.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
@@ -57,6 +61,9 @@ def _host_allowed(request: web.Request) -> bool:
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
     request[REQUEST_ID] = request_id
+    REQUEST_ID_VAR.set(request_id)
+    if http_log.isEnabledFor(logging.DEBUG):
+        http_log.debug("%s %s", request.method, request.path)
     if not _host_allowed(request):
         return _error(403, "Host header not allowed", "permission_error", request_id)
     if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
@@ -65,7 +72,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
         return _error(401, "admin token missing or wrong", "authentication_error", request_id)
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -78,3 +85,6 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.exception("unexpected error serving %s %s", request.method, request.path)
         return _error(500, "internal error in llmp (see its log)", "server_error", request_id,
                       request.path)
+    if not response.prepared and "x-request-id" not in response.headers:
+        response.headers["x-request-id"] = request_id
+    return response

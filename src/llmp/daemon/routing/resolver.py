@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from llmp.core.config_schema import AliasConfig, Config
 from llmp.daemon.errors import ClientError
 
+MAX_REMEMBERED = 1024  # direct routes kept, so a request for a known name builds nothing
+
 
 @dataclass(frozen=True)
 class Target:
@@ -45,6 +47,7 @@ class Resolver:
         self._aliases = {
             name: self._alias_route(name, spec) for name, spec in config.models.items()
         }
+        self._direct_routes: dict[str, Route] = {}  # names resolved before, kept per Resolver
 
     def _alias_route(self, name: str, spec: AliasConfig) -> Route:
         return Route(
@@ -72,10 +75,14 @@ class Resolver:
                           code="model_not_found")
 
     def resolve(self, name: str) -> Route:
-        alias = self._aliases.get(name)
-        if alias is not None:
-            return alias
-        return Route(requested=name, targets=(self._direct(name),))
+        route = self._aliases.get(name) or self._direct_routes.get(name)
+        if route is not None:
+            return route
+        route = Route(requested=name, targets=(self._direct(name),))
+        if len(self._direct_routes) >= MAX_REMEMBERED:  # "*" providers take any name: stay bounded
+            self._direct_routes.clear()
+        self._direct_routes[name] = route
+        return route
 
     def known_names(self) -> list[str]:
         """Every name a client can ask for, as `/v1/models` lists them."""

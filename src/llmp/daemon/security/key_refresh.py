@@ -19,6 +19,7 @@ from llmp.daemon.errors import ErrorKind
 from llmp.daemon.providers.base import Provider
 
 log = logging.getLogger("llmp.security")
+_AUTH = ErrorKind.AUTH.value
 
 
 class KeyRefresher:
@@ -33,7 +34,7 @@ class KeyRefresher:
         self.pending: set[asyncio.Future[None]] = set()
 
     def request_finished(self, ctx: RequestContext) -> None:
-        if ctx.error_kind != ErrorKind.AUTH.value or ctx.provider is None:
+        if ctx.error_kind != _AUTH or ctx.provider is None:
             return
         provider = self.lookup(ctx.provider)
         now = self.clock()

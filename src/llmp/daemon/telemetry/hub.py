@@ -23,7 +23,6 @@ from llmp.daemon.telemetry.bodies import record_bodies
 from llmp.daemon.telemetry.ledger import Ledger
 from llmp.daemon.telemetry.live_stats import LiveStats
 from llmp.daemon.telemetry.prices import PriceTable
-from llmp.daemon.telemetry.request_log_context import request_scope
 from llmp.daemon.telemetry.usage import tokens_for
 
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
@@ -92,7 +91,6 @@ def install(app: web.Application, runtime: Runtime) -> Telemetry:
     telemetry = Telemetry(runtime, ledger)
     app[TELEMETRY] = telemetry
     runtime.observers.append(telemetry)
-    app.middlewares.append(request_scope)
     if telemetry.log_bodies:
         app.middlewares.append(_bodies_middleware(telemetry))
     app.router.add_get("/metrics", metrics_endpoint)

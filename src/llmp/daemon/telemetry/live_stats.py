@@ -17,6 +17,8 @@ from llmp.daemon.telemetry.usage import Tokens
 WINDOW = 60.0  # seconds of history behind the rate, error rate and percentiles
 MAX_SAMPLES = 20_000
 RECENT = 20
+_RECENT_FIELDS = ("ts", "request_id", "model", "provider", "status", "error_class", "latency_ms",
+                  "ttft_ms", "tokens_in", "tokens_out", "cost", "streamed")
 
 
 class LiveStats:
@@ -25,25 +27,17 @@ class LiveStats:
         self.window = window
         self.started = clock()
         self._samples: deque[tuple[float, float, bool]] = deque(maxlen=MAX_SAMPLES)
-        self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
+        # The last requests as tuples (`_RECENT_FIELDS`): made into dicts only when asked for.
+        self.recent: deque[tuple[Any, ...]] = deque(maxlen=RECENT)
 
     def request_finished(self, ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> None:
-        now = self._clock()
-        self._samples.append((now, ctx.latency or 0.0, ctx.status >= 400))
-        self.recent.append({
-            "ts": time.time(),
-            "request_id": ctx.request_id,
-            "model": ctx.requested_model,
-            "provider": ctx.provider,
-            "status": ctx.status,
-            "error_class": ctx.error_kind,
-            "latency_ms": _ms(ctx.latency),
-            "ttft_ms": _ms(ctx.time_to_first_byte),
-            "tokens_in": tokens.input if tokens else None,
-            "tokens_out": tokens.output if tokens else None,
-            "cost": cost,
-            "streamed": ctx.stream,
-        })
+        latency = ctx.latency
+        self._samples.append((self._clock(), latency or 0.0, ctx.status >= 400))
+        self.recent.append((
+            time.time(), ctx.request_id, ctx.requested_model, ctx.provider, ctx.status,
+            ctx.error_kind, _ms(latency), _ms(ctx.time_to_first_byte),
+            tokens.input if tokens else None, tokens.output if tokens else None, cost, ctx.stream,
+        ))
 
     def snapshot(self) -> dict[str, Any]:
         now = self._clock()
@@ -61,7 +55,7 @@ class LiveStats:
             "error_rate": round(errors / count, 4) if count else 0.0,
             "latency_p50_ms": _ms(_percentile(latencies, 0.50)),
             "latency_p95_ms": _ms(_percentile(latencies, 0.95)),
-            "recent": list(reversed(self.recent)),
+            "recent": [dict(zip(_RECENT_FIELDS, entry, strict=True)) for entry in reversed(self.recent)],
         }
 
 
