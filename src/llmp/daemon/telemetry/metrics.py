@@ -119,8 +119,11 @@ class Metrics:
                 series.cached.inc(tokens.cached)
         if cost:
             series.cost.inc(cost)
+        tried = ctx.tried
+        if len(tried) < 2:  # most requests: one attempt, nothing retried or moved
+            return
         route = ctx.alias or ctx.requested_model
-        for before, after in pairwise(ctx.tried):
+        for before, after in pairwise(tried):
             if before == after:  # the same deployment again: a retry
                 self.retries.labels(route).inc()
             else:
