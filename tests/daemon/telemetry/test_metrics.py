@@ -7,6 +7,9 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from llmp.daemon.context import RequestContext
+from llmp.daemon.telemetry.metrics import Metrics
+from llmp.daemon.telemetry.usage import Tokens
 from tests.daemon.telemetry.upstream_data import COMPLETION, COST, gateway_config, stream_events
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
 
@@ -15,8 +18,12 @@ def scrape(url: str) -> dict[tuple[str, frozenset], float]:
     response = httpx.get(url + "/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+def parse(text: str) -> dict[tuple[str, frozenset], float]:
     samples = {}
-    for family in text_string_to_metric_families(response.text):
+    for family in text_string_to_metric_families(text):
         for sample in family.samples:
             samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
     return samples
@@ -58,6 +65,26 @@ def test_counters_match_the_traffic(make_gateway, upstream: FakeUpstream) -> Non
     # The 500 is transient: retried twice on the same deployment (retry.attempts: 2).
     assert value(samples, "llmp_retries_total", route="fast") == 2
     assert len(upstream.requests) == 8
+
+
+def test_histogram_buckets_are_cumulative_and_a_bound_counts_as_inside() -> None:
+    """The daemon counts buckets itself, so check them against Prometheus' `le` rule."""
+    metrics = Metrics()
+    for seconds in (0.05, 0.3, 300.0, 400.0):
+        ctx = RequestContext("r", "openai", "chat", "m", False, started=0.0, provider="p", model="m",
+                             status=200, first_byte_at=seconds, finished_at=seconds)
+        metrics.request_finished(ctx, Tokens(5, 2, 1), 0.5)
+    samples = parse(metrics.exposition().decode())
+    series = {"provider": "p", "model": "m"}
+    buckets = {le: value(samples, "llmp_request_duration_seconds_bucket", **series, le=le)
+               for le in ("0.05", "0.1", "0.5", "300.0", "+Inf")}
+    assert buckets == {"0.05": 1, "0.1": 1, "0.5": 2, "300.0": 3, "+Inf": 4}
+    assert value(samples, "llmp_request_duration_seconds_count", **series) == 4
+    assert value(samples, "llmp_request_duration_seconds_sum", **series) == pytest.approx(700.35)
+    assert value(samples, "llmp_time_to_first_token_seconds_bucket", **series, le="30.0") == 2
+    assert value(samples, "llmp_time_to_first_token_seconds_bucket", **series, le="+Inf") == 4
+    assert value(samples, "llmp_tokens_total", **series, direction="cached_input") == 4
+    assert value(samples, "llmp_cost_usd_total", **series) == 2.0
 
 
 def test_retries_are_counted_by_route(make_gateway, make_upstream) -> None:

@@ -2,8 +2,16 @@
 
 A per-runtime `CollectorRegistry` (not the library's global one) keeps two
 gateways in one process, as the tests run them, from adding up each other's
-numbers. Label children are cached per (provider, model) so a finished
-request costs a handful of increments.
+numbers.
+
+The five families every finished request feeds (requests, duration, time to
+first token, tokens, cost) are plain numbers on one `_Series` per
+(provider, model): a label child's `inc()`/`observe()` takes a lock and
+checks itself each time, which cost several microseconds per request on the
+event loop. `_SeriesCollector` turns the numbers into the same families, with
+the same names, help, labels and buckets, only when `/metrics` is scraped.
+Everything else is counted rarely (on failures, state changes and health
+probes) and stays an ordinary prometheus_client metric.
 
 Retries (the same deployment again) and fallbacks (another deployment) are
 read from the attempts the router records on `RequestContext.tried`. The
@@ -20,12 +28,17 @@ show.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import metrics as prometheus_metrics
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from llmp.daemon.context import RequestContext
 from llmp.daemon.telemetry.usage import Tokens
@@ -36,44 +49,108 @@ HEALTH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CIRCUIT_STATES = ("closed", "half_open", "open")
 NONE = "none"  # the label of a request that never reached a provider (unknown model, bad input)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+STATUS_CLASSES = ("2xx", "4xx", "5xx")
+SERIES_LABELS = ("provider", "model")
 
 
 class _Series:
-    """The label children of one (provider, model), looked up once."""
+    """What the requests of one (provider, model) added up to, as plain numbers.
 
-    __slots__ = ("cached", "cost", "duration", "requests", "tokens_in", "tokens_out", "ttft")
+    Histograms keep one count per bucket, the last one for values above every
+    bound (+Inf); the collector makes them cumulative. `created` stands for
+    the `_created` sample a label child would have had.
+    """
 
-    def __init__(self, metrics: Metrics, provider: str, model: str) -> None:
-        self.requests = {
-            status_class: metrics.requests.labels(provider, model, status_class)
-            for status_class in ("2xx", "4xx", "5xx")
-        }
-        self.duration = metrics.duration.labels(provider, model)
-        self.ttft = metrics.ttft.labels(provider, model)
-        self.tokens_in = metrics.tokens.labels(provider, model, "input")
-        self.tokens_out = metrics.tokens.labels(provider, model, "output")
-        self.cached = metrics.tokens.labels(provider, model, "cached_input")
-        self.cost = metrics.cost.labels(provider, model)
+    __slots__ = ("cached", "cost", "created", "duration", "duration_sum", "requests",
+                 "tokens_in", "tokens_out", "ttft", "ttft_sum")
+
+    def __init__(self) -> None:
+        self.requests = [0, 0, 0]  # by STATUS_CLASSES
+        self.duration = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.duration_sum = 0.0
+        self.ttft = [0] * (len(TTFT_BUCKETS) + 1)
+        self.ttft_sum = 0.0
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.cached = 0
+        self.cost = 0.0
+        self.created = time.time()
+
+
+class _SeriesCollector:
+    """Renders every `_Series` as the families label children used to produce.
+
+    No lock: series change only on the event loop (`Metrics.request_finished`)
+    and `/metrics` is served on that same loop, so a scrape never sees one
+    half updated.
+    """
+
+    def __init__(self, series: dict[tuple[str, str], _Series]) -> None:
+        self._series = series
+
+    def describe(self) -> list[Metric]:
+        """The families without samples: the registry checks names without collecting."""
+        return self._families()
+
+    def collect(self) -> list[Metric]:
+        requests, duration, ttft, tokens, cost = families = self._families()
+        use_created = prometheus_metrics._use_created  # honour disable_created_metrics() as children do
+        for (provider, model), series in self._series.items():
+            labels = [provider, model]
+            created = series.created if use_created else None
+            for status_class, count in zip(STATUS_CLASSES, series.requests, strict=True):
+                requests.add_metric([provider, model, status_class], count, created)
+            _add_histogram(duration, labels, _LATENCY_LE, series.duration, series.duration_sum, created)
+            _add_histogram(ttft, labels, _TTFT_LE, series.ttft, series.ttft_sum, created)
+            tokens.add_metric([provider, model, "input"], series.tokens_in, created)
+            tokens.add_metric([provider, model, "output"], series.tokens_out, created)
+            tokens.add_metric([provider, model, "cached_input"], series.cached, created)
+            cost.add_metric(labels, series.cost, created)
+        return families
+
+    @staticmethod
+    def _families() -> list[Metric]:
+        return [
+            CounterMetricFamily(
+                "llmp_requests", "Requests answered, by provider, model and HTTP status class.",
+                labels=[*SERIES_LABELS, "status_class"]),
+            HistogramMetricFamily(
+                "llmp_request_duration_seconds", "Time from request to the last byte of the answer.",
+                labels=SERIES_LABELS),
+            HistogramMetricFamily(
+                "llmp_time_to_first_token_seconds", "Time from request to the first byte of the answer.",
+                labels=SERIES_LABELS),
+            CounterMetricFamily(
+                "llmp_tokens", "Tokens by direction (input, output, cached_input), as providers report.",
+                labels=[*SERIES_LABELS, "direction"]),
+            CounterMetricFamily(
+                "llmp_cost_usd", "Cost in US dollars from the price table.", labels=SERIES_LABELS),
+        ]
+
+
+def _le(bounds: tuple[float, ...]) -> tuple[str, ...]:
+    """The `le` label values of a histogram's buckets, +Inf last, spelled as the library does."""
+    return (*map(floatToGoString, bounds), "+Inf")
+
+
+_LATENCY_LE = _le(LATENCY_BUCKETS)
+_TTFT_LE = _le(TTFT_BUCKETS)
+
+
+def _add_histogram(family: HistogramMetricFamily, labels: list[str], le: tuple[str, ...],
+                   counts: list[int], total: float, created: float | None) -> None:
+    family.add_metric(labels, list(zip(le, accumulate(counts), strict=True)), total)
+    if created is not None:  # HistogramMetricFamily has no `created`; a child puts it last
+        family.samples.append(Sample(family.name + "_created", dict(zip(SERIES_LABELS, labels, strict=True)),
+                                     created))
 
 
 class Metrics:
     def __init__(self, in_flight: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
-        self.requests = Counter(
-            "llmp_requests", "Requests answered, by provider, model and HTTP status class.",
-            ["provider", "model", "status_class"], registry=r)
-        self.duration = Histogram(
-            "llmp_request_duration_seconds", "Time from request to the last byte of the answer.",
-            ["provider", "model"], buckets=LATENCY_BUCKETS, registry=r)
-        self.ttft = Histogram(
-            "llmp_time_to_first_token_seconds", "Time from request to the first byte of the answer.",
-            ["provider", "model"], buckets=TTFT_BUCKETS, registry=r)
-        self.tokens = Counter(
-            "llmp_tokens", "Tokens by direction (input, output, cached_input), as providers report.",
-            ["provider", "model", "direction"], registry=r)
-        self.cost = Counter(
-            "llmp_cost_usd", "Cost in US dollars from the price table.", ["provider", "model"], registry=r)
+        self._series: dict[tuple[str, str], _Series] = {}
+        r.register(_SeriesCollector(self._series))  # first, so its families come first as before
         self.in_flight = Gauge("llmp_requests_in_flight", "Requests being served now.", registry=r)
         if in_flight is not None:
             self.in_flight.set_function(in_flight)
@@ -95,32 +172,36 @@ class Metrics:
         self.provider_up = Gauge(
             "llmp_provider_up", "1 if the last health check passed, 0 if it failed.",
             ["provider"], registry=r)
-        self._series: dict[tuple[str, str], _Series] = {}
         #: what routing last reported per provider, for /admin/stats
         self.provider_state: dict[str, dict[str, Any]] = {}
 
     def request_finished(self, ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> None:
+        """Count one finished request: plain arithmetic, run on the event loop for every request."""
         key = (ctx.provider or NONE, ctx.model or NONE)
         series = self._series.get(key)
         if series is None:
-            series = self._series[key] = _Series(self, *key)
+            series = self._series[key] = _Series()
         status = ctx.status
-        series.requests["2xx" if status < 400 else "5xx" if status >= 500 else "4xx"].inc()
+        series.requests[0 if status < 400 else 2 if status >= 500 else 1] += 1
         latency = ctx.latency
         if latency is not None:
-            series.duration.observe(latency)
+            series.duration[bisect_left(LATENCY_BUCKETS, latency)] += 1  # le: a bound counts as inside
+            series.duration_sum += latency
         ttfb = ctx.time_to_first_byte
         if ttfb is not None:
-            series.ttft.observe(ttfb)
+            series.ttft[bisect_left(TTFT_BUCKETS, ttfb)] += 1
+            series.ttft_sum += ttfb
         if tokens is not None:
-            series.tokens_in.inc(tokens.input)
-            series.tokens_out.inc(tokens.output)
-            if tokens.cached:
-                series.cached.inc(tokens.cached)
+            series.tokens_in += tokens.input
+            series.tokens_out += tokens.output
+            series.cached += tokens.cached
         if cost:
-            series.cost.inc(cost)
+            series.cost += cost
+        tried = ctx.tried
+        if len(tried) < 2:  # most requests: one attempt, nothing retried or moved
+            return
         route = ctx.alias or ctx.requested_model
-        for before, after in pairwise(ctx.tried):
+        for before, after in pairwise(tried):
             if before == after:  # the same deployment again: a retry
                 self.retries.labels(route).inc()
             else:
