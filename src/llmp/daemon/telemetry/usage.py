@@ -151,4 +151,5 @@ def _answer_chars(body: bytes | None) -> int:
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """A token count as reported, or 0 when it is not a count (a negative one included)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
