@@ -275,3 +275,15 @@ def test_a_server_that_rejects_stream_options_is_asked_again_without(
     flush(gateway)
     [row] = rows(isolated_env)
     assert (row["status"], row["attempts"], row["estimated"]) == (200, 1, 1)
+
+
+def test_a_negative_token_count_is_recorded_as_none(make_gateway, upstream: FakeUpstream,
+                                                    isolated_env: Path) -> None:
+    upstream.always(reply({**COMPLETION, "usage": {**USAGE, "completion_tokens": -7}}))
+    gateway = make_gateway(gateway_config(upstream.url))
+    gateway.openai().chat.completions.create(model="fast", messages=[{"role": "user", "content": "x"}])
+    flush(gateway)
+    [row] = rows(isolated_env)
+    assert (row["tokens_in"], row["tokens_out"]) == (USAGE["prompt_tokens"], 0)
+    metrics = httpx.get(gateway.url + "/metrics").text
+    assert 'llmp_tokens_total{direction="output",model="gpt-4o-mini",provider="up"} 0.0' in metrics
