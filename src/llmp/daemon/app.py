@@ -16,7 +16,7 @@ from llmp.daemon.api import (
 )
 from llmp.daemon.middleware import guard
 from llmp.daemon.runtime import RUNTIME, Runtime
-from llmp.daemon.security.middleware import install_security
+from llmp.daemon.security.screen import install_security
 from llmp.daemon.telemetry import hub as telemetry
 
 

@@ -6,6 +6,8 @@
 * The Host header must name this machine or a configured name: a web page that
   rebinds its DNS to 127.0.0.1 cannot reach the daemon.
 * Admin endpoints need the per-run token.
+* The security screen (origin, client credentials, a body that arrives in
+  time) runs next, in `security.screen`.
 * aiohttp's own errors (404, 405, 413, ...) and any unexpected exception are
   answered in the client's wire shape; nothing inside ever leaks as a 500 page.
 """
@@ -24,6 +26,7 @@ from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
 from llmp.daemon.runtime import REQUEST_ID, RUNTIME
 from llmp.daemon.security.policy import SECURITY
+from llmp.daemon.security.screen import read_body, screen
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 log = logging.getLogger("llmp.daemon")
@@ -72,6 +75,11 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
         return _error(401, "admin token missing or wrong", "authentication_error", request_id)
     try:
+        refusal = screen(request)
+        if refusal is None and request.can_read_body:
+            refusal = await read_body(request)
+        if refusal is not None:
+            return refusal
         response = await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:

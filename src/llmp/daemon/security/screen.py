@@ -1,4 +1,4 @@
-"""The security checks every request passes before its handler.
+"""The security checks every request passes before its handler (the guard runs them).
 
 In order: a browser's cross-origin request is refused unless its origin is in
 `server.cors_origins` (then a preflight is answered for that origin alone, and
@@ -17,7 +17,6 @@ from aiohttp import web
 
 from llmp.daemon.api.admin import ADMIN_PREFIX
 from llmp.daemon.deadline import within
-from llmp.daemon.middleware import Handler
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.client_auth import AuthFailure
 from llmp.daemon.security.policy import CLIENT, SECURITY, Security
@@ -45,8 +44,8 @@ def _preflight(request: web.Request, origin: str) -> web.Response:
     })
 
 
-@web.middleware
-async def security_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+def screen(request: web.Request) -> web.StreamResponse | None:
+    """The answer to a request refused for its origin or its credentials (or a preflight)."""
     security = request.app[SECURITY]
     if "Origin" in request.headers:
         origin = _cors_origin(request)
@@ -63,18 +62,22 @@ async def security_guard(request: web.Request, handler: Handler) -> web.StreamRe
             log.warning("client authentication failed for %s: %s", request.path, exc)
             return refuse(request, 401, str(exc), "authentication_error", code="invalid_api_key",
                           headers={"WWW-Authenticate": 'Bearer realm="llmp"'})
-    if request.can_read_body:
-        if request.content.is_eof():  # the whole body is here (the usual case): no timer needed
-            await request.read()
-            return await handler(request)
-        try:
-            await within(security.server.limits.read_timeout, request.read())
-        except asyncio.TimeoutError:
-            late = refuse(request, 408, "The request body did not arrive in time.",
-                          "invalid_request_error", code="request_timeout")
-            late.force_close()  # the rest of the body may still come: never read it as a request
-            return late
-    return await handler(request)
+    return None
+
+
+async def read_body(request: web.Request) -> web.StreamResponse | None:
+    """Read the body in time, or the answer to a client that trickles it."""
+    if request.content.is_eof():  # the whole body is here (the usual case): no timer needed
+        await request.read()
+        return None
+    try:
+        await within(request.app[SECURITY].server.limits.read_timeout, request.read())
+    except asyncio.TimeoutError:
+        late = refuse(request, 408, "The request body did not arrive in time.",
+                      "invalid_request_error", code="request_timeout")
+        late.force_close()  # the rest of the body may still come: never read it as a request
+        return late
+    return None
 
 
 async def _cors_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -88,7 +91,6 @@ async def _cors_headers(request: web.Request, response: web.StreamResponse) -> N
 def install_security(app: web.Application, runtime: Runtime) -> Security:
     security = Security(runtime.config.server, lambda name: runtime.providers.get(name))
     app[SECURITY] = security
-    app.middlewares.append(security_guard)
     app.on_response_prepare.append(_cors_headers)
     runtime.observers.append(security.limiter)
     runtime.observers.append(security.key_refresher)
