@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -65,11 +66,9 @@ async def serve(
         route = runtime.resolver.resolve(body["model"])
         ctx.alias = route.alias
 
-        async def attempt(provider: Provider, target: Target) -> Outcome:
-            return await _attempt(fmt, operation, body, stream, provider, target, ctx)
-
         outcome = await runtime.router.run(
-            route, ctx, attempt, tokens=lambda: estimate_tokens(body)
+            route, ctx, partial(_attempt, fmt, operation, body, stream, ctx),
+            tokens=lambda: estimate_tokens(body),
         )
     except (ClientError, UpstreamError) as error:
         _record_error(ctx, error)
@@ -95,7 +94,7 @@ async def serve(
 
 async def _attempt(
     fmt: InboundFormat, operation: str, body: dict[str, Any], stream: bool,
-    provider: Provider, target: Target, ctx: RequestContext,
+    ctx: RequestContext, provider: Provider, target: Target,
 ) -> Outcome:
     if operation not in provider.operations and not (
         operation == "completions" and "chat" in provider.operations

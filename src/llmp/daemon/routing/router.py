@@ -222,9 +222,14 @@ class Router:
             ctx.tried.append((provider.name, target.model))
             self.stats.get(provider.name, target.model).in_flight += 1
             admission.started = self.clock.now()
+            remaining = deadline - admission.started
             try:
-                result = await self._bounded(attempt(provider, target), provider,
-                                             deadline - admission.started)
+                if remaining >= provider.config.timeout.total - DEADLINE_SLACK:
+                    # A first attempt: the deadline was set a moment ago and is about the
+                    # provider's own total timeout, which its HTTP client enforces already.
+                    result = await attempt(provider, target)
+                else:
+                    result = await self._bounded(attempt(provider, target), provider, remaining)
             except UpstreamError as error:
                 failure = error
             except BaseException:
@@ -253,14 +258,7 @@ class Router:
             admission = again
 
     async def _bounded(self, call: Awaitable[T], provider: Provider, remaining: float) -> T:
-        """Hold the attempt to what is left of the request's deadline.
-
-        While that is about the provider's own total timeout (a first attempt:
-        the deadline was set a moment ago) the HTTP client already enforces it,
-        and the extra timer is saved.
-        """
-        if remaining >= provider.config.timeout.total - DEADLINE_SLACK:
-            return await call
+        """Hold a later attempt to what is left of the request's deadline."""
         if remaining <= 0:
             if asyncio.iscoroutine(call):
                 call.close()
