@@ -35,12 +35,12 @@ from llmp.daemon.context import RequestContext
 from llmp.daemon.deadline import within
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
-from llmp.daemon.routing.breaker import BreakerRegistry, Ticket
+from llmp.daemon.routing.breaker import BreakerRegistry, CircuitBreaker, Ticket
 from llmp.daemon.routing.clock import Clock, Sleeper, SystemClock
 from llmp.daemon.routing.rate_limit import RateLimiter
 from llmp.daemon.routing.resolver import Route, Target
 from llmp.daemon.routing.retry import retry_delay
-from llmp.daemon.routing.stats import StatsBook
+from llmp.daemon.routing.stats import Stats, StatsBook
 from llmp.daemon.routing.strategies import Selector
 
 T = TypeVar("T")
@@ -55,11 +55,23 @@ MAX_PROBE_WAITS = 3
 
 
 @dataclass(slots=True)
+class _Lane:
+    """What admitting and settling one deployment touch, looked up once per deployment."""
+
+    deployment: CircuitBreaker
+    provider_breaker: CircuitBreaker
+    limiter: RateLimiter
+    stats: Stats
+    provider_stats: Stats
+
+
+@dataclass(slots=True)
 class Admission:
     """A target let through by its breakers and rate limiter; undone exactly once."""
 
     provider: Provider
     target: Target
+    lane: _Lane
     deployment_ticket: Ticket
     provider_ticket: Ticket
     tokens: int
@@ -90,6 +102,7 @@ class Router:
         self._limiters: dict[str, RateLimiter] = {}
         self._unauthorized: dict[str, ResolvedKey] = {}
         self._active: dict[int, Admission] = {}
+        self._lanes: dict[tuple[str, str], _Lane] = {}
 
     def _config(self, provider: str) -> ProviderConfig:
         return self.providers[provider].config
@@ -100,6 +113,17 @@ class Router:
             limiter = RateLimiter(self._config(provider).rate_limit, self.clock)
             self._limiters[provider] = limiter
         return limiter
+
+    def _lane(self, target: Target) -> _Lane:
+        key = (target.provider, target.model)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = _Lane(
+                self.breakers.get(target.provider, target.model),
+                self.breakers.get(target.provider), self.limiter(target.provider),
+                self.stats.get(target.provider, target.model), self.stats.get(target.provider),
+            )
+        return lane
 
     # -- provider status ----------------------------------------------------------
 
@@ -191,8 +215,8 @@ class Router:
         self, target: Target, tokens: Callable[[], int] | None
     ) -> tuple[Admission | None, float, bool]:
         """Ask the deployment's breaker, the provider's breaker and its rate limiter, in that order."""
-        deployment = self.breakers.get(target.provider, target.model)
-        provider_breaker = self.breakers.get(target.provider)
+        lane = self._lane(target)
+        deployment, provider_breaker = lane.deployment, lane.provider_breaker
         deployment_ticket = deployment.allow()
         if deployment_ticket is None:
             return None, deployment.next_probe_in(), False
@@ -200,14 +224,14 @@ class Router:
         if provider_ticket is None:
             deployment.release(deployment_ticket)
             return None, provider_breaker.next_probe_in(), False
-        limiter = self.limiter(target.provider)
+        limiter = lane.limiter
         estimate = tokens() if tokens is not None and limiter.counts_tokens else 0
         if not limiter.acquire(estimate):
             deployment.release(deployment_ticket)
             provider_breaker.release(provider_ticket)
             return None, limiter.wait_time(estimate), True
         provider = self.providers[target.provider]
-        return Admission(provider, target, deployment_ticket, provider_ticket, estimate), 0.0, False
+        return Admission(provider, target, lane, deployment_ticket, provider_ticket, estimate), 0.0, False
 
     async def _serve(
         self, admission: Admission, ctx: RequestContext,
@@ -220,7 +244,7 @@ class Router:
             ctx.attempts += 1
             ctx.provider, ctx.model = provider.name, target.model
             ctx.tried.append((provider.name, target.model))
-            self.stats.get(provider.name, target.model).in_flight += 1
+            admission.lane.stats.in_flight += 1
             admission.started = self.clock.now()
             remaining = deadline - admission.started
             try:
@@ -303,17 +327,15 @@ class Router:
         `verdict` is for the breakers and `ok` for the statistics; None means
         there is nothing to say (the client went away first).
         """
-        target = admission.target
-        self.limiter(target.provider).release(admission.tokens, actual)
-        deployment = self.breakers.get(target.provider, target.model)
-        provider_breaker = self.breakers.get(target.provider)
+        lane = admission.lane
+        lane.limiter.release(admission.tokens, actual)
         if verdict is None:
-            deployment.release(admission.deployment_ticket)
-            provider_breaker.release(admission.provider_ticket)
+            lane.deployment.release(admission.deployment_ticket)
+            lane.provider_breaker.release(admission.provider_ticket)
         else:
-            deployment.record(admission.deployment_ticket, verdict)
-            provider_breaker.record(admission.provider_ticket, verdict)
-        stats = self.stats.get(target.provider, target.model)
+            lane.deployment.record(admission.deployment_ticket, verdict)
+            lane.provider_breaker.record(admission.provider_ticket, verdict)
+        stats = lane.stats
         stats.in_flight -= 1
         now = self.clock.now()
         if ok is None:
@@ -325,7 +347,7 @@ class Router:
             latency, ttft = (total, admission.first) if stream else (admission.first, None)
         message = None if ok else error
         stats.record(now, ok, latency, ttft, message)
-        self.stats.get(target.provider).record(now, ok, latency, ttft, message)
+        lane.provider_stats.record(now, ok, latency, ttft, message)
 
     # -- errors of the route as a whole --------------------------------------------
 
