@@ -83,6 +83,8 @@ class CircuitBreaker:
     def record(self, ticket: Ticket, ok: bool) -> None:
         if ticket != self._generation:
             return
+        if ok and self._state is State.CLOSED and self.config.failure_rate is None:
+            return  # with a failure count only, a success changes nothing (the usual case)
         state = self.state
         if state is State.HALF_OPEN:
             if ok:

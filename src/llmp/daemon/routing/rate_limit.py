@@ -50,6 +50,13 @@ class RateLimiter:
         return max(0.0, *waits)
 
     def acquire(self, tokens: int = 0) -> bool:
+        config = self.config
+        if config.rpm is None and config.tpm is None and config.max_concurrent is None:
+            # No budget of its own (the usual case): only an upstream's Retry-After can block.
+            if self.blocked_until and self.blocked_until > self._clock.now():
+                return False
+            self.in_flight += 1
+            return True
         if self.wait_time(tokens) > 0:
             return False
         now = self._clock.now()

@@ -52,6 +52,7 @@ _FINAL = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY}
 # The upstream answered sensibly, so as far as its health goes this was a success.
 _HEALTHY_ANSWER = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY, ErrorKind.CONTEXT_LENGTH}
 MAX_PROBE_WAITS = 3
+MAX_BUDGETS = 1024  # routes whose deadline budget is remembered
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class Router:
         self._unauthorized: dict[str, ResolvedKey] = {}
         self._active: dict[int, Admission] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._budgets: dict[str, tuple[Route, float]] = {}  # per route, while it is the same route
 
     def _config(self, provider: str) -> ProviderConfig:
         return self.providers[provider].config
@@ -352,11 +354,19 @@ class Router:
     # -- errors of the route as a whole --------------------------------------------
 
     def _budget(self, route: Route) -> float:
+        """The request's deadline budget: the longest total timeout among the route's targets."""
+        known = self._budgets.get(route.requested)
+        if known is not None and known[0] is route:
+            return known[1]
         totals = [
             self.providers[t.provider].config.timeout.total
             for t in (*route.targets, *route.context_fallback) if t.provider in self.providers
         ]
-        return max(totals, default=600.0)
+        budget = max(totals, default=600.0)
+        if len(self._budgets) >= MAX_BUDGETS:
+            self._budgets.clear()
+        self._budgets[route.requested] = (route, budget)
+        return budget
 
     def _nothing_usable(self, route: Route, ctx: RequestContext) -> UpstreamError:
         """Why no target could even be tried. When rejected keys are the only reason,
