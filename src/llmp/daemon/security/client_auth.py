@@ -59,13 +59,10 @@ def _digest(secret: str) -> bytes:
 class ClientAuth:
     def __init__(self, config: AuthConfig) -> None:
         self.config = config
+        self.enabled = config.enabled  # asked on every request; the config never changes here
         self._keys: dict[bytes, Client] = {}
         self._jwt: JWTVerifier | None = None
         self.reload()
-
-    @property
-    def enabled(self) -> bool:
-        return self.config.enabled
 
     def reload(self) -> None:
         keys: dict[bytes, Client] = {}

@@ -37,13 +37,9 @@ class Security:
         self.failures = FailureAudit(clock=clock)
         self.key_refresher = KeyRefresher(providers, clock=clock)
 
-    def reload(self, server: ServerConfig | None = None) -> None:
-        """Re-read client keys; with new server settings (a config reload), adopt them too."""
-        if server is not None:
-            self.server = server
-            self.auth = ClientAuth(server.auth)
-        else:
-            self.auth.reload()
+    def reload(self) -> None:
+        """Re-read client keys (they live in the keyring or the environment, not the config)."""
+        self.auth.reload()
 
 
 SECURITY = web.AppKey("security", Security)

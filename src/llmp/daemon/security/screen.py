@@ -91,7 +91,8 @@ async def _cors_headers(request: web.Request, response: web.StreamResponse) -> N
 def install_security(app: web.Application, runtime: Runtime) -> Security:
     security = Security(runtime.config.server, lambda name: runtime.providers.get(name))
     app[SECURITY] = security
-    app.on_response_prepare.append(_cors_headers)
+    if runtime.config.server.cors_origins:  # else every cross-origin request is refused anyway
+        app.on_response_prepare.append(_cors_headers)
     runtime.observers.append(security.limiter)
     runtime.observers.append(security.key_refresher)
     return security
