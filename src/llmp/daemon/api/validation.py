@@ -19,7 +19,7 @@ DEFAULT_MAX_DEPTH = 64
 
 
 def parse_json_object(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
-    if not raw.strip():
+    if not raw or raw.isspace():  # (not strip(): that copies a body of any size)
         raise ClientError("The request body is empty; send a JSON object.")
     try:
         body = orjson.loads(raw)
