@@ -15,7 +15,9 @@ import logging.handlers
 import queue
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
+
+import orjson
 
 _EXCEPTIONS = logging.Formatter()
 
@@ -38,6 +40,31 @@ class Deferred:
     args: tuple[Any, ...]
     fields: dict[str, Any]
     source: Enqueue
+
+
+class _Timestamps:
+    """`2026-01-02T03:04:05.678Z`: strftime runs once a second, not once a line."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")  # one tuple, so a reader never sees half an update
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        cached, prefix = self._second
+        if second != cached:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, prefix)
+        return f"{prefix}.{int((created - second) * 1000):03d}Z"
+
+
+_timestamp = _Timestamps()
+
+
+def json_line(created: float, level: str, logger: str, fields: dict[str, Any]) -> bytes:
+    """One line of the log file, without its newline: `ts`, `level`, `logger`, then `fields`."""
+    entry: dict[str, Any] = {"ts": _timestamp(created), "level": level.lower(), "logger": logger}
+    entry.update(fields)
+    return orjson.dumps(entry, default=str)
 
 
 class Enqueue(logging.handlers.QueueHandler):
@@ -70,27 +97,36 @@ class Enqueue(logging.handlers.QueueHandler):
 
 
 class QuietFile(logging.handlers.RotatingFileHandler):
-    """A rotating file that leaves flushing to the writer thread (see `Writer`).
+    """The rotating JSON-lines file, written in UTF-8 bytes and flushed by the writer thread (see `Writer`).
 
-    It also keeps count of its size: the standard check stats the path and
+    It keeps count of its size in bytes: the standard check stats the path and
     seeks the file for every record, and the seek flushes what was buffered.
     """
 
+    stream: IO[bytes] | None  # type: ignore[assignment]
     _size = -1  # bytes in the file, measured again after each rotation
 
-    def shouldRollover(self, record: logging.LogRecord) -> bool:
-        if self.maxBytes <= 0:
-            return False
+    def _open(self) -> IO[bytes]:  # type: ignore[override]
+        return self._builtin_open(self.baseFilename, "ab")  # type: ignore[attr-defined]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write(self.format(record).encode())
+        except Exception:
+            self.handleError(record)
+
+    def write(self, line: bytes) -> None:
+        """Append a line (given without its newline), rotating first if it would fill the file."""
         if self.stream is None:
             self.stream = self._open()
-        if self._size < 0:
-            self._size = self.stream.seek(0, 2)
-        line = len(self.format(record)) + 1
-        if self._size and self._size + line >= self.maxBytes:  # an empty file takes any line
-            self._size = -1
-            return True
-        self._size += line
-        return False
+        if self.maxBytes > 0:
+            if self._size < 0:
+                self._size = self.stream.seek(0, 2)
+            if self._size and self._size + len(line) + 1 >= self.maxBytes:  # an empty file takes any line
+                self.doRollover()
+                self._size = self.stream.seek(0, 2)
+            self._size += len(line) + 1
+        self.stream.write(line + b"\n")
 
     def flush(self) -> None:
         """Per-record flush skipped; closing or rotating still flushes."""
