@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import logging
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from llmp.core.redact import RedactingFilter, Redactor, mask
 from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
 
@@ -32,6 +35,22 @@ def test_registered_secrets_of_any_shape() -> None:
     out = redactor.redact("a=team-secret-with-no-shape-42-and-more b=team-secret-with-no-shape-42 short")
     assert out == "a=tea…more b=tea…e-42 short"
     assert mask("12345678") == "…"
+
+
+REGISTERED = "team-secret-with-no-shape-42"
+_PIECES = st.sampled_from([OPENAI, GEMINI[:20], JWT, REGISTERED, REGISTERED[:9], "sk-", "Bearer", "eyJ",
+                           " ", "\t", "\0", "/", "abcdefghijklmnop", "x"])
+_VALUES = st.lists(_PIECES, max_size=6).map("".join) | st.integers() | st.none()
+
+
+@given(st.dictionaries(st.sampled_from("abcde"), _VALUES))
+def test_redacting_values_at_once_is_redacting_each(values: dict) -> None:
+    """The one-scan shortcut never lets through what a scan of each value would mask."""
+    redactor = Redactor()
+    redactor.register(REGISTERED)
+    expected = {name: redactor.redact(v) if isinstance(v, str) else v for name, v in values.items()}
+    redactor.redact_values(values)
+    assert values == expected
 
 
 def test_logging_filter_masks_message_args_extras_and_traceback() -> None:

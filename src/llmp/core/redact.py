@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
 
 _SHAPES = re.compile(
     r"(?P<bearer>(?i:bearer)\s+)(?P<token>[A-Za-z0-9._~+/=-]{12,})"
@@ -57,6 +58,22 @@ class Redactor:
             return _SHAPES.sub(_mask_shape, text)
         return text
 
+    def redact_values(self, values: dict[str, Any]) -> None:
+        """Redact every string in `values`, in place: one scan of them all when none needs it.
+
+        A log line's strings rarely hold a secret, and one scan of them joined
+        costs little more than the scan of one. Whatever matches inside one
+        string matches in the joined text too, and a mask always differs from
+        what it masks, so an unchanged join means nothing to mask. NUL, which
+        no key shape contains, keeps a match from spanning two strings.
+        """
+        joined = "\0".join([value for value in values.values() if type(value) is str])
+        if self.redact(joined) == joined:
+            return
+        for name, value in list(values.items()):
+            if type(value) is str:
+                values[name] = self.redact(value)
+
 
 def _mask_shape(match: re.Match[str]) -> str:
     if match.group("bearer"):
@@ -75,6 +92,10 @@ def redact(text: str) -> str:
     return REDACTOR.redact(text)
 
 
+def redact_values(values: dict[str, Any]) -> None:
+    REDACTOR.redact_values(values)
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites each record's message, string extras and traceback in redacted form.
 
@@ -88,12 +109,13 @@ class RedactingFilter(logging.Filter):
     _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = None
         fields = vars(record)
-        for name, value in list(fields.items()):
-            if type(value) is str and name not in self._STANDARD:
-                fields[name] = redact(value)
+        texts = {name: value for name, value in fields.items()
+                 if type(value) is str and name not in self._STANDARD}
+        texts["msg"] = record.getMessage()
+        redact_values(texts)
+        fields.update(texts)
+        record.args = None
         if record.exc_info:
             text = redact(self._formatter.formatException(record.exc_info))
             record.exc_info = None

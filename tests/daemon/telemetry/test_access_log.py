@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 
 import httpx
 import pytest
 
 from llmp.core.config_schema import LoggingConfig
+from llmp.core.redact import register_secret
+from llmp.daemon.context import RequestContext
+from llmp.daemon.telemetry.access_log import AccessLog
+from llmp.daemon.telemetry.usage import Tokens
 from tests.daemon.anthropic_fixtures import config, events
 from tests.daemon.routing_support import wait_until
 from tests.daemon.telemetry.upstream_data import COMPLETION, COST, gateway_config, stream_events
@@ -24,6 +30,57 @@ def log_file(tmp_path: Path):
 
 def access_lines(log: JsonLog) -> list[dict]:
     return [r for r in log.records() if r["logger"] == "llmp.access"]
+
+
+def finished(**changes: object) -> RequestContext:
+    ctx = RequestContext(request_id="req_1", inbound="anthropic", operation="chat",
+                         requested_model="smart", stream=True, alias="smart", provider="up",
+                         model="m-1", attempts=2, status=502, error_kind="upstream_error",
+                         client_key="team-a")
+    ctx.first_byte_at, ctx.finished_at = ctx.started + 0.25, ctx.started + 0.5
+    for name, value in changes.items():
+        setattr(ctx, name, value)
+    return ctx
+
+
+FIELDS = {
+    "request_id": "req_1", "inbound": "anthropic", "operation": "chat", "requested_model": "smart",
+    "alias": "smart", "provider": "up", "model": "m-1", "status": 502, "error_class": "upstream_error",
+    "latency_ms": 500.0, "ttft_ms": 250.0, "tokens_in": 9, "tokens_out": 3, "tokens_cached": 4,
+    "tokens_estimated": True, "cost_usd": 0.5, "attempts": 2, "streamed": True, "client_key": "team-a"}
+MESSAGE = "chat smart -> up/m-1 502 500.0ms 9->3 tok~ $0.500000 stream 2 attempts upstream_error"
+
+
+def test_access_line_keys_and_values(log_file: JsonLog) -> None:
+    """The line the writer thread renders from the values the loop queued: every key, in order."""
+    AccessLog().request_finished(finished(), Tokens(9, 3, 4, estimated=True), 0.5)
+    [line] = access_lines(log_file)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.pop("ts"))
+    assert list(line.items()) == [("level", "info"), ("logger", "llmp.access"), ("msg", MESSAGE),
+                                  *FIELDS.items()]
+
+
+def test_without_the_daemons_logging_the_access_line_is_a_record(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="llmp.access"):
+        AccessLog().request_finished(finished(), Tokens(9, 3, 4, estimated=True), 0.5)
+    [record] = caplog.records
+    assert record.getMessage() == MESSAGE
+    assert {name: getattr(record, name) for name in FIELDS} == FIELDS
+
+
+def test_access_line_masks_secrets_and_survives_a_value_json_refuses(log_file: JsonLog) -> None:
+    register_secret("team/secret-with-no-shape-42")
+    access = AccessLog()
+    access.request_finished(finished(request_id="Bearer abcdefghijklmnopqrstuvwxyz", provider="team",
+                                     model="secret-with-no-shape-42"), None, None)
+    access.request_finished(finished(request_id="bad-\udcff"), None, None)  # not UTF-8: not written
+    access.request_finished(finished(request_id="after"), None, None)
+    masked, after = access_lines(log_file)
+    assert masked["request_id"] == "Bearer abc…wxyz"
+    assert "-> tea…e-42 502" in masked["msg"]  # provider/model: a registered key only together
+    assert after["request_id"] == "after"
+    text = log_file.path.read_text("utf-8")
+    assert "abcdefghijklmnopqrstuvwxyz" not in text and "team/secret-with-no-shape-42" not in text
 
 
 def test_access_line_for_a_non_streamed_request(make_gateway, upstream: FakeUpstream,

@@ -3,63 +3,78 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from llmp.daemon.context import RequestContext
 from llmp.daemon.telemetry.log_queue import installed
 from llmp.daemon.telemetry.usage import Tokens
 
 log = logging.getLogger("llmp.access")
-MESSAGE = "%s %s -> %s/%s %s %sms%s"
 
 
 class AccessLog:
     def request_finished(self, ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> None:
+        """Take what the line needs from the request; `_line` makes the line of it.
+
+        In the daemon that happens on the log writer thread: the event loop
+        only copies these values (the context is not frozen; `tokens` is).
+        """
         if not log.isEnabledFor(logging.INFO):
             return
-        latency = ctx.latency
-        ttfb = ctx.time_to_first_byte
-        latency_ms = round(latency * 1000, 2) if latency is not None else None
-        args = (ctx.operation, ctx.requested_model, ctx.provider or "-", ctx.model or "-",
-                ctx.status, latency_ms, _summary(ctx, tokens, cost))
-        fields = {
-            "request_id": ctx.request_id,
-            "inbound": ctx.inbound,
-            "operation": ctx.operation,
-            "requested_model": ctx.requested_model,
-            "alias": ctx.alias,
-            "provider": ctx.provider,
-            "model": ctx.model,
-            "status": ctx.status,
-            "error_class": ctx.error_kind,
-            "latency_ms": latency_ms,
-            "ttft_ms": round(ttfb * 1000, 2) if ttfb is not None else None,
-            "tokens_in": tokens.input if tokens else None,
-            "tokens_out": tokens.output if tokens else None,
-            "tokens_cached": tokens.cached if tokens else None,
-            "tokens_estimated": tokens.estimated if tokens else None,
-            "cost_usd": cost,
-            "attempts": ctx.attempts,
-            "streamed": ctx.stream,
-            "client_key": ctx.client_key,
-        }
+        values = (ctx.request_id, ctx.inbound, ctx.operation, ctx.requested_model, ctx.alias,
+                  ctx.provider, ctx.model, ctx.status, ctx.error_kind, ctx.latency,
+                  ctx.time_to_first_byte, tokens, cost, ctx.attempts, ctx.stream, ctx.client_key)
         queue = installed()
-        if queue is not None:  # the daemon: the writer thread builds the record
-            queue.defer(log.name, logging.INFO, MESSAGE, args, fields)
+        if queue is not None:
+            queue.defer(log.name, logging.INFO, values, _line)
         else:
-            log.info(MESSAGE, *args, extra=fields)
+            fields = _line(values)
+            log.info(fields.pop("msg"), extra=fields)
 
 
-def _summary(ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> str:
+def _line(values: tuple[Any, ...]) -> dict[str, Any]:
+    """The access line's message and fields, from the values `request_finished` took."""
+    (request_id, inbound, operation, requested_model, alias, provider, model, status, error_kind,
+     latency, ttfb, tokens, cost, attempts, stream, client_key) = values
+    latency_ms = round(latency * 1000, 2) if latency is not None else None
+    summary = _summary(tokens, cost, stream, attempts, error_kind)
+    return {
+        "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
+               f"{latency_ms}ms{summary}",
+        "request_id": request_id,
+        "inbound": inbound,
+        "operation": operation,
+        "requested_model": requested_model,
+        "alias": alias,
+        "provider": provider,
+        "model": model,
+        "status": status,
+        "error_class": error_kind,
+        "latency_ms": latency_ms,
+        "ttft_ms": round(ttfb * 1000, 2) if ttfb is not None else None,
+        "tokens_in": tokens.input if tokens else None,
+        "tokens_out": tokens.output if tokens else None,
+        "tokens_cached": tokens.cached if tokens else None,
+        "tokens_estimated": tokens.estimated if tokens else None,
+        "cost_usd": cost,
+        "attempts": attempts,
+        "streamed": stream,
+        "client_key": client_key,
+    }
+
+
+def _summary(tokens: Tokens | None, cost: float | None, stream: bool, attempts: int,
+             error_kind: str | None) -> str:
     """The rest of the readable line: tokens, cost, how it went."""
     parts = []
     if tokens is not None:
         parts.append(f"{tokens.input}->{tokens.output} tok" + ("~" if tokens.estimated else ""))
     if cost:
         parts.append(f"${cost:.6f}")
-    if ctx.stream:
+    if stream:
         parts.append("stream")
-    if ctx.attempts > 1:
-        parts.append(f"{ctx.attempts} attempts")
-    if ctx.error_kind:
-        parts.append(ctx.error_kind)
+    if attempts > 1:
+        parts.append(f"{attempts} attempts")
+    if error_kind:
+        parts.append(error_kind)
     return (" " + " ".join(parts)) if parts else ""

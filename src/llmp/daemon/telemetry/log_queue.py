@@ -5,7 +5,8 @@ never shows (the caller's frame, thread and process names), copy every record
 before queueing it, and flush the file after every line. Here the loop side
 only renders the message and enqueues; the writer thread flushes the file when
 the queue runs dry, so a burst costs one write and a quiet daemon's log is
-still up to date a moment after each line.
+still up to date a moment after each line. The access line skips records
+altogether: the loop queues its values and the writer renders them to JSON.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ import logging
 import logging.handlers
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
+
+import orjson
+
+from llmp.core.redact import redact_values
 
 _EXCEPTIONS = logging.Formatter()
 
@@ -28,16 +34,46 @@ def skip_unused_record_fields() -> None:
     logging.logMultiprocessing = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Deferred:
-    """A log line whose record the writer thread builds: see `Enqueue.defer`."""
+    """A log line queued as plain values, rendered by the writer thread: see `Enqueue.defer`."""
 
     logger: str
     level: int
-    msg: str
-    args: tuple[Any, ...]
-    fields: dict[str, Any]
-    source: Enqueue
+    values: tuple[Any, ...]
+    render: Callable[[tuple[Any, ...]], dict[str, Any]]  # `msg` first, then the line's fields
+
+    def record(self, fields: dict[str, Any]) -> logging.LogRecord:
+        """The rendered line as a standard record, for a handler other than the file (the console)."""
+        extra = dict(fields)
+        message = extra.pop("msg")
+        return logging.getLogger(self.logger).makeRecord(
+            self.logger, self.level, "(deferred)", 0, message, (), None, extra=extra)
+
+
+class _Timestamps:
+    """`2026-01-02T03:04:05.678Z`: strftime runs once a second, not once a line."""
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")  # one tuple, so a reader never sees half an update
+
+    def __call__(self, created: float) -> str:
+        second = int(created)
+        cached, prefix = self._second
+        if second != cached:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, prefix)
+        return f"{prefix}.{int((created - second) * 1000):03d}Z"
+
+
+_timestamp = _Timestamps()
+
+
+def json_line(created: float, level: str, logger: str, fields: dict[str, Any]) -> bytes:
+    """One line of the log file, without its newline: `ts`, `level`, `logger`, then `fields`."""
+    entry: dict[str, Any] = {"ts": _timestamp(created), "level": level.lower(), "logger": logger}
+    entry.update(fields)
+    return orjson.dumps(entry, default=str)
 
 
 class Enqueue(logging.handlers.QueueHandler):
@@ -47,15 +83,17 @@ class Enqueue(logging.handlers.QueueHandler):
     of the same record; this one is the root logger's only handler.
     """
 
-    def defer(self, logger: str, level: int, msg: str, args: tuple[Any, ...],
-              fields: dict[str, Any]) -> None:
-        """Queue a line whose fields are all known now, leaving the record to the writer.
+    def defer(self, logger: str, level: int, values: tuple[Any, ...],
+              render: Callable[[tuple[Any, ...]], dict[str, Any]]) -> None:
+        """Queue a line as the values it is made of, for the writer thread to render with `render`.
 
-        Building a `LogRecord` is most of what a line costs the event loop; the
-        access line (one per request) has no caller, exception or context to
-        capture, so the writer thread can build it. Its filters run there too.
+        Building a `LogRecord` (and even the line's fields) is most of what a
+        line costs the event loop; the access line (one per request) has no
+        caller, exception or context to capture, and its request id is among
+        its fields. The writer redacts its strings as this handler's
+        `RedactingFilter` would, and writes it to the file without a record.
         """
-        self.queue.put_nowait(Deferred(logger, level, msg, args, fields, self))
+        self.queue.put_nowait(Deferred(logger, level, values, render))
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
@@ -70,27 +108,51 @@ class Enqueue(logging.handlers.QueueHandler):
 
 
 class QuietFile(logging.handlers.RotatingFileHandler):
-    """A rotating file that leaves flushing to the writer thread (see `Writer`).
+    """The rotating JSON-lines file, written in UTF-8 bytes and flushed by the writer thread (see `Writer`).
 
-    It also keeps count of its size: the standard check stats the path and
+    It keeps count of its size in bytes: the standard check stats the path and
     seeks the file for every record, and the seek flushes what was buffered.
+    A deferred line (see `write_fields`) goes from orjson to the buffer as it is.
     """
 
+    stream: IO[bytes] | None  # type: ignore[assignment]
     _size = -1  # bytes in the file, measured again after each rotation
 
-    def shouldRollover(self, record: logging.LogRecord) -> bool:
-        if self.maxBytes <= 0:
+    def _open(self) -> IO[bytes]:  # type: ignore[override]
+        return self._builtin_open(self.baseFilename, "ab")  # type: ignore[attr-defined]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write(self.format(record).encode())
+        except Exception:
+            self.handleError(record)
+
+    def write_fields(self, level: int, logger: str, fields: dict[str, Any]) -> bool:
+        """Write a deferred line straight from its fields, or return False for a record to try it.
+
+        The standard path then reports why the line failed (a value JSON
+        refuses, a full disk), as it does for any record.
+        """
+        try:
+            line = json_line(time.time(), logging.getLevelName(level), logger, fields)
+            with self.lock:  # type: ignore[union-attr]
+                self.write(line)
+        except Exception:
             return False
+        return True
+
+    def write(self, line: bytes) -> None:
+        """Append a line (given without its newline), rotating first if it would fill the file."""
         if self.stream is None:
             self.stream = self._open()
-        if self._size < 0:
-            self._size = self.stream.seek(0, 2)
-        line = len(self.format(record)) + 1
-        if self._size and self._size + line >= self.maxBytes:  # an empty file takes any line
-            self._size = -1
-            return True
-        self._size += line
-        return False
+        if self.maxBytes > 0:
+            if self._size < 0:
+                self._size = self.stream.seek(0, 2)
+            if self._size and self._size + len(line) + 1 >= self.maxBytes:  # an empty file takes any line
+                self.doRollover()
+                self._size = self.stream.seek(0, 2)
+            self._size += len(line) + 1
+        self.stream.write(line + b"\n")
 
     def flush(self) -> None:
         """Per-record flush skipped; closing or rotating still flushes."""
@@ -123,20 +185,24 @@ class Writer(logging.handlers.QueueListener):
             time.sleep(self.pause)
             return records.get(block)
 
-    def prepare(self, record: Any) -> Any:
-        if not isinstance(record, Deferred):
-            return record
-        built = logging.getLogger(record.logger).makeRecord(
-            record.logger, record.level, "(deferred)", 0, record.msg, record.args, None,
-            extra=record.fields)
-        return record.source.prepare(built) if record.source.filter(built) else None
-
     def handle(self, record: Any) -> None:
-        record = self.prepare(record)
-        if record is not None:
-            for handler in self.handlers:
-                if not self.respect_handler_level or record.levelno >= handler.level:
-                    handler.handle(record)
+        if isinstance(record, Deferred):
+            self._write_deferred(record)
+        else:
+            super().handle(record)
+
+    def _write_deferred(self, line: Deferred) -> None:
+        """Render, redact and write a deferred line; a record is built only for another handler."""
+        fields = line.render(line.values)
+        redact_values(fields)
+        record = None
+        for handler in self.handlers:
+            if self.respect_handler_level and line.level < handler.level:
+                continue
+            if isinstance(handler, QuietFile) and handler.write_fields(line.level, line.logger, fields):
+                continue
+            record = record or line.record(fields)
+            handler.handle(record)
 
     def stop(self) -> None:
         super().stop()

@@ -10,40 +10,34 @@ import logging
 import logging.handlers
 import queue
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from llmp.core.config_schema import LoggingConfig
 from llmp.core.redact import RedactingFilter
-from llmp.daemon.telemetry.log_queue import Enqueue, QuietFile, Writer, skip_unused_record_fields
+from llmp.daemon.telemetry.log_queue import (
+    Enqueue,
+    QuietFile,
+    Writer,
+    json_line,
+    skip_unused_record_fields,
+)
 from llmp.daemon.telemetry.request_log_context import RequestIdFilter
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
+    """A record as a line of the file (`json_line`): its message, then its extras."""
+
     def format(self, record: logging.LogRecord) -> str:
-        # The rotating handler formats each record twice (once to check the size): do it once.
-        cached = record.__dict__.get("_json")
-        if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        fields: dict[str, Any] = {"msg": record.getMessage()}
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+                fields[key] = value
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        record._json = text = orjson.dumps(entry, default=str).decode()
-        return text
+            fields["exc"] = self.formatException(record.exc_info)
+        return json_line(record.created, record.levelname, record.name, fields).decode()
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -62,9 +56,7 @@ def setup_logging(
     log_file: Path, config: LoggingConfig, *, console: bool
 ) -> logging.handlers.QueueListener:
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = QuietFile(
-        log_file, maxBytes=config.max_bytes, backupCount=config.backup_count, encoding="utf-8"
-    )
+    file_handler = QuietFile(log_file, maxBytes=config.max_bytes, backupCount=config.backup_count)
     file_handler.setFormatter(JsonFormatter())
     handlers: list[logging.Handler] = [file_handler]
     if console:
