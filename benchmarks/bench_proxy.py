@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -248,11 +249,12 @@ def main() -> None:
         proxies = {mode: start(mode, upstream_url, home) for mode in modes}
         results: dict[tuple[str, str], list[float]] = {}
         try:
-            for _ in range(args.rounds):
-                for mode in modes:
-                    process, url = proxies[mode]
-                    for kind, stream in (("plain", False), ("stream", True)):
-                        n = args.requests if not stream else max(40, args.requests // 5)
+            for round_no in range(args.rounds):
+                turn = round_no % len(modes)  # each round starts with another mode: no order bias
+                for kind, stream in (("plain", False), ("stream", True)):
+                    n = args.requests if not stream else max(40, args.requests // 5)
+                    for mode in (*modes[turn:], *modes[:turn]):  # the modes back to back
+                        process, url = proxies[mode]
                         cpu, loop_cpu = asyncio.run(load(url, process.pid, n, stream))
                         results.setdefault((mode, kind + "_cpu"), []).append(cpu)
                         results.setdefault((mode, kind + "_loop"), []).append(loop_cpu)
@@ -281,10 +283,25 @@ def report(results: dict[tuple[str, str], list[float]], modes: tuple[str, ...]) 
     for kind in ("plain", "stream"):
         on, off, bare = (value[(m, kind + "_cpu")] for m in ("on", "off", "bare"))
         loop_on, loop_off = value[("on", kind + "_loop")], value[("off", kind + "_loop")]
-        added = value[("on", kind + "_lat")] - value[("off", kind + "_lat")]
-        print(f"{kind:6} on/off {on / off:.2f}x (loop {loop_on / loop_off:.2f}x), on/bare {on / bare:.2f}x, "
+        print(f"{kind:6} on/off {on / off:.2f}x (loop {loop_on / loop_off:.2f}x), "
               f"off/bare {off / bare:.2f}x; telemetry adds {(on - off) * 1e6:.0f} µs CPU "
-              f"({(loop_on - loop_off) * 1e6:.0f} µs on the loop) and {added * 1e3:.3f} ms at the median")
+              f"({(loop_on - loop_off) * 1e6:.0f} µs on the loop)")
+    print("The budget, round by round (median [min-max]): llmp as shipped (on) against bare")
+    for kind in ("plain", "stream"):
+        ratios = _per_round(results, kind + "_cpu", lambda on, bare: on / bare)
+        added = _per_round(results, kind + "_lat", lambda on, bare: (on - bare) * 1e3)
+        print(f"{kind:6} CPU {_spread(ratios, 'x')} (goal <= 1.30x); "
+              f"latency added {_spread(added, ' ms')} (goal < 0.5 ms)")
+
+
+def _per_round(results: dict[tuple[str, str], list[float]], key: str,
+               compare: Callable[[float, float], float]) -> list[float]:
+    """`compare(on, bare)` for each round: the modes of a round ran close together in time."""
+    return [compare(on, bare) for on, bare in zip(results[("on", key)], results[("bare", key)], strict=True)]
+
+
+def _spread(values: list[float], unit: str) -> str:
+    return f"{statistics.median(values):.2f}{unit} [{min(values):.2f}-{max(values):.2f}]"
 
 
 if __name__ == "__main__":

@@ -23,7 +23,12 @@ from llmp.daemon.providers.http import (
     transport_error,
 )
 from llmp.daemon.providers.sse import iter_events
-from llmp.daemon.telemetry.stream_usage import UsageEventFilter, has_usage, last_usage
+from llmp.daemon.telemetry.stream_usage import (
+    UsageEventFilter,
+    has_usage,
+    last_events,
+    last_usage,
+)
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 PATHS = {
@@ -117,12 +122,13 @@ class OpenAICompatibleProvider(Provider):
                     complete, carry = data[:end], data[end + len(separator) :]
                     ends_done = complete.endswith(DONE)
                     forwarded.events += complete.count(separator) + (not ends_done)
-                    if has_usage(complete):
-                        forwarded.usage = last_usage(complete) or forwarded.usage
+                    tail = complete[last_events(complete, separator):]  # where usage comes
+                    if has_usage(tail):
+                        forwarded.usage = last_usage(tail, separator) or forwarded.usage
                         usage_seen = True
                     forwarded.ended = forwarded.ended or ends_done
                 if hidden is not None:
-                    chunk = hidden.feed(chunk, usage_seen)
+                    chunk = hidden.feed(chunk, usage_seen, separator)
                     if not chunk:
                         continue
                 yield chunk

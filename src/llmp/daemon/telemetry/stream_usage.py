@@ -6,16 +6,17 @@ event, with `"choices": []` and the usage, before `[DONE]`. A client that did
 not ask must not see it (some clients index `choices[0]` of every event).
 
 The relay forwards raw bytes, so this works on bytes, and it runs for every
-read of every stream: a read is searched for the usage marker only, and just
-the event around a match is cut out and parsed. Under load one read can hold
-a whole answer's events, so nothing here splits or parses a read as a whole.
-The filter forwards only whole events, holding back the unfinished tail of a
-read (usually empty, as upstreams write whole events).
+read of every stream. Usage comes at the end of an answer (the last event
+before `[DONE]`, or the one with the finish reason), so only the last two
+whole events of a read are searched: under load one read can hold a whole
+answer, and scanning all of it for the marker would cost more than relaying
+it. Just the event around a match is cut out and parsed. The filter forwards
+only whole events, holding back the unfinished tail of a read (usually empty,
+as upstreams write whole events).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -28,9 +29,19 @@ def has_usage(data: bytes) -> bool:
     return _MARKERS[0] in data or _MARKERS[1] in data
 
 
-def last_usage(events: bytes) -> dict[str, Any] | None:
+def last_events(data: bytes, separator: bytes, count: int = 2) -> int:
+    """Where the last `count` whole events of `data` begin (a trailing separator allowed)."""
+    at = len(data) - len(separator) if data.endswith(separator) else len(data)
+    for _ in range(count):
+        at = data.rfind(separator, 0, at)
+        if at < 0:
+            return 0
+    return at + len(separator)
+
+
+def last_usage(events: bytes, separator: bytes = b"\n\n") -> dict[str, Any] | None:
     """The usage object of the last event in `events` that carries one."""
-    for start, end in _usage_events(events):
+    for start, end in _usage_events(events, separator):
         usage = _payload(events[start:end]).get("usage")
         if isinstance(usage, dict):
             return usage
@@ -41,11 +52,12 @@ class UsageEventFilter:
     def __init__(self) -> None:
         self._tail = b""
 
-    def feed(self, chunk: bytes, usage_seen: bool) -> bytes:
+    def feed(self, chunk: bytes, usage_seen: bool, separator: bytes = b"\n\n") -> bytes:
         """The complete events in what has arrived, less a usage-only event.
 
         `usage_seen` says an event carrying usage was completed by this chunk
-        (the relay looks for one anyway), so other reads are not searched.
+        (the relay looks for one anyway), so other reads are not searched;
+        `separator` is what ends this stream's events.
         """
         if not self._tail and chunk.endswith(b"\n\n"):  # the usual read: whole events
             ready = chunk
@@ -54,7 +66,8 @@ class UsageEventFilter:
             cut = max(_end_of_last(data, sep) for sep in _SEPARATORS)
             ready, self._tail = data[:cut], data[cut:]
         if usage_seen and ready:
-            ready = _drop_usage_only_events(ready)
+            tail = last_events(ready, separator)
+            ready = ready[:tail] + _drop_usage_only_events(ready[tail:], separator)
         return ready
 
     def flush(self) -> bytes:
@@ -63,35 +76,41 @@ class UsageEventFilter:
         return tail
 
 
-def _drop_usage_only_events(data: bytes) -> bytes:
-    for start, end in _usage_events(data):
+def _drop_usage_only_events(data: bytes, separator: bytes) -> bytes:
+    for start, end in _usage_events(data, separator):
         payload = _payload(data[start:end])
         if payload.get("choices") == [] and isinstance(payload.get("usage"), dict):
             data = data[:start] + data[end:]
     return data
 
 
-def _usage_events(data: bytes) -> Iterator[tuple[int, int]]:
+def _usage_events(data: bytes, separator: bytes) -> list[tuple[int, int]]:
     """Where each event holding a usage marker starts and ends (its separator included),
-    the last first, so cutting one out leaves the earlier spans valid."""
-    limit = len(data)
-    while True:
-        at = max(data.rfind(_MARKERS[0], 0, limit), data.rfind(_MARKERS[1], 0, limit))
-        if at < 0:
-            return
-        start = max(_end_of_last(data, sep, at) for sep in _SEPARATORS)
-        yield start, _end_of_next(data, at)
-        limit = start
+    the last first, so cutting one out leaves the earlier spans valid.
+
+    The read is searched forwards (fast) for the markers; only the few bytes
+    back to the start of each matching event are searched backwards.
+    """
+    spans = []
+    at = _next_marker(data, 0)
+    while at >= 0:
+        start = data.rfind(separator, 0, at)
+        end = data.find(separator, at)
+        end = end + len(separator) if end >= 0 else len(data)
+        spans.append((start + len(separator) if start >= 0 else 0, end))
+        at = _next_marker(data, end)
+    spans.reverse()
+    return spans
 
 
-def _end_of_last(data: bytes, separator: bytes, before: int | None = None) -> int:
-    at = data.rfind(separator, 0, before)
+def _next_marker(data: bytes, start: int) -> int:
+    found = [at for marker in _MARKERS if (at := data.find(marker, start)) >= 0]
+    return min(found) if found else -1
+
+
+def _end_of_last(data: bytes, separator: bytes) -> int:
+    at = data.rfind(separator)
     return at + len(separator) if at >= 0 else 0
-
-
-def _end_of_next(data: bytes, at: int) -> int:
-    ends = [found + len(sep) for sep in _SEPARATORS if (found := data.find(sep, at)) >= 0]
-    return min(ends) if ends else len(data)
 
 
 def _payload(event: bytes) -> dict[str, Any]:
