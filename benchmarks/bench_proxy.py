@@ -10,13 +10,15 @@ Four processes: a fake OpenAI upstream, and three proxies in front of it —
 (llmp with no observers and no stream-usage injection)
 and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
 SQLite ledger, live stats, stream usage asked for and hidden). Each proxy's own
-CPU time (psutil: the whole process, and its event-loop thread alone) is divided
-by the requests, or stream chunks, it served;
-latency is measured one request at a time, the proxies taking turns request by
-request. Modes are measured in turns, a few rounds each, and the median round
-is reported, so background load hits all alike.
+CPU time (the whole process, and its event-loop thread alone; on Linux from
+each thread's schedstat, in nanoseconds) is divided by the requests, or stream
+chunks, it served; latency is measured one request at a time, the proxies
+taking turns request by request. Within a round the modes run back to back,
+and each round starts with another mode; the budget is judged on each round's
+own on/bare ratio (the median round is reported, with the spread), since a
+shared VM's speed drifts more between rounds than the proxies differ.
 
-    python benchmarks/bench_proxy.py [--requests 400] [--rounds 10]
+    python benchmarks/bench_proxy.py [--requests 400] [--rounds 10]   # 25 rounds for the budget
 """
 
 from __future__ import annotations
