@@ -147,6 +147,10 @@ def serve(mode: str, upstream: str) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
+        if mode in ("on", "off"):  # as the daemon does once it listens
+            from llmp.daemon.heap import settle_heap
+
+            settle_heap()
         print(runner.addresses[0][1], flush=True)
         await asyncio.Event().wait()
 

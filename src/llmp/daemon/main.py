@@ -23,6 +23,7 @@ from llmp.core.redact import redact
 from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
+from llmp.daemon.heap import settle_heap
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.exposure import check_exposure
 from llmp.daemon.security.limits import runner_options
@@ -96,6 +97,7 @@ async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
         config_file=str(loaded.source) if loaded.source else None,
     ))
     log.info("llmp %s listening on %s:%d (pid %d)", runtime.version, server.host, server.port, pid)
+    settle_heap()
     stop = app[SHUTDOWN]
     _install_signal_handlers(stop)
     try:
