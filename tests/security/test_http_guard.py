@@ -17,7 +17,10 @@ from llmp.daemon.context import RequestContext
 from llmp.daemon.security.exposure import check_exposure
 from llmp.daemon.security.failure_audit import FailureAudit
 from llmp.daemon.security.policy import SECURITY
+from tests.daemon.telemetry.upstream_data import COMPLETION
+from tests.daemon.test_openai_sdk import openai_config
 from tests.support.cli import run_llmp
+from tests.support.fake_upstream import reply
 
 MOCK = """
 providers:
@@ -348,3 +351,14 @@ def test_auth_failure_audit_is_throttled(make_gateway, isolated_env: Path) -> No
     events = [(e["event"], e.get("path"), e.get("count")) for e in audit_events(isolated_env)]
     assert events == [("auth_failed", "/admin/status", None), ("auth_failed", "/admin/status", None),
                       ("auth_failed_suppressed", None, 3), ("auth_failed", "/admin/providers", None)]
+
+
+def test_a_cookie_an_upstream_sets_is_not_sent_on_later_requests(make_gateway, make_upstream) -> None:
+    """One upstream session serves every client: one client's cookie must not reach another's."""
+    upstream = make_upstream().then(
+        reply(COMPLETION, headers={"Set-Cookie": "session=client-one; Path=/"}), reply(COMPLETION))
+    # A host name, not an IP address: a cookie jar ignores cookies from IP addresses.
+    client = make_gateway(openai_config(upstream.url.replace("127.0.0.1", "localhost"))).openai()
+    for _ in range(2):
+        client.chat.completions.create(model="up/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
+    assert [r.headers.get("Cookie") for r in upstream.requests] == [None, None]

@@ -40,6 +40,10 @@ class UpstreamHTTP:
             headers={"User-Agent": USER_AGENT},
             json_serialize=lambda obj: orjson.dumps(obj).decode(),
             auto_decompress=True,
+            # One session serves every client: a cookie an upstream sets for one
+            # request must not ride along on the next client's (and keeping none
+            # spares each request the jar's filtering).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
