@@ -37,6 +37,7 @@ PATHS = {
     "embeddings": "/embeddings",
 }
 DONE = b"[DONE]"
+LONG_READ = 1024  # bytes of whole events past which a read is searched for usage in its tail only
 
 
 class OpenAICompatibleProvider(Provider):
@@ -106,27 +107,31 @@ class OpenAICompatibleProvider(Provider):
         for on the client's behalf is taken out.
         """
         carry = b""
+        events = 0
         hidden = UsageEventFilter() if hide_usage else None
         try:
             async for chunk in response.content.iter_any():
-                data = carry + chunk if carry else chunk
-                separator = b"\n\n"
-                end = data.rfind(separator)
-                if end < 0:
-                    separator = b"\r\n\r\n"
-                    end = data.rfind(separator)
-                usage_seen = False
-                if end < 0:
-                    carry = data
+                if not carry and chunk.endswith(b"\n\n"):  # whole events: the usual read
+                    data, separator, end = chunk, b"\n\n", len(chunk) - 2
                 else:
-                    complete, carry = data[:end], data[end + len(separator) :]
-                    ends_done = complete.endswith(DONE)
-                    forwarded.events += complete.count(separator) + (not ends_done)
-                    tail = complete[last_events(complete, separator):]  # where usage comes
-                    if has_usage(tail):
-                        forwarded.usage = last_usage(tail, separator) or forwarded.usage
+                    data = carry + chunk if carry else chunk
+                    separator = b"\n\n"
+                    end = data.rfind(separator)
+                    if end < 0:
+                        separator = b"\r\n\r\n"
+                        end = data.rfind(separator)
+                    carry = data if end < 0 else data[end + len(separator) :]
+                usage_seen = False
+                if end >= 0:  # data[:end] is whole events
+                    ends_done = data.endswith(DONE, 0, end)
+                    events += data.count(separator, 0, end) + (not ends_done)
+                    # Usage comes last: a long read (under load) is searched in its last events only.
+                    start = last_events(data, separator, end) if end > LONG_READ else 0
+                    if has_usage(data, start, end):
+                        forwarded.usage = last_usage(data[start:end], separator) or forwarded.usage
                         usage_seen = True
-                    forwarded.ended = forwarded.ended or ends_done
+                    if ends_done:
+                        forwarded.ended = True
                 if hidden is not None:
                     chunk = hidden.feed(chunk, usage_seen, separator)
                     if not chunk:
@@ -135,6 +140,7 @@ class OpenAICompatibleProvider(Provider):
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.name, exc) from exc
         finally:
+            forwarded.events = events
             self.http.release_stream(response, forwarded.ended)
         if hidden is not None and (tail := hidden.flush()):
             yield tail

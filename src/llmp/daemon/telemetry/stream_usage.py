@@ -25,13 +25,16 @@ _MARKERS = (b'"usage":{', b'"usage": {')
 _SEPARATORS = (b"\n\n", b"\r\n\r\n")
 
 
-def has_usage(data: bytes) -> bool:
-    return _MARKERS[0] in data or _MARKERS[1] in data
+def has_usage(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether `data[start:end]` holds a usage object (searched in place, not copied)."""
+    return data.find(_MARKERS[0], start, end) >= 0 or data.find(_MARKERS[1], start, end) >= 0
 
 
-def last_events(data: bytes, separator: bytes, count: int = 2) -> int:
-    """Where the last `count` whole events of `data` begin (a trailing separator allowed)."""
-    at = len(data) - len(separator) if data.endswith(separator) else len(data)
+def last_events(data: bytes, separator: bytes, end: int | None = None, count: int = 2) -> int:
+    """Where the last `count` whole events of `data[:end]` begin (a trailing separator allowed)."""
+    if end is None:
+        end = len(data) - len(separator) if data.endswith(separator) else len(data)
+    at = end
     for _ in range(count):
         at = data.rfind(separator, 0, at)
         if at < 0:
