@@ -108,7 +108,6 @@ class UpstreamHTTP:
         error.retry_after = error.retry_after or retry_after_seconds(response.headers)
         raise error
 
-
     def release_stream(self, response: aiohttp.ClientResponse, ended: bool) -> None:
         """Give a streamed response's connection back, pooled whenever it can be.
 
