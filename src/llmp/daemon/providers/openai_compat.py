@@ -24,10 +24,10 @@ from llmp.daemon.providers.http import (
 )
 from llmp.daemon.providers.sse import iter_events
 from llmp.daemon.telemetry.stream_usage import (
-    UsageEventFilter,
     has_usage,
     last_events,
     last_usage,
+    without_usage_event,
 )
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
@@ -108,7 +108,6 @@ class OpenAICompatibleProvider(Provider):
         """
         carry = b""
         events = 0
-        hidden = UsageEventFilter() if hide_usage else None
         try:
             async for chunk in response.content.iter_any():
                 if not carry and chunk.endswith(b"\n\n"):  # whole events: the usual read
@@ -132,8 +131,12 @@ class OpenAICompatibleProvider(Provider):
                         usage_seen = True
                     if ends_done:
                         forwarded.ended = True
-                if hidden is not None:
-                    chunk = hidden.feed(chunk, usage_seen, separator)
+                if hide_usage:  # whole events only, so the usage event can be cut out whole
+                    if end < 0:
+                        continue  # held in `carry` until its event is complete
+                    chunk = data[: end + len(separator)]
+                    if usage_seen:
+                        chunk = without_usage_event(chunk, separator)
                     if not chunk:
                         continue
                 yield chunk
@@ -142,8 +145,8 @@ class OpenAICompatibleProvider(Provider):
         finally:
             forwarded.events = events
             self.http.release_stream(response, forwarded.ended)
-        if hidden is not None and (tail := hidden.flush()):
-            yield tail
+        if hide_usage and carry:  # what came after the last whole event
+            yield carry
         if not (forwarded.ended or carry.strip().endswith(DONE)):
             raise incomplete_stream(self.name)
 

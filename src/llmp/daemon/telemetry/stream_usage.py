@@ -10,9 +10,9 @@ read of every stream. Usage comes at the end of an answer (the last event
 before `[DONE]`, or the one with the finish reason), so only the last two
 whole events of a read are searched: under load one read can hold a whole
 answer, and scanning all of it for the marker would cost more than relaying
-it. Just the event around a match is cut out and parsed. The filter forwards
-only whole events, holding back the unfinished tail of a read (usually empty,
-as upstreams write whole events).
+it. Just the event around a match is cut out and parsed. A relay that hides
+the usage event forwards only whole events (it holds back the unfinished tail
+of a read, usually empty as upstreams write whole events).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 
 _MARKERS = (b'"usage":{', b'"usage": {')
-_SEPARATORS = (b"\n\n", b"\r\n\r\n")
 
 
 def has_usage(data: bytes, start: int = 0, end: int | None = None) -> bool:
@@ -51,32 +50,10 @@ def last_usage(events: bytes, separator: bytes = b"\n\n") -> dict[str, Any] | No
     return None
 
 
-class UsageEventFilter:
-    def __init__(self) -> None:
-        self._tail = b""
-
-    def feed(self, chunk: bytes, usage_seen: bool, separator: bytes = b"\n\n") -> bytes:
-        """The complete events in what has arrived, less a usage-only event.
-
-        `usage_seen` says an event carrying usage was completed by this chunk
-        (the relay looks for one anyway), so other reads are not searched;
-        `separator` is what ends this stream's events.
-        """
-        if not self._tail and chunk.endswith(b"\n\n"):  # the usual read: whole events
-            ready = chunk
-        else:
-            data = self._tail + chunk
-            cut = max(_end_of_last(data, sep) for sep in _SEPARATORS)
-            ready, self._tail = data[:cut], data[cut:]
-        if usage_seen and ready:
-            tail = last_events(ready, separator)
-            ready = ready[:tail] + _drop_usage_only_events(ready[tail:], separator)
-        return ready
-
-    def flush(self) -> bytes:
-        """Whatever the upstream sent after its last complete event."""
-        tail, self._tail = self._tail, b""
-        return tail
+def without_usage_event(events: bytes, separator: bytes) -> bytes:
+    """`events` (whole events) less a usage-only event among the last two, where usage comes."""
+    tail = last_events(events, separator)
+    return events[:tail] + _drop_usage_only_events(events[tail:], separator)
 
 
 def _drop_usage_only_events(data: bytes, separator: bytes) -> bytes:
@@ -109,11 +86,6 @@ def _usage_events(data: bytes, separator: bytes) -> list[tuple[int, int]]:
 def _next_marker(data: bytes, start: int) -> int:
     found = [at for marker in _MARKERS if (at := data.find(marker, start)) >= 0]
     return min(found) if found else -1
-
-
-def _end_of_last(data: bytes, separator: bytes) -> int:
-    at = data.rfind(separator)
-    return at + len(separator) if at >= 0 else 0
 
 
 def _payload(event: bytes) -> dict[str, Any]:
