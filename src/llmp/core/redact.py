@@ -96,6 +96,11 @@ def redact_values(values: dict[str, Any]) -> None:
     REDACTOR.redact_values(values)
 
 
+#: A record's own attributes (file name, thread name, ...), as opposed to the extras a
+#: caller passed: they hold no secrets, and the JSON log writes only the extras as fields.
+RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites each record's message, string extras and traceback in redacted form.
 
@@ -105,13 +110,11 @@ class RedactingFilter(logging.Filter):
     """
 
     _formatter = logging.Formatter()
-    # A record's own attributes (file name, thread name, ...) hold no secrets: only extras are checked.
-    _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
     def filter(self, record: logging.LogRecord) -> bool:
         fields = vars(record)
         texts = {name: value for name, value in fields.items()
-                 if type(value) is str and name not in self._STANDARD}
+                 if type(value) is str and name not in RECORD_FIELDS}
         texts["msg"] = record.getMessage()
         redact_values(texts)
         fields.update(texts)

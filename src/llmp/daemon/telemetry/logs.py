@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmp.core.config_schema import LoggingConfig
-from llmp.core.redact import RedactingFilter
+from llmp.core.redact import RECORD_FIELDS, RedactingFilter
 from llmp.daemon.telemetry.log_queue import (
     Enqueue,
     QuietFile,
@@ -24,8 +24,6 @@ from llmp.daemon.telemetry.log_queue import (
 )
 from llmp.daemon.telemetry.request_log_context import RequestIdFilter
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
 
 class JsonFormatter(logging.Formatter):
     """A record as a line of the file (`json_line`): its message, then its extras."""
@@ -33,7 +31,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = {"msg": record.getMessage()}
         for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in RECORD_FIELDS and not key.startswith("_"):
                 fields[key] = value
         if record.exc_info:
             fields["exc"] = self.formatException(record.exc_info)
