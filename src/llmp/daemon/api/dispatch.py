@@ -100,21 +100,59 @@ async def _attempt(
         operation == "completions" and "chat" in provider.operations
     ):
         raise provider.unsupported(operation)
+    if stream:
+        return await _open_stream(fmt, operation, body, ctx, provider, target)
     if provider.native_format == fmt.name:
-        forwarded = await provider.forward(operation, body, target.model, stream)
-        if not stream:
-            return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body)
+        forwarded = await provider.forward(operation, body, target.model, False)
+        return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body)
+    answer = await _canonical_call(provider, operation, fmt.to_canonical(operation, body), target.model)
+    return Outcome(body=fmt.encode_response(operation, answer))
+
+
+async def _open_stream(
+    fmt: InboundFormat, operation: str, body: dict[str, Any], ctx: RequestContext,
+    provider: Provider, target: Target,
+) -> Outcome:
+    """A stream's upstream answer up to its first bytes, waited for no longer than the first-token timeout.
+
+    One timer covers the upstream's headers and its first event together: the
+    time to the first token is what the client waits through.
+    """
+    wait = provider.config.timeout.first_token
+    try:
+        return await within(wait, _first_bytes(fmt, operation, body, ctx, provider, target))
+    except asyncio.TimeoutError:
+        raise UpstreamError(
+            ErrorKind.TIMEOUT,
+            f"provider '{provider.name}' sent no first token within {wait:g}s",
+            status=504, provider=provider.name, code="first_token_timeout",
+        ) from None
+
+
+async def _first_bytes(
+    fmt: InboundFormat, operation: str, body: dict[str, Any], ctx: RequestContext,
+    provider: Provider, target: Target,
+) -> Outcome:
+    forwarded: Forwarded | None = None
+    if provider.native_format == fmt.name:
+        forwarded = await provider.forward(operation, body, target.model, True)
         assert forwarded.chunks is not None
-        first = await _first(forwarded.chunks, provider)
-        return Outcome(first=first, rest=forwarded.chunks, forwarded=forwarded)
-    canonical = fmt.to_canonical(operation, body)
-    if not stream:
-        answer = await _canonical_call(provider, operation, canonical, target.model)
-        return Outcome(body=fmt.encode_response(operation, answer))
-    chunks = await _canonical_stream(provider, operation, canonical, target.model)
-    encoded = fmt.encode_stream(operation, _tap_usage(chunks, ctx))
-    first = await _first(encoded, provider)
-    return Outcome(first=first, rest=encoded)
+        chunks = forwarded.chunks
+    else:
+        canonical = fmt.to_canonical(operation, body)
+        events = await _canonical_stream(provider, operation, canonical, target.model)
+        chunks = fmt.encode_stream(operation, _tap_usage(events, ctx))
+    try:
+        first = await chunks.__anext__()
+    except StopAsyncIteration:
+        raise UpstreamError(
+            ErrorKind.INCOMPLETE, f"provider '{provider.name}' sent an empty stream",
+            provider=provider.name,
+        ) from None
+    except BaseException:  # the first-token timer, among others: the upstream is let go at once
+        await _close(chunks)
+        raise
+    return Outcome(first=first, rest=chunks, forwarded=forwarded)
 
 
 async def _canonical_call(
@@ -139,25 +177,6 @@ async def _canonical_stream(
     if operation != "chat":
         raise ClientError(f"streaming is not available for {operation}", param="stream")
     return await provider.chat_stream(request, model)  # type: ignore[arg-type,return-value]
-
-
-async def _first(chunks: AsyncIterator[bytes], provider: Provider) -> bytes:
-    """The first bytes of a stream, waited for no longer than the first-token timeout."""
-    wait = provider.config.timeout.first_token
-    try:
-        return await within(wait, chunks.__anext__())
-    except StopAsyncIteration:
-        raise UpstreamError(
-            ErrorKind.INCOMPLETE, f"provider '{provider.name}' sent an empty stream",
-            provider=provider.name,
-        ) from None
-    except asyncio.TimeoutError:
-        await _close(chunks)
-        raise UpstreamError(
-            ErrorKind.TIMEOUT,
-            f"provider '{provider.name}' sent no first token within {wait:g}s",
-            status=504, provider=provider.name, code="first_token_timeout",
-        ) from None
 
 
 async def _tap_usage(

@@ -65,11 +65,11 @@ class AnthropicProvider(Provider):
         return headers
 
     async def _post(
-        self, operation: str, body: dict[str, Any], stream: bool, beta: str | None = None
+        self, operation: str, body: dict[str, Any], beta: str | None = None
     ) -> aiohttp.ClientResponse:
         return await self.http.request(
             "POST", self.base_url + PATHS[operation], body=orjson.dumps(body),
-            headers=self.headers(beta), stream=stream, error_parser=parse_anthropic_error,
+            headers=self.headers(beta), error_parser=parse_anthropic_error,
         )
 
     # -- pass-through -----------------------------------------------------------
@@ -77,7 +77,7 @@ class AnthropicProvider(Provider):
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        response = await self._post(operation, {**body, "model": model}, stream, CLIENT_BETA.get())
+        response = await self._post(operation, {**body, "model": model}, CLIENT_BETA.get())
         if not stream:
             data = await read_body(response, self.name)
             content_type = response.headers.get("Content-Type", "application/json")
@@ -136,7 +136,7 @@ class AnthropicProvider(Provider):
     # -- canonical --------------------------------------------------------------
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
-        response = await self._post("chat", to_anthropic(request, model, stream=False), False)
+        response = await self._post("chat", to_anthropic(request, model, stream=False))
         message = json_object(await read_body(response, self.name), self.name)
         try:
             return chat_from_message(message)
@@ -144,7 +144,7 @@ class AnthropicProvider(Provider):
             raise unreadable(self.name) from exc
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
-        response = await self._post("chat", to_anthropic(request, model, stream=True), True)
+        response = await self._post("chat", to_anthropic(request, model, stream=True))
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         return canonical_chunks(iter_events(response, self.name), self.name, include_usage)
 

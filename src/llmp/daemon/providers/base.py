@@ -39,7 +39,7 @@ class Forwarded:
     chunks: AsyncIterator[bytes] | None = None  # raw stream bytes, when streaming
     usage: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    events: int = 0  # stream events relayed
+    events: int = 0  # stream events relayed; counted only while the stream has reported no usage
     #: The upstream's terminal event has been handed on: the answer is whole,
     #: whatever happens to the connection afterwards.
     ended: bool = False

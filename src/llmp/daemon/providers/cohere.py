@@ -39,10 +39,9 @@ class CohereProvider(Provider):
             headers["Authorization"] = f"Bearer {self.key.value}"
         return headers
 
-    async def _post(self, path: str, body: dict[str, Any], stream: bool = False) -> Any:
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
         return await self.http.request(
-            "POST", self.base_url + path, body=orjson.dumps(body),
-            headers=self.headers(), stream=stream,
+            "POST", self.base_url + path, body=orjson.dumps(body), headers=self.headers(),
         )
 
     async def _readjson_object(self, response: Any) -> dict[str, Any]:
@@ -55,7 +54,7 @@ class CohereProvider(Provider):
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = {**chat_request(request, model), "stream": True}
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        response = await self._post("/v2/chat", body, stream=True)
+        response = await self._post("/v2/chat", body)
         return self._chunks(response, StreamTranslator(model, self.name, include_usage))
 
     async def _chunks(self, response: Any, translator: StreamTranslator) -> AsyncIterator[ChatChunk]:

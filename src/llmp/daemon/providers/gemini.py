@@ -73,11 +73,11 @@ class GeminiProvider(Provider):
             headers["x-goog-api-key"] = self.key.value
         return headers
 
-    async def _post(self, url: str, body: dict[str, Any], stream: bool = False) -> Any:
+    async def _post(self, url: str, body: dict[str, Any]) -> Any:
         try:
             return await self.http.request(
                 "POST", url, body=orjson.dumps(body), headers=await self.headers(),
-                stream=stream, error_parser=parse_google_error,
+                error_parser=parse_google_error,
             )
         except UpstreamError as error:
             if self.tokens is not None and error.status == 401:
@@ -108,7 +108,7 @@ class GeminiProvider(Provider):
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = build_request(request, model, self._signature_for)
         url = f"{self.root}/models/{model}:streamGenerateContent?alt=sse"
-        response = await self._post(url, body, stream=True)
+        response = await self._post(url, body)
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         return self._chunks(response, StreamTranslator(model, self._remember), include_usage)
 

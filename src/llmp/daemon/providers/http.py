@@ -17,7 +17,6 @@ import aiohttp
 import orjson
 
 from llmp.core.config_schema import TimeoutConfig
-from llmp.daemon.deadline import within
 from llmp.daemon.errors import ErrorKind, UpstreamError
 
 USER_AGENT = "llmp"
@@ -28,7 +27,6 @@ class UpstreamHTTP:
         self.provider = provider
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
-        self._releasing: set[asyncio.Task[None]] = set()  # kept referenced until done
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -47,8 +45,6 @@ class UpstreamHTTP:
         )
 
     async def close(self) -> None:
-        for task in list(self._releasing):
-            task.cancel()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -66,33 +62,20 @@ class UpstreamHTTP:
         *,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-        stream: bool = False,
         error_parser: Callable[[int, bytes, Any], UpstreamError] | None = None,
     ) -> aiohttp.ClientResponse:
         """Send a request; return the response if it is a success, else raise `UpstreamError`.
 
-        For streams the wait for the response headers is bounded by the
-        first-token timeout: an upstream that never starts answering is a
-        failure the router can still act on.
+        The session's own timeout bounds the whole exchange; a stream's wait for
+        its first token is bounded by whoever opens it (dispatch, with one timer
+        over the upstream's headers and its first event together).
         """
         all_headers = {"Content-Type": "application/json"} if body is not None else {}
         if headers:
             all_headers.update(headers)
-        # The session's own timeout bounds a whole non-streaming exchange; only a
-        # stream needs the extra (task-creating) wait for its first token.
-        wait = self.timeout.first_token if stream else self.timeout.total
-        sending = self.session.request(method, url, data=body, headers=all_headers)
         try:
-            response = await (within(wait, sending) if stream else sending)
-        except asyncio.TimeoutError as exc:
-            raise UpstreamError(
-                ErrorKind.TIMEOUT,
-                f"provider '{self.provider}' did not answer within {wait:g}s",
-                status=504,
-                provider=self.provider,
-                code="first_token_timeout" if stream else "total_timeout",
-            ) from exc
-        except aiohttp.ClientError as exc:
+            response = await self.session.request(method, url, data=body, headers=all_headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.provider, exc) from exc
         if response.status < 400:
             return response
@@ -115,35 +98,21 @@ class UpstreamHTTP:
         up the moment it has it (the OpenAI SDK does), while the end of the
         upstream's body, which usually follows at once, may not have arrived
         yet. Releasing then would close the connection, and a real provider's
-        next request would pay a new TCP and TLS handshake; so the end is
-        waited for briefly, off the request's task. A stream that did not end
-        (the client left mid-answer) is closed at once, which also stops the
-        upstream generating.
+        next request would pay a new TCP and TLS handshake. aiohttp itself
+        pools the connection the moment the body ends, read or not, so all
+        that is left to do is close it should the end not come within
+        `RELEASE_WAIT` (a timer, no task; closing the session closes it sooner).
+        A stream that did not end (the client left mid-answer) is closed at
+        once, which also stops the upstream generating.
         """
         if not ended or response.content.is_eof():
             response.release()
-            return
-        task = asyncio.get_running_loop().create_task(_release_when_read(response))
-        self._releasing.add(task)
-        task.add_done_callback(self._releasing.discard)
+        else:
+            asyncio.get_running_loop().call_later(RELEASE_WAIT, response.release)
 
 
 #: How long an upstream may take to end its body after its terminal event.
 RELEASE_WAIT = 1.0
-
-
-async def _release_when_read(response: aiohttp.ClientResponse) -> None:
-    try:
-        await within(RELEASE_WAIT, _discard_rest(response.content))
-    except (aiohttp.ClientError, asyncio.TimeoutError):
-        pass  # the connection is closed below instead of pooled
-    finally:
-        response.release()
-
-
-async def _discard_rest(content: aiohttp.StreamReader) -> None:
-    while await content.readany():
-        pass
 
 
 async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:

@@ -75,8 +75,7 @@ class OpenAICompatibleProvider(Provider):
         url = self.url_for(operation, model)
         try:
             response = await self.http.request(
-                "POST", url, body=orjson.dumps({**body, **extra}), headers=self.headers(),
-                stream=stream,
+                "POST", url, body=orjson.dumps({**body, **extra}), headers=self.headers()
             )
         except UpstreamError as error:
             if not (hide_usage and error.status in (400, 422) and "stream_options" in error.message):
@@ -85,7 +84,7 @@ class OpenAICompatibleProvider(Provider):
             hide_usage = False
             response = await self.http.request(
                 "POST", url, body=orjson.dumps({**body, "model": extra["model"]}),
-                headers=self.headers(), stream=stream,
+                headers=self.headers(),
             )
         content_type = response.headers.get("Content-Type", "application/json")
         if not stream:
@@ -107,7 +106,7 @@ class OpenAICompatibleProvider(Provider):
         for on the client's behalf is taken out.
         """
         carry = b""
-        events = 0
+        lines = 0  # newlines in reads without usage: events, for an estimate should no usage come
         try:
             async for chunk in response.content.iter_any():
                 if not carry and chunk.endswith(b"\n\n"):  # whole events: the usual read
@@ -122,15 +121,15 @@ class OpenAICompatibleProvider(Provider):
                     carry = data if end < 0 else data[end + len(separator) :]
                 usage_seen = False
                 if end >= 0:  # data[:end] is whole events
-                    ends_done = data.endswith(DONE, 0, end)
-                    events += data.count(separator, 0, end) + (not ends_done)
                     # Usage comes last: a long read (under load) is searched in its last events only.
                     start = last_events(data, separator, end) if end > LONG_READ else 0
                     if has_usage(data, start, end):
                         forwarded.usage = last_usage(data[start:end], separator) or forwarded.usage
                         usage_seen = True
-                    if ends_done:
+                    if data.endswith(DONE, 0, end):
                         forwarded.ended = True
+                if not usage_seen:  # once usage is known, no estimate is needed: no count either
+                    lines += chunk.count(b"\n")
                 if hide_usage:  # whole events only, so the usage event can be cut out whole
                     if end < 0:
                         continue  # held in `carry` until its event is complete
@@ -143,7 +142,8 @@ class OpenAICompatibleProvider(Provider):
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.name, exc) from exc
         finally:
-            forwarded.events = events
+            # An OpenAI event is one `data:` line and a blank one; `[DONE]` is no content.
+            forwarded.events = max(0, lines // 2 - forwarded.ended)
             self.http.release_stream(response, forwarded.ended)
         if hide_usage and carry:  # what came after the last whole event
             yield carry
@@ -158,8 +158,7 @@ class OpenAICompatibleProvider(Provider):
         body = {**request, "stream": True}
         response = await self.http.request(
             "POST", self.url_for("chat", model),
-            body=orjson.dumps({**body, "model": self.body_model(model)}),
-            headers=self.headers(), stream=True,
+            body=orjson.dumps({**body, "model": self.body_model(model)}), headers=self.headers(),
         )
         return self._chunks(response)
 
