@@ -31,6 +31,7 @@ from llmp.core.redact import register_secret
 from llmp.daemon.context import RequestContext
 from llmp.daemon.telemetry.access_log import AccessLog
 from llmp.daemon.telemetry.logs import setup_logging
+from llmp.daemon.telemetry.record import finished
 from llmp.daemon.telemetry.usage import Tokens
 
 
@@ -55,13 +56,13 @@ def drain(listener: Any) -> int:
 
 def measure(access: AccessLog, log_file: Path, lines: int) -> tuple[float, float, float]:
     """One round: loop, writer and all-thread CPU seconds for `lines` access lines."""
-    ctx, tokens = finished_request(), Tokens(120, 33, 0)
+    record = finished(finished_request(), Tokens(120, 33, 0), 0.000123)
     config = LoggingConfig(level="info", max_bytes=1 << 30)
     listener = setup_logging(log_file, config, console=False)
     listener.stop()  # lines now wait in the queue: the loop side is timed alone
     start = time.thread_time()
     for _ in range(lines):
-        access.request_finished(ctx, tokens, 0.000123)
+        access.request_finished(record)
     loop = time.thread_time() - start
     start = time.thread_time()
     drained = drain(listener)
@@ -71,7 +72,7 @@ def measure(access: AccessLog, log_file: Path, lines: int) -> tuple[float, float
     listener = setup_logging(log_file, config, console=False)
     start = time.process_time()
     for _ in range(lines):
-        access.request_finished(ctx, tokens, 0.000123)
+        access.request_finished(record)
     listener.stop()  # waits for the writer to write every line
     return loop, writer, time.process_time() - start
 

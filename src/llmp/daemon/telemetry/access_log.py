@@ -5,38 +5,35 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from llmp.daemon.context import RequestContext
 from llmp.daemon.telemetry.log_queue import installed
+from llmp.daemon.telemetry.record import Finished, milliseconds
 from llmp.daemon.telemetry.usage import Tokens
 
 log = logging.getLogger("llmp.access")
 
 
 class AccessLog:
-    def request_finished(self, ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> None:
-        """Take what the line needs from the request; `_line` makes the line of it.
+    def request_finished(self, record: Finished) -> None:
+        """Queue the line as the record itself; `_line` makes the line of it.
 
         In the daemon that happens on the log writer thread: the event loop
-        only copies these values (the context is not frozen; `tokens` is).
+        only hands over the (immutable) record.
         """
         if not log.isEnabledFor(logging.INFO):
             return
-        values = (ctx.request_id, ctx.inbound, ctx.operation, ctx.requested_model, ctx.alias,
-                  ctx.provider, ctx.model, ctx.status, ctx.error_kind, ctx.latency,
-                  ctx.time_to_first_byte, tokens, cost, ctx.attempts, ctx.stream, ctx.client_key)
         queue = installed()
         if queue is not None:
-            queue.defer(log.name, logging.INFO, values, _line)
+            queue.defer(log.name, logging.INFO, record, _line)
         else:
-            fields = _line(values)
+            fields = _line(record)
             log.info(fields.pop("msg"), extra=fields)
 
 
-def _line(values: tuple[Any, ...]) -> dict[str, Any]:
-    """The access line's message and fields, from the values `request_finished` took."""
-    (request_id, inbound, operation, requested_model, alias, provider, model, status, error_kind,
-     latency, ttfb, tokens, cost, attempts, stream, client_key) = values
-    latency_ms = round(latency * 1000, 2) if latency is not None else None
+def _line(record: Finished) -> dict[str, Any]:
+    """The access line's message and fields."""
+    (_, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
+     tokens, cost, latency, ttfb, status, error_kind, attempts, stream) = record
+    latency_ms = milliseconds(latency)
     summary = _summary(tokens, cost, stream, attempts, error_kind)
     return {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
@@ -51,7 +48,7 @@ def _line(values: tuple[Any, ...]) -> dict[str, Any]:
         "status": status,
         "error_class": error_kind,
         "latency_ms": latency_ms,
-        "ttft_ms": round(ttfb * 1000, 2) if ttfb is not None else None,
+        "ttft_ms": milliseconds(ttfb),
         "tokens_in": tokens.input if tokens else None,
         "tokens_out": tokens.output if tokens else None,
         "tokens_cached": tokens.cached if tokens else None,

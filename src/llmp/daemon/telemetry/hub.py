@@ -1,8 +1,8 @@
 """Telemetry wired into the daemon: one observer feeding logs, metrics, ledger and live stats.
 
-Usage and cost are worked out once per request here and handed to each sink,
-all on the event loop and all cheap; only the ledger touches the disk, from
-its own thread. `install` is the single call `build_app` makes.
+Usage and cost are worked out once per request here, into one `Finished`
+record handed to each sink, all on the event loop and all cheap; the log file
+and the ledger are written from their own threads. `install` is the single call `build_app` makes.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from llmp.daemon.telemetry.bodies import record_bodies
 from llmp.daemon.telemetry.ledger import Ledger
 from llmp.daemon.telemetry.live_stats import LiveStats
 from llmp.daemon.telemetry.prices import PriceTable
+from llmp.daemon.telemetry.record import finished
 from llmp.daemon.telemetry.usage import tokens_for
 
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
@@ -42,20 +43,12 @@ class Telemetry:
     def request_finished(self, ctx: RequestContext) -> None:
         tokens = tokens_for(ctx)
         cost = None if tokens is None else self.prices.cost(ctx.provider, ctx.model, tokens)
-        self.access_log.request_finished(ctx, tokens, cost)
-        self.metrics.request_finished(ctx, tokens, cost)
-        self.stats.request_finished(ctx, tokens, cost)
+        record = finished(ctx, tokens, cost)
+        self.access_log.request_finished(record)
+        self.metrics.request_finished(record, ctx.tried)
+        self.stats.request_finished(record)
         if self.ledger is not None:
-            latency, ttfb = ctx.latency, ctx.time_to_first_byte
-            self.ledger.record((
-                time.time() - (latency or 0.0), ctx.request_id, ctx.client_key, ctx.inbound,
-                ctx.operation, ctx.requested_model, ctx.alias, ctx.provider, ctx.model,
-                tokens.input if tokens else 0, tokens.output if tokens else 0,
-                tokens.cached if tokens else 0, cost, int(bool(tokens and tokens.estimated)),
-                None if latency is None else round(latency * 1000, 3),
-                None if ttfb is None else round(ttfb * 1000, 3),
-                ctx.status, ctx.error_kind, ctx.attempts, int(ctx.stream),
-            ))
+            self.ledger.record(record)
 
     def _runs_locally(self, name: str) -> bool:
         provider = self.runtime.providers.get(name)

@@ -1,6 +1,7 @@
 """The usage ledger's writer: rows queue up on the event loop, a thread commits them.
 
-`record` is a queue put (no disk, no lock held by the loop). The writer thread
+`record` is a queue put of the request's record (no disk, no lock held by
+the loop); the writer makes the rows. The writer thread
 commits whatever arrived within `flush_interval` as one transaction, so a
 `kill -9` loses at most that much, and prunes rows older than the retention
 once an hour. A failing disk costs rows and a warning, never a request.
@@ -17,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from llmp.core.usage_db import INSERT_BODIES, INSERT_ROW, connect
+from llmp.core.usage_db import INSERT_BODIES, connect, insert_rows
+from llmp.daemon.telemetry.record import Finished, milliseconds
 
 log = logging.getLogger("llmp.usage")
 DAY = 86_400.0
@@ -49,8 +51,8 @@ class Ledger:
     def start(self) -> None:
         self._thread.start()
 
-    def record(self, row: Row) -> None:
-        self._queue.put(("row", row))
+    def record(self, record: Finished) -> None:
+        self._queue.put(("row", record))
 
     def record_bodies(self, request_id: str, ts: float, request: str | None, response: str | None) -> None:
         self._queue.put(("bodies", (request_id, ts, request, response)))
@@ -97,12 +99,12 @@ class Ledger:
             db.close()
 
     def _write(self, db: sqlite3.Connection, batch: list[Any]) -> bool:
-        rows = [item[1] for item in batch if item is not _STOP and item[0] == "row"]
+        rows = [ledger_row(item[1]) for item in batch if item is not _STOP and item[0] == "row"]
         bodies = [item[1] for item in batch if item is not _STOP and item[0] == "bodies"]
         try:
             with _transaction(db):
                 if rows:
-                    db.executemany(INSERT_ROW, rows)
+                    insert_rows(db, rows)
                 if bodies:
                     db.executemany(INSERT_BODIES, bodies)
             self.written += len(rows)
@@ -142,6 +144,19 @@ class Ledger:
                 return
             if item[0] == "flush":
                 item[1].set()
+
+
+def ledger_row(record: Finished) -> Row:
+    """A record as a row of the `requests` table (`usage_db.COLUMNS`): counts 0 when unknown, milliseconds."""
+    tokens = record.tokens
+    return (
+        record.started, record.request_id, record.client_key, record.inbound, record.operation,
+        record.requested_model, record.alias, record.provider, record.model,
+        tokens.input if tokens else 0, tokens.output if tokens else 0, tokens.cached if tokens else 0,
+        record.cost, int(bool(tokens and tokens.estimated)), milliseconds(record.latency, 3),
+        milliseconds(record.ttfb, 3), record.status, record.error_kind, record.attempts,
+        int(record.stream),
+    )
 
 
 class _transaction:

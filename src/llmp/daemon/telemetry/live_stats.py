@@ -11,14 +11,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from llmp.daemon.context import RequestContext
-from llmp.daemon.telemetry.usage import Tokens
+from llmp.daemon.telemetry.record import Finished, milliseconds
 
 WINDOW = 60.0  # seconds of history behind the rate, error rate and percentiles
 MAX_SAMPLES = 20_000
 RECENT = 20
-_RECENT_FIELDS = ("ts", "request_id", "model", "provider", "status", "error_class", "latency_ms",
-                  "ttft_ms", "tokens_in", "tokens_out", "cost", "streamed")
 
 
 class LiveStats:
@@ -27,17 +24,11 @@ class LiveStats:
         self.window = window
         self.started = clock()
         self._samples: deque[tuple[float, float, bool]] = deque(maxlen=MAX_SAMPLES)
-        # The last requests as tuples (`_RECENT_FIELDS`): made into dicts only when asked for.
-        self.recent: deque[tuple[Any, ...]] = deque(maxlen=RECENT)
+        self.recent: deque[Finished] = deque(maxlen=RECENT)  # made into dicts only when asked for
 
-    def request_finished(self, ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> None:
-        latency = ctx.latency
-        self._samples.append((self._clock(), latency or 0.0, ctx.status >= 400))
-        self.recent.append((
-            time.time(), ctx.request_id, ctx.requested_model, ctx.provider, ctx.status,
-            ctx.error_kind, _ms(latency), _ms(ctx.time_to_first_byte),
-            tokens.input if tokens else None, tokens.output if tokens else None, cost, ctx.stream,
-        ))
+    def request_finished(self, record: Finished) -> None:
+        self._samples.append((self._clock(), record.latency, record.status >= 400))
+        self.recent.append(record)
 
     def snapshot(self) -> dict[str, Any]:
         now = self._clock()
@@ -53,10 +44,28 @@ class LiveStats:
             "requests_in_window": count,
             "rps": round(count / span, 3),
             "error_rate": round(errors / count, 4) if count else 0.0,
-            "latency_p50_ms": _ms(_percentile(latencies, 0.50)),
-            "latency_p95_ms": _ms(_percentile(latencies, 0.95)),
-            "recent": [dict(zip(_RECENT_FIELDS, entry, strict=True)) for entry in reversed(self.recent)],
+            "latency_p50_ms": milliseconds(_percentile(latencies, 0.50)),
+            "latency_p95_ms": milliseconds(_percentile(latencies, 0.95)),
+            "recent": [_recent(record) for record in reversed(self.recent)],
         }
+
+
+def _recent(record: Finished) -> dict[str, Any]:
+    tokens = record.tokens
+    return {
+        "ts": record.started + record.latency,
+        "request_id": record.request_id,
+        "model": record.requested_model,
+        "provider": record.provider,
+        "status": record.status,
+        "error_class": record.error_kind,
+        "latency_ms": milliseconds(record.latency),
+        "ttft_ms": milliseconds(record.ttfb),
+        "tokens_in": tokens.input if tokens else None,
+        "tokens_out": tokens.output if tokens else None,
+        "cost": record.cost,
+        "streamed": record.stream,
+    }
 
 
 def _percentile(ordered: list[float], share: float) -> float | None:
@@ -65,7 +74,3 @@ def _percentile(ordered: list[float], share: float) -> float | None:
         return None
     rank = max(1, -(-len(ordered) * share // 1))
     return ordered[int(rank) - 1]
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 2)

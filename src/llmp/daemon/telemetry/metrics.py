@@ -40,8 +40,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-from llmp.daemon.context import RequestContext
-from llmp.daemon.telemetry.usage import Tokens
+from llmp.daemon.telemetry.record import Finished
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -175,32 +174,35 @@ class Metrics:
         #: what routing last reported per provider, for /admin/stats
         self.provider_state: dict[str, dict[str, Any]] = {}
 
-    def request_finished(self, ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> None:
-        """Count one finished request: plain arithmetic, run on the event loop for every request."""
-        key = (ctx.provider or NONE, ctx.model or NONE)
+    def request_finished(self, record: Finished, tried: list[tuple[str, str]]) -> None:
+        """Count one finished request: plain arithmetic, run on the event loop for every request.
+
+        `tried` is the (provider, model) of each attempt, in order: a repeat is
+        a retry, a change a fallback.
+        """
+        key = (record.provider or NONE, record.model or NONE)
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = _Series()
-        status = ctx.status
+        status = record.status
         series.requests[0 if status < 400 else 2 if status >= 500 else 1] += 1
-        latency = ctx.latency
-        if latency is not None:
-            series.duration[bisect_left(LATENCY_BUCKETS, latency)] += 1  # le: a bound counts as inside
-            series.duration_sum += latency
-        ttfb = ctx.time_to_first_byte
+        latency = record.latency
+        series.duration[bisect_left(LATENCY_BUCKETS, latency)] += 1  # le: a bound counts as inside
+        series.duration_sum += latency
+        ttfb = record.ttfb
         if ttfb is not None:
             series.ttft[bisect_left(TTFT_BUCKETS, ttfb)] += 1
             series.ttft_sum += ttfb
+        tokens = record.tokens
         if tokens is not None:
             series.tokens_in += tokens.input
             series.tokens_out += tokens.output
             series.cached += tokens.cached
-        if cost:
-            series.cost += cost
-        tried = ctx.tried
+        if record.cost:
+            series.cost += record.cost
         if len(tried) < 2:  # most requests: one attempt, nothing retried or moved
             return
-        route = ctx.alias or ctx.requested_model
+        route = record.alias or record.requested_model
         for before, after in pairwise(tried):
             if before == after:  # the same deployment again: a retry
                 self.retries.labels(route).inc()

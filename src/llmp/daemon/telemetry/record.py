@@ -1,0 +1,54 @@
+"""A finished request as every telemetry sink sees it, made once per request.
+
+The access log, the metrics, the usage ledger and the live stats all want the
+same facts (who answered, how long it took, what it used and cost); working
+them out once, into one tuple, keeps the event loop's share of telemetry to a
+few field reads. Each sink turns the record into its own shape: the log
+writer and the ledger writer on their threads, the live stats only when
+someone asks for them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+from llmp.daemon.context import RequestContext
+from llmp.daemon.telemetry.usage import Tokens
+
+
+class Finished(NamedTuple):
+    started: float  # Unix time the request arrived
+    request_id: str
+    client_key: str | None
+    inbound: str  # the client's wire format
+    operation: str
+    requested_model: str
+    alias: str | None
+    provider: str | None  # who answered (or was tried last)
+    model: str | None
+    tokens: Tokens | None  # None when nothing answered
+    cost: float | None  # US dollars; None when the model has no price
+    latency: float  # seconds from arrival to the last byte
+    ttfb: float | None  # seconds from arrival to the first byte, if one was sent
+    status: int
+    error_kind: str | None
+    attempts: int
+    stream: bool
+
+
+def finished(ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> Finished:
+    """The record of a request that has ended (`ctx.finished_at` is set)."""
+    started = ctx.started
+    latency = (ctx.finished_at or time.monotonic()) - started
+    first = ctx.first_byte_at
+    return Finished(
+        time.time() - latency, ctx.request_id, ctx.client_key, ctx.inbound, ctx.operation,
+        ctx.requested_model, ctx.alias, ctx.provider, ctx.model, tokens, cost, latency,
+        None if first is None else first - started, ctx.status, ctx.error_kind, ctx.attempts,
+        ctx.stream,
+    )
+
+
+def milliseconds(seconds: float | None, digits: int = 2) -> float | None:
+    return None if seconds is None else round(seconds * 1000, digits)
