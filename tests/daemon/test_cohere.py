@@ -188,6 +188,46 @@ def test_several_choices_are_refused_before_reaching_cohere(
     assert upstream.requests == []
 
 
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"stop": [1, 2]}, "stop"),
+        ({"tools": [{"type": "function"}]}, "tools[0].function.name"),
+        ({"tools": [{"type": "function", "function": 5}]}, "tools[0].function.name"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": 5}}]},
+         "tools[0].function.parameters"),
+        ({"tool_choice": {"type": "function", "function": 5}}, "tool_choice"),
+        ({"response_format": {"type": "json_schema", "json_schema": "x"}}, "response_format"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"schema": 5}}},
+         "response_format"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+         "messages[0].content"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 5}]}]},
+         "messages[0].content"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+         "messages[0].content"),
+        ({"messages": [{"role": "assistant", "content": "x", "tool_calls": [5]}]},
+         "messages[0].tool_calls[0]"),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "function": 5}]}]},
+         "messages[0].tool_calls[0]"),
+        ({"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "a", "function": {"name": "f", "arguments": 5}}]}]},
+         "messages[0].tool_calls[0].function.arguments"),
+    ],
+)
+@pytest.mark.parametrize("streaming", [False, True])
+def test_malformed_requests_are_400s_never_500s(
+    make_gateway, upstream: FakeUpstream, extra: dict, param: str, streaming: bool
+) -> None:
+    client = make_gateway(cohere_config(upstream.url)).openai()
+    request = {"model": "co/command-a-03-2025", "messages": [{"role": "user", "content": "x"}],
+               **extra}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(**request, stream=streaming)
+    assert caught.value.body["param"] == param
+    assert upstream.requests == []
+
+
 def test_embeddings_with_the_sdk_default_encoding(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(fixture_json("embed_response.json")))
     client = make_gateway(cohere_config(upstream.url)).openai()
