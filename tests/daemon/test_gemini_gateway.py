@@ -154,7 +154,13 @@ def test_thoughts_and_blocked_prompts(make_gateway, upstream: FakeUpstream) -> N
         messages=[{"role": "user", "content": "17 + 25?"}])
     assert thought.choices[0].message.content == "17 + 25 = 42."
     assert thought.choices[0].message.reasoning_content.startswith("**Working out the sum**")
+    # Gemini's promptTokenCount includes the cached tokens, as OpenAI's prompt_tokens does;
+    # thoughts are counted apart by Gemini and inside completion_tokens by OpenAI.
+    assert thought.usage.prompt_tokens == 2059
     assert thought.usage.prompt_tokens_details.cached_tokens == 2048
+    assert thought.usage.completion_tokens == 9 + 90
+    assert thought.usage.completion_tokens_details.reasoning_tokens == 90
+    assert thought.usage.total_tokens == 2158
     blocked = client.chat.completions.create(
         model="gemini-2.0-flash", messages=[{"role": "user", "content": "something bad"}])
     assert blocked.choices[0].finish_reason == "content_filter"
