@@ -133,6 +133,22 @@ def test_stream_helper_survives_filter_annotations(make_gateway, upstream: FakeU
     assert final.choices[0].finish_reason == "stop"
 
 
+def test_tool_calls_and_cached_tokens_without_streaming(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(fixture_json("chat_response_tool_call.json")))
+    client = make_gateway(azure_config(upstream.url)).openai()
+    answer = client.chat.completions.create(
+        model="az/gpt-4o", messages=[{"role": "user", "content": "Weather in Paris and Rome?"}])
+    choice = answer.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert [(c.id, c.function.name) for c in choice.message.tool_calls] == [
+        ("call_Jx4uZ6bN1qW8sT3vY0pK2mRd", "get_weather"),
+        ("call_Pq7wE2rT9yU4iO1aS6dF3gHj", "get_weather")]
+    assert [json.loads(c.function.arguments) for c in choice.message.tool_calls] == [
+        {"location": "Paris, France", "unit": "celsius"},
+        {"location": "Rome, Italy", "unit": "celsius"}]
+    assert answer.usage.prompt_tokens_details.cached_tokens == 1024
+
+
 async def test_streamed_tool_call_reaches_async_client(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(stream(sse_events("stream_tool_call.sse")))
     client = make_gateway(azure_config(upstream.url)).async_openai()
