@@ -49,6 +49,15 @@ def test_chat_url_api_version_and_key_header(make_gateway, upstream: FakeUpstrea
     assert sent.json == {**request, "model": "prod-gpt4o"}
 
 
+def test_base_url_given_with_the_openai_path_means_the_resource_root(
+    make_gateway, upstream: FakeUpstream
+) -> None:
+    upstream.always(reply(fixture_json("chat_response.json")))
+    client = make_gateway(azure_config(upstream.url + "/openai/")).openai()
+    client.chat.completions.create(model="az/gpt-4o", messages=[{"role": "user", "content": "Hi"}])
+    assert upstream.requests[-1].path == "/openai/deployments/gpt-4o/chat/completions"
+
+
 def test_unmapped_model_is_its_own_deployment_and_api_version_is_configurable(
     make_gateway, upstream: FakeUpstream
 ) -> None:

@@ -48,6 +48,17 @@ def test_chat_request_is_translated_and_answer_reads_as_openai(
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (5, 16)
 
 
+@pytest.mark.parametrize("suffix", ["/v2", "/v1/"])
+def test_base_url_given_with_a_version_means_the_api_root(
+    make_gateway, upstream: FakeUpstream, suffix: str
+) -> None:
+    upstream.always(reply(fixture_json("chat_response.json")))
+    client = make_gateway(cohere_config(upstream.url + suffix)).openai()
+    client.chat.completions.create(model="co/command-a-03-2025",
+                                   messages=[{"role": "user", "content": "Hi"}])
+    assert upstream.requests[-1].path == "/v2/chat"
+
+
 def test_tool_call_answer(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(fixture_json("chat_response_tool_call.json")))
     client = make_gateway(cohere_config(upstream.url)).openai()
