@@ -166,6 +166,26 @@ def test_thoughts_and_blocked_prompts(make_gateway, upstream: FakeUpstream) -> N
     assert blocked.choices[0].finish_reason == "content_filter"
 
 
+def test_streamed_safety_blocks_finish_with_content_filter(make_gateway, upstream: FakeUpstream) -> None:
+    """A candidate stopped for safety mid-way, and a prompt blocked outright (Gemini then
+    streams its one answer, promptFeedback and no candidates): both are content_filter,
+    and both are finished streams ([DONE]), not errors."""
+    blocked = json.dumps(load("prompt_blocked_response.json"), separators=(",", ":"))
+    upstream.then(stream(events("stream_safety.sse")), stream([f"data: {blocked}\r\n\r\n"]))
+    gateway = make_gateway(gemini_config(upstream.url))
+    for expected_text in ("Here is how you would start: first,", ""):
+        with httpx.stream("POST", gateway.base_url + "/chat/completions", json={
+            "model": "gemini-2.0-flash", "stream": True,
+            "messages": [{"role": "user", "content": "something bad"}],
+        }) as response:
+            lines = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+        assert lines[-1] == "[DONE]"
+        chunks = [json.loads(line) for line in lines[:-1]]
+        choices = [c for chunk in chunks for c in chunk["choices"]]
+        assert "".join(c["delta"].get("content") or "" for c in choices) == expected_text
+        assert [c["finish_reason"] for c in choices if c["finish_reason"]] == ["content_filter"]
+
+
 def test_signature_on_text_goes_back_with_the_message(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(load("signed_text_response.json")))
     client = make_gateway(gemini_config(upstream.url)).openai()
