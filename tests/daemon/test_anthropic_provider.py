@@ -78,6 +78,36 @@ def test_streamed_tool_call_reaches_the_client_whole(make_gateway, upstream: Fak
     assert sent["tools"][0]["input_schema"] == WEATHER_TOOL["function"]["parameters"]
 
 
+def test_streamed_tool_call_without_arguments_has_json_arguments(
+    make_gateway, upstream: FakeUpstream
+) -> None:
+    """Anthropic streams no JSON for a tool without parameters; the client still gets `{}`,
+    and the call goes back to Anthropic as a valid tool_use on the next turn."""
+    upstream.then(stream(events("stream_tool_use_no_arguments.sse")), reply(load("response_text.json")))
+    client = make_gateway(config(upstream.url)).openai()
+    snooze = {"type": "function", "function": {"name": "snooze_alarm", "parameters": {
+        "type": "object", "properties": {}}}}
+    messages: list[dict] = [{"role": "user", "content": "Snooze, then weather in Oslo."}]
+    calls: dict[int, dict] = {}
+    for chunk in client.chat.completions.create(model=MODEL, stream=True, messages=messages,
+                                                tools=[snooze, WEATHER_TOOL]):
+        for call in chunk.choices[0].delta.tool_calls or [] if chunk.choices else []:
+            entry = calls.setdefault(call.index, {"id": call.id, "name": call.function.name,
+                                                  "arguments": ""})
+            entry["arguments"] += call.function.arguments or ""
+    assert [(c["id"], c["name"]) for c in calls.values()] == [
+        ("toolu_01Q8cFZ5yXb3NwLJm4kTgR2v", "snooze_alarm"),
+        ("toolu_01HkV7m2TzQ4sWd9pYc3LbN6", "get_weather")]
+    assert [json.loads(c["arguments"]) for c in calls.values()] == [{}, {"city": "Oslo"}]
+    messages.append({"role": "assistant", "content": None, "tool_calls": [
+        {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for c in calls.values()]})
+    messages += [{"role": "tool", "tool_call_id": c["id"], "content": "done"} for c in calls.values()]
+    client.chat.completions.create(model=MODEL, messages=messages, tools=[snooze, WEATHER_TOOL])
+    assert [block["input"] for block in upstream.requests[1].json["messages"][1]["content"]] == [
+        {}, {"city": "Oslo"}]
+
+
 def test_thinking_and_tool_use_round_trip_keeps_the_signature(
     make_gateway, upstream: FakeUpstream
 ) -> None:

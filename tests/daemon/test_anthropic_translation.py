@@ -136,12 +136,15 @@ def test_reasoning_effort_becomes_a_thinking_budget_below_max_tokens() -> None:
 
 
 def test_user_stop_extras_and_dropped_parameters() -> None:
-    body = translate(user="u-1", stop="END", top_k=5, seed=3, logit_bias={"1": 2},
+    body = translate(user="u-1", stop="END", top_k=5, seed=3, logit_bias={},
                      presence_penalty=0.5, metadata={"a": "b"})
     assert body["metadata"] == {"user_id": "u-1"}
     assert body["stop_sequences"] == ["END"]
     assert body["top_k"] == 5
     assert not {"seed", "logit_bias", "presence_penalty", "user", "stop"} & set(body)
+    with pytest.raises(ClientError) as caught:
+        translate(logit_bias={"1734": -100})  # a banned token would come back: refused
+    assert caught.value.param == "logit_bias"
 
 
 def test_bad_tool_arguments_and_roles_are_400s() -> None:

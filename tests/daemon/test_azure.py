@@ -49,6 +49,15 @@ def test_chat_url_api_version_and_key_header(make_gateway, upstream: FakeUpstrea
     assert sent.json == {**request, "model": "prod-gpt4o"}
 
 
+def test_base_url_given_with_the_openai_path_means_the_resource_root(
+    make_gateway, upstream: FakeUpstream
+) -> None:
+    upstream.always(reply(fixture_json("chat_response.json")))
+    client = make_gateway(azure_config(upstream.url + "/openai/")).openai()
+    client.chat.completions.create(model="az/gpt-4o", messages=[{"role": "user", "content": "Hi"}])
+    assert upstream.requests[-1].path == "/openai/deployments/gpt-4o/chat/completions"
+
+
 def test_unmapped_model_is_its_own_deployment_and_api_version_is_configurable(
     make_gateway, upstream: FakeUpstream
 ) -> None:
@@ -131,6 +140,22 @@ def test_stream_helper_survives_filter_annotations(make_gateway, upstream: FakeU
         final = events.get_final_completion()
     assert final.choices[0].message.content == "Hello! How can I help?"
     assert final.choices[0].finish_reason == "stop"
+
+
+def test_tool_calls_and_cached_tokens_without_streaming(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(fixture_json("chat_response_tool_call.json")))
+    client = make_gateway(azure_config(upstream.url)).openai()
+    answer = client.chat.completions.create(
+        model="az/gpt-4o", messages=[{"role": "user", "content": "Weather in Paris and Rome?"}])
+    choice = answer.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert [(c.id, c.function.name) for c in choice.message.tool_calls] == [
+        ("call_Jx4uZ6bN1qW8sT3vY0pK2mRd", "get_weather"),
+        ("call_Pq7wE2rT9yU4iO1aS6dF3gHj", "get_weather")]
+    assert [json.loads(c.function.arguments) for c in choice.message.tool_calls] == [
+        {"location": "Paris, France", "unit": "celsius"},
+        {"location": "Rome, Italy", "unit": "celsius"}]
+    assert answer.usage.prompt_tokens_details.cached_tokens == 1024
 
 
 async def test_streamed_tool_call_reaches_async_client(make_gateway, upstream: FakeUpstream) -> None:

@@ -48,6 +48,17 @@ def test_chat_request_is_translated_and_answer_reads_as_openai(
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (5, 16)
 
 
+@pytest.mark.parametrize("suffix", ["/v2", "/v1/"])
+def test_base_url_given_with_a_version_means_the_api_root(
+    make_gateway, upstream: FakeUpstream, suffix: str
+) -> None:
+    upstream.always(reply(fixture_json("chat_response.json")))
+    client = make_gateway(cohere_config(upstream.url + suffix)).openai()
+    client.chat.completions.create(model="co/command-a-03-2025",
+                                   messages=[{"role": "user", "content": "Hi"}])
+    assert upstream.requests[-1].path == "/v2/chat"
+
+
 def test_tool_call_answer(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(fixture_json("chat_response_tool_call.json")))
     client = make_gateway(cohere_config(upstream.url)).openai()
@@ -185,6 +196,46 @@ def test_several_choices_are_refused_before_reaching_cohere(
         client.chat.completions.create(model="co/command-a-03-2025", n=2,
                                        messages=[{"role": "user", "content": "x"}])
     assert caught.value.body["param"] == "n"
+    assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"stop": [1, 2]}, "stop"),
+        ({"tools": [{"type": "function"}]}, "tools[0].function.name"),
+        ({"tools": [{"type": "function", "function": 5}]}, "tools[0].function.name"),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": 5}}]},
+         "tools[0].function.parameters"),
+        ({"tool_choice": {"type": "function", "function": 5}}, "tool_choice"),
+        ({"response_format": {"type": "json_schema", "json_schema": "x"}}, "response_format"),
+        ({"response_format": {"type": "json_schema", "json_schema": {"schema": 5}}},
+         "response_format"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+         "messages[0].content"),
+        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 5}]}]},
+         "messages[0].content"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+         "messages[0].content"),
+        ({"messages": [{"role": "assistant", "content": "x", "tool_calls": [5]}]},
+         "messages[0].tool_calls[0]"),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "a", "function": 5}]}]},
+         "messages[0].tool_calls[0]"),
+        ({"messages": [{"role": "assistant", "tool_calls": [
+            {"id": "a", "function": {"name": "f", "arguments": 5}}]}]},
+         "messages[0].tool_calls[0].function.arguments"),
+    ],
+)
+@pytest.mark.parametrize("streaming", [False, True])
+def test_malformed_requests_are_400s_never_500s(
+    make_gateway, upstream: FakeUpstream, extra: dict, param: str, streaming: bool
+) -> None:
+    client = make_gateway(cohere_config(upstream.url)).openai()
+    request = {"model": "co/command-a-03-2025", "messages": [{"role": "user", "content": "x"}],
+               **extra}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(**request, stream=streaming)
+    assert caught.value.body["param"] == param
     assert upstream.requests == []
 
 

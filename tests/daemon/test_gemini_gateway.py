@@ -154,10 +154,36 @@ def test_thoughts_and_blocked_prompts(make_gateway, upstream: FakeUpstream) -> N
         messages=[{"role": "user", "content": "17 + 25?"}])
     assert thought.choices[0].message.content == "17 + 25 = 42."
     assert thought.choices[0].message.reasoning_content.startswith("**Working out the sum**")
+    # Gemini's promptTokenCount includes the cached tokens, as OpenAI's prompt_tokens does;
+    # thoughts are counted apart by Gemini and inside completion_tokens by OpenAI.
+    assert thought.usage.prompt_tokens == 2059
     assert thought.usage.prompt_tokens_details.cached_tokens == 2048
+    assert thought.usage.completion_tokens == 9 + 90
+    assert thought.usage.completion_tokens_details.reasoning_tokens == 90
+    assert thought.usage.total_tokens == 2158
     blocked = client.chat.completions.create(
         model="gemini-2.0-flash", messages=[{"role": "user", "content": "something bad"}])
     assert blocked.choices[0].finish_reason == "content_filter"
+
+
+def test_streamed_safety_blocks_finish_with_content_filter(make_gateway, upstream: FakeUpstream) -> None:
+    """A candidate stopped for safety mid-way, and a prompt blocked outright (Gemini then
+    streams its one answer, promptFeedback and no candidates): both are content_filter,
+    and both are finished streams ([DONE]), not errors."""
+    blocked = json.dumps(load("prompt_blocked_response.json"), separators=(",", ":"))
+    upstream.then(stream(events("stream_safety.sse")), stream([f"data: {blocked}\r\n\r\n"]))
+    gateway = make_gateway(gemini_config(upstream.url))
+    for expected_text in ("Here is how you would start: first,", ""):
+        with httpx.stream("POST", gateway.base_url + "/chat/completions", json={
+            "model": "gemini-2.0-flash", "stream": True,
+            "messages": [{"role": "user", "content": "something bad"}],
+        }) as response:
+            lines = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+        assert lines[-1] == "[DONE]"
+        chunks = [json.loads(line) for line in lines[:-1]]
+        choices = [c for chunk in chunks for c in chunk["choices"]]
+        assert "".join(c["delta"].get("content") or "" for c in choices) == expected_text
+        assert [c["finish_reason"] for c in choices if c["finish_reason"]] == ["content_filter"]
 
 
 def test_signature_on_text_goes_back_with_the_message(make_gateway, upstream: FakeUpstream) -> None:

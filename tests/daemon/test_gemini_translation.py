@@ -203,6 +203,7 @@ def test_thoughts_become_reasoning_content_and_cached_tokens_are_counted() -> No
     assert message["content"] == "17 + 25 = 42."
     assert message["reasoning_content"].startswith("**Working out the sum**")
     assert answer["usage"]["prompt_tokens_details"] == {"cached_tokens": 2048}
+    assert answer["usage"]["prompt_tokens"] == 2059  # cached tokens are part of the prompt
     assert answer["usage"]["total_tokens"] == 2158
 
 

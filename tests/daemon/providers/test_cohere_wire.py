@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import struct
 
 import pytest
@@ -44,6 +45,7 @@ def test_openai_request_becomes_the_cohere_body() -> None:
         ({"tools": [{"type": "code_interpreter"}]}, "tools[0]"),
         ({"tool_choice": {"type": "function", "function": {"name": "missing"}}}, "tool_choice"),
         ({"response_format": {"type": "grammar"}}, "response_format"),
+        ({"logit_bias": {"1734": -100}}, "logit_bias"),
     ],
 )
 def test_requests_cohere_cannot_honour_are_refused(change: dict, param: str) -> None:
@@ -159,6 +161,27 @@ def test_stream_of_thinking_then_text() -> None:
     assert {"reasoning_content": "The user greets me."} in deltas
     assert {"content": "Hello"} in deltas
     assert chunks[-2]["choices"][0]["finish_reason"] == "length"
+
+
+def test_tool_call_that_streams_no_arguments_gets_an_empty_object() -> None:
+    translator = StreamTranslator("m", "co", include_usage=False)
+    start = {"type": "tool-call-start", "index": 0, "delta": {"message": {"tool_calls": {
+        "id": "snooze_q1w2e3r4t5y6", "type": "function",
+        "function": {"name": "snooze", "arguments": ""}}}}}
+    chunks = translator.translate(start) + translator.translate({"type": "tool-call-end", "index": 0})
+    deltas = [d for c in chunks for d in c["choices"][0]["delta"]["tool_calls"]]
+    assert "".join(d["function"]["arguments"] for d in deltas) == "{}"
+    assert deltas[0]["id"] == "snooze_q1w2e3r4t5y6"
+    _, streamed = translate("stream_tool_call.sse", include_usage=False)
+    assert len([c for c in streamed if c["choices"][0]["delta"].get("tool_calls")]) == 2 + 10 + 5
+
+
+def test_unused_parameters_are_dropped_with_a_debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="llmp.providers.cohere")
+    body = chat_request({"messages": [{"role": "user", "content": "x"}], "user": "u-1",
+                         "parallel_tool_calls": False, "logit_bias": {}}, "m")
+    assert set(body) == {"model", "messages"}
+    assert "'user'" in caplog.text and "'parallel_tool_calls'" in caplog.text
 
 
 def test_stream_failing_at_message_end_raises() -> None:

@@ -83,6 +83,10 @@ def to_anthropic(request: ChatRequest, model: str, *, stream: bool) -> dict[str,
         body["max_tokens"] = DEFAULT_MAX_TOKENS + (budget if isinstance(budget, int) else 0)
     if stream:
         body["stream"] = True
+    if request.get("logit_bias"):
+        # Unlike `seed` or `logprobs`, dropping a bias would change the answer itself.
+        raise ClientError("'logit_bias' is not supported by Anthropic, which has no logit bias.",
+                          param="logit_bias")
     dropped = sorted(set(request) - _HANDLED - set(NATIVE_EXTRAS))
     if dropped:
         log.debug("parameters Anthropic has no use for, not sent: %s", ", ".join(dropped))

@@ -43,6 +43,7 @@ class ChunkTranslator:
                                       "created": int(time.time()), "model": ""}
         self._blocks: dict[int, dict[str, Any]] = {}
         self._tool_of_block: dict[int, int] = {}
+        self._argued: set[int] = set()  # tool blocks whose arguments have been streamed
         self._thinking_count = 0
         self._handlers: dict[str, Handler] = {
             "message_start": self._message_start,
@@ -92,8 +93,8 @@ class ChunkTranslator:
         if kind == "text_delta":
             return [self._chunk({"content": delta.get("text") or ""})]
         if kind == "input_json_delta" and delta.get("partial_json") and index in self._tool_of_block:
-            part = {"index": self._tool_of_block[index], "function": {"arguments": delta["partial_json"]}}
-            return [self._chunk({"tool_calls": [part]})]
+            self._argued.add(index)
+            return [self._arguments(index, delta["partial_json"])]
         if kind == "thinking_delta":
             text = str(delta.get("thinking") or "")
             block["thinking"] = str(block.get("thinking") or "") + text
@@ -102,8 +103,18 @@ class ChunkTranslator:
             block["signature"] = delta.get("signature")
         return []
 
+    def _arguments(self, index: int, arguments: str) -> ChatChunk:
+        part = {"index": self._tool_of_block[index], "function": {"arguments": arguments}}
+        return self._chunk({"tool_calls": [part]})
+
     def _block_stop(self, data: dict[str, Any]) -> list[ChatChunk]:
-        block = self._blocks.get(int(data.get("index") or 0)) or {}
+        index = int(data.get("index") or 0)
+        block = self._blocks.get(index) or {}
+        if index in self._tool_of_block and index not in self._argued:
+            # A tool without parameters streams no JSON at all (an empty `partial_json`), and
+            # "" is not JSON: send the input the block opened with, `{}` at the least, as
+            # OpenAI itself would.
+            return [self._arguments(index, orjson.dumps(block.get("input") or {}).decode())]
         if block.get("type") in ("thinking", "redacted_thinking"):
             # Indexed like tool calls, so stream accumulators (the openai SDK's) collect a list.
             entry = {"index": self._thinking_count, **block}

@@ -29,6 +29,11 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     type_name = "azure"
 
     @property
+    def base_url(self) -> str:
+        """The resource root; a configured `.../openai` (the path Azure's portal shows) means it too."""
+        return super().base_url.removesuffix("/openai")
+
+    @property
     def v1_api(self) -> bool:
         return self.base_url.endswith("/openai/v1")
 

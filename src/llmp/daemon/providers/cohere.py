@@ -33,6 +33,11 @@ class CohereProvider(Provider):
     # Legacy `/v1/completions` is bridged to chat by the dispatcher.
     operations = frozenset({"chat", "embeddings"})
 
+    @property
+    def base_url(self) -> str:
+        """The API root; a configured `.../v2` or `.../v1` (as Cohere's own URLs show) means it too."""
+        return super().base_url.removesuffix("/v2").removesuffix("/v1")
+
     def headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
         if self.key.value:

@@ -5,8 +5,10 @@ Cohere names each event (`message-start`, `content-delta`, `tool-call-start`,
 keeps the order and the granularity: each text, plan or argument fragment
 becomes one chunk, a tool call's id and name arrive in its first delta and its
 arguments as further deltas, as OpenAI clients expect. Only `message-end`
-finishes the stream; framing events (`content-end`, `tool-call-end`, citations,
-`debug`) have nothing to say to an OpenAI client and produce no chunk.
+finishes the stream; framing events (`content-end`, citations, `debug`) have
+nothing to say to an OpenAI client and produce no chunk, and `tool-call-end`
+does only for a call that got no arguments at all, which then gets `{}` so
+that its arguments still parse as JSON.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class StreamTranslator:
         self.created = int(time.time())
         self.finished = False
         self._tool_index: dict[Any, int] = {}
+        self._argued: set[int] = set()  # tool calls whose arguments have been sent
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
         return {
@@ -55,6 +58,8 @@ class StreamTranslator:
             return [self._tool_start(event.get("index"), _one(message.get("tool_calls")))]
         if kind == "tool-call-delta":
             return self._tool_arguments(event.get("index"), _one(message.get("tool_calls")))
+        if kind == "tool-call-end":
+            return self._tool_end(event.get("index"))
         if kind == "message-end":
             return self._end(event.get("delta") or {})
         return []
@@ -69,8 +74,11 @@ class StreamTranslator:
     def _tool_start(self, cohere_index: Any, call: dict[str, Any]) -> ChatChunk:
         index = self._tool_index.setdefault(cohere_index, len(self._tool_index))
         function = call.get("function") or {}
+        arguments = function.get("arguments") or ""
+        if arguments:
+            self._argued.add(index)
         head = {"index": index, "id": call.get("id"), "type": "function",
-                "function": {"name": function.get("name"), "arguments": function.get("arguments") or ""}}
+                "function": {"name": function.get("name"), "arguments": arguments}}
         return self._chunk({"tool_calls": [head]})
 
     def _tool_arguments(self, cohere_index: Any, call: dict[str, Any]) -> list[ChatChunk]:
@@ -78,7 +86,16 @@ class StreamTranslator:
         if not arguments:
             return []
         index = self._tool_index.get(cohere_index, max(self._tool_index.values(), default=0))
+        self._argued.add(index)
         return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})]
+
+    def _tool_end(self, cohere_index: Any) -> list[ChatChunk]:
+        """A call whose arguments never came (a tool without parameters) still gets JSON: `{}`."""
+        index = self._tool_index.get(cohere_index)
+        if index is None or index in self._argued:
+            return []
+        self._argued.add(index)
+        return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": "{}"}}]})]
 
     def _end(self, delta: dict[str, Any]) -> list[ChatChunk]:
         self.finished = True

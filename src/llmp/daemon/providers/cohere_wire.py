@@ -12,9 +12,12 @@ rather than silently dropped.
 from __future__ import annotations
 
 import base64
+import logging
 import struct
 import time
 from typing import Any
+
+import orjson
 
 from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
 from llmp.daemon.types import ChatRequest, ChatResponse, EmbeddingRequest
@@ -37,6 +40,16 @@ FAILED = {
 SAME_NAME = ("temperature", "seed", "frequency_penalty", "presence_penalty")
 DEFAULT_INPUT_TYPE = "search_document"
 P_RANGE = (0.01, 0.99)
+# Read by `chat_request`; any other parameter is dropped with a debug log (`user`,
+# `parallel_tool_calls`, `logprobs`, `store`, ...): the answer means the same without it.
+_TRANSLATED = frozenset({
+    *SAME_NAME, "model", "messages", "stream", "stream_options", "n", "max_tokens",
+    "max_completion_tokens", "top_p", "stop", "tools", "tool_choice", "response_format",
+})
+# Dropping these would change the answer itself, so they are refused instead.
+_REFUSED = {"logit_bias": "Cohere's chat v2 has no logit bias"}
+
+log = logging.getLogger("llmp.providers.cohere")
 
 
 def finish_reason(reason: Any, provider: str) -> str:
@@ -90,7 +103,10 @@ def chat_request(request: ChatRequest, model: str) -> dict[str, Any]:
         body["p"] = min(max(float(request["top_p"]), P_RANGE[0]), P_RANGE[1])
     stop = request.get("stop")
     if stop:
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
+            raise ClientError("'stop' must be a string or an array of strings.", param="stop")
+        body["stop_sequences"] = stops
     tools = request.get("tools")
     if tools:
         body["tools"] = [_tool(t, i) for i, t in enumerate(tools)]
@@ -99,7 +115,17 @@ def chat_request(request: ChatRequest, model: str) -> dict[str, Any]:
     _tool_choice(body, request.get("tool_choice"))
     if request.get("response_format"):
         body["response_format"] = _response_format(request["response_format"])
+    _unused(request)
     return body
+
+
+def _unused(request: ChatRequest) -> None:
+    for name, value in request.items():
+        if name in _TRANSLATED or value is None:
+            continue
+        if name in _REFUSED and value:
+            raise ClientError(f"'{name}' is not supported by Cohere: {_REFUSED[name]}.", param=name)
+        log.debug("cohere: dropped parameter %r that Cohere cannot honour", name)
 
 
 def _message(message: dict[str, Any], index: int) -> dict[str, Any]:
@@ -129,19 +155,30 @@ def _assistant(message: dict[str, Any], where: str) -> dict[str, Any]:
     text = "".join(_texts(message.get("content"), where))
     calls = message.get("tool_calls") or []
     result: dict[str, Any] = {"role": "assistant"}
+    if not isinstance(calls, list):
+        raise ClientError(f"'{where}.tool_calls' must be an array.", param=f"{where}.tool_calls")
     if calls:
-        result["tool_calls"] = [
-            {"id": call.get("id"), "type": "function",
-             "function": {"name": (call.get("function") or {}).get("name"),
-                          "arguments": (call.get("function") or {}).get("arguments") or "{}"}}
-            for call in calls
-        ]
+        result["tool_calls"] = [_call(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(calls)]
         # Cohere keeps the words before a tool call as its plan, not as content.
         if text:
             result["tool_plan"] = text
     else:
         result["content"] = text
     return result
+
+
+def _call(call: Any, where: str) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not function.get("name") or not call.get("id"):
+        raise ClientError(f"'{where}' needs an id and a function name.", param=where)
+    arguments = function.get("arguments")
+    if isinstance(arguments, dict):
+        arguments = orjson.dumps(arguments).decode()
+    elif arguments is not None and not isinstance(arguments, str):
+        raise ClientError(f"'{where}.function.arguments' must be a JSON object in a string.",
+                          param=f"{where}.function.arguments")
+    return {"id": call["id"], "type": "function",
+            "function": {"name": function["name"], "arguments": arguments or "{}"}}
 
 
 def _texts(content: Any, where: str) -> list[str]:
@@ -157,8 +194,16 @@ def _texts(content: Any, where: str) -> list[str]:
                 f"'{where}.content' may only hold text parts for Cohere; got {kind!r}.",
                 param=f"{where}.content",
             )
-        texts.append(str(part.get("text", "")))
+        texts.append(_text_of(part, where))
     return texts
+
+
+def _text_of(part: dict[str, Any], where: str) -> str:
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise ClientError(f"'{where}.content' text parts need a string 'text'.",
+                          param=f"{where}.content")
+    return text
 
 
 def _text(content: Any, where: str) -> str:
@@ -172,10 +217,13 @@ def _user_content(content: Any, where: str) -> str | list[dict[str, Any]]:
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            parts.append({"type": "text", "text": str(part.get("text", ""))})
+            parts.append({"type": "text", "text": _text_of(part, where)})
         elif kind == "image_url":
             image = part.get("image_url")
-            image = {"url": image} if isinstance(image, str) else dict(image or {})
+            image = {"url": image} if isinstance(image, str) else image
+            if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+                raise ClientError(f"'{where}.content' image_url parts need a URL.",
+                                  param=f"{where}.content")
             parts.append({"type": "image_url", "image_url": image})
         else:
             raise ClientError(
@@ -188,9 +236,15 @@ def _user_content(content: Any, where: str) -> str | list[dict[str, Any]]:
 
 def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
     """Cohere's function tool is OpenAI's minus `strict`, which is per request there."""
+    where = f"tools[{index}]"
     if not isinstance(tool, dict) or tool.get("type") != "function":
-        raise ClientError("Cohere accepts only function tools.", param=f"tools[{index}]")
-    function = tool.get("function") or {}
+        raise ClientError("Cohere accepts only function tools.", param=where)
+    function = tool.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise ClientError(f"'{where}.function.name' is required.", param=f"{where}.function.name")
+    if not isinstance(function.get("parameters", {}), dict):
+        raise ClientError(f"'{where}.function.parameters' must be a JSON schema object.",
+                          param=f"{where}.function.parameters")
     kept = {key: function[key] for key in ("name", "description", "parameters") if key in function}
     return {"type": "function", "function": kept}
 
@@ -204,7 +258,8 @@ def _tool_choice(body: dict[str, Any], choice: Any) -> None:
     elif choice == "none":
         body["tool_choice"] = "NONE"
     elif isinstance(choice, dict) and choice.get("type") == "function":
-        name = (choice.get("function") or {}).get("name")
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
         chosen = [t for t in body.get("tools", []) if (t.get("function") or {}).get("name") == name]
         if not chosen:
             raise ClientError(f"tool_choice names '{name}', which is not in 'tools'.",
@@ -219,7 +274,11 @@ def _tool_choice(body: dict[str, Any], choice: Any) -> None:
 def _response_format(spec: dict[str, Any]) -> dict[str, Any]:
     kind = spec.get("type")
     if kind == "json_schema":
-        schema = (spec.get("json_schema") or {}).get("schema")
+        json_schema = spec.get("json_schema")
+        schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
+        if not isinstance(json_schema, dict) or not isinstance(schema, (dict, type(None))):
+            raise ClientError("'response_format.json_schema.schema' must be a JSON schema object.",
+                              param="response_format")
         return {"type": "json_object", "json_schema": schema} if schema else {"type": "json_object"}
     if kind in ("json_object", "text"):
         return {"type": kind}
