@@ -159,6 +159,7 @@ def test_ctrl_c_stops_the_reply_and_its_upstream_request(daemon: FakeUpstream, t
     chat.interrupt()
     footer = chat.expect(r"stopped")
     assert "word199" not in footer
+    assert "^C" not in footer  # an echo would push the live region down a line
     assert wait_until(lambda: daemon.cancelled == 1), "the upstream request was not cancelled"
     chat.wait_prompt()
 
@@ -170,6 +171,24 @@ def test_ctrl_c_stops_the_reply_and_its_upstream_request(daemon: FakeUpstream, t
     assert body["messages"][0] == {"role": "user", "content": "talk for a long time"}
     assert body["messages"][1]["role"] == "assistant"
     assert body["messages"][1]["content"].startswith("word0 word1 word2")
+    assert chat.leave() == 0
+
+
+def test_keys_typed_during_a_reply_wait_for_the_next_prompt(daemon: FakeUpstream,
+                                                            terminals) -> None:
+    daemon.always(openai_server([f"word{i} " for i in range(20)], chunk_delay=0.05))
+    chat = open_chat(terminals)
+    chat.wait_prompt()
+    chat.say("first")
+    chat.expect("word1")
+    chat.child.send("second")
+    shown = chat.expect("fake/gpt-fake")
+    assert "second" not in shown  # not echoed into the reply being drawn
+    chat.wait_prompt()
+    chat.say("")  # the typed-ahead line is already in the prompt: Enter sends it
+    chat.expect("fake/gpt-fake")
+    chat.wait_prompt()
+    assert chat_bodies(daemon)[-1]["messages"][-1] == {"role": "user", "content": "second"}
     assert chat.leave() == 0
 
 
