@@ -49,18 +49,19 @@ def chat_bodies(upstream: FakeUpstream) -> list[dict]:
 def test_reply_streams_as_markdown_with_a_footer(daemon: FakeUpstream, terminals) -> None:
     daemon.always(openai_server(["Here is ", "**bold** text", "\n\n```python\nprint(1)\n```"],
                                 usage={"prompt_tokens": 11, "completion_tokens": 5,
-                                       "total_tokens": 16, "cost": 0.0123}))
+                                       "total_tokens": 16}))
     chat = open_chat(terminals)
     chat.wait_prompt()
     chat.say("show me")
+    # The cost is the daemon's: 11 in at $1000/M + 5 out at $2000/M (conftest's prices).
     shown = chat.expect(
-        r"fake/gpt-fake · 11 in · 5 out tokens · \$0\.0123 · [\d.]+s \(first token [\d.]+s\)")
+        r"fake/gpt-fake · 11 in · 5 out tokens · \$0\.0210 · [\d.]+s \(first token [\d.]+s\)")
     assert "Here is bold text" in shown  # the markdown was rendered: no asterisks left
     assert "**" not in shown
     assert "print(1)" in shown and "```" not in shown
     chat.wait_prompt()
     chat.say("/usage")
-    chat.expect(r"1 replies · 11 in · 5 out tokens · \$0\.0123")
+    chat.expect(r"1 replies · 11 in · 5 out tokens · \$0\.0210")
     chat.wait_prompt()
     assert chat.leave() == 0
     body = chat_bodies(daemon)[0]
@@ -288,7 +289,7 @@ def test_no_stream_waits_for_the_whole_reply(daemon: FakeUpstream, terminals) ->
     chat = open_chat(terminals, "--no-stream", "-s", "Be brief.")
     chat.wait_prompt()
     chat.say("go")
-    shown = chat.expect(r"fake/gpt-fake · 7 in · 3 out tokens · [\d.]+s")
+    shown = chat.expect(r"fake/gpt-fake · 7 in · 3 out tokens · \$0\.0130 · [\d.]+s")
     assert "all at once" in shown and "first token" not in shown
     chat.wait_prompt()
     body = chat_bodies(daemon)[-1]

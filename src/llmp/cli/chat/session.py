@@ -57,6 +57,7 @@ class ChatSession:
             reply = Reply(interrupted=True)
         with view:
             view.add(reply.text)
+        self.client.settle(reply)
         view.finish(reply)
         return reply
 
@@ -69,6 +70,7 @@ class ChatSession:
                     view.add(text)
         except KeyboardInterrupt:
             pass  # the stream is closed and its reply marked as stopped
+        self.client.settle(stream.reply)
         view.finish(stream.reply)
         return stream.reply
 
