@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmp.core.state import read_state
+from tests.support.auth_upstream import requires_key
 from tests.support.cli import run_llmp
 from tests.support.daemon_process import write_config
 from tests.support.fake_upstream import FakeUpstream, fail, sse_json, stream
@@ -112,18 +113,27 @@ def test_chat_starts_the_daemon_when_it_is_not_running(isolated_env: Path) -> No
         run_llmp("stop")
 
 
-def test_default_model_prefers_the_default_alias_and_unreachable_is_one_line(
-    isolated_env: Path,
+def test_default_model_and_providers_down_or_without_a_key(
+    isolated_env: Path, upstream: FakeUpstream,
 ) -> None:
+    upstream.always(requires_key("sk-the-right-key-0123456789"))
     write_config(isolated_env, "  down:\n    type: openai\n    base_url: http://127.0.0.1:9/v1\n"
                                "    api_key: none\n    models: [m]\n"
-                               "  mock:\n    type: mock\n    models: [mock-1]\n",
+                               "  mock:\n    type: mock\n    models: [mock-1]\n"
+                               f"  keyless:\n    type: openai\n    base_url: {upstream.url}/v1\n"
+                               "    api_key: env:LLMP_TEST_UNSET_KEY\n    models: [gpt-4o-mini]\n",
                  "models:\n  default: [mock/mock-1]\n")
     try:
         assert chat("hello?")[:2] == (0, "hello?\n")  # the alias, not the first provider
         code, out, err = chat("-m", "down/m", "hello?")
         assert (code, out) == (1, "")
         assert err.splitlines()[-1].startswith("error: cannot connect to provider 'down'")
+        code, out, err = chat("-m", "keyless/gpt-4o-mini", "hello?")
+        assert (code, out) == (1, "")
+        assert err.strip() == (
+            "error: no API key for provider 'keyless' (store one with `llmp keys set keyless` "
+            "or set its environment variable)")
+        assert "Traceback" not in err
     finally:
         run_llmp("stop")
 

@@ -126,17 +126,9 @@ class ChatClient:
         Best effort: the footer is worth a short wait, not an error, so any
         failure here leaves the reply as it was.
         """
-        import httpx
-
-        if self._admin is None or reply.request_id is None or reply.interrupted:
+        if reply.request_id is None or reply.interrupted:
             return
-        try:
-            response = self._http.get(self.base_url + "/admin/stats", headers=self._admin,
-                                      timeout=CONNECT_TIMEOUT)
-            recent = response.json().get("recent") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return
-        for record in recent or []:
+        for record in self._admin_json("/admin/stats").get("recent") or []:
             if isinstance(record, dict) and record.get("request_id") == reply.request_id:
                 reply.note_record(record)
                 return
@@ -156,8 +148,33 @@ class ChatClient:
         if response.status_code >= 400:
             content = response.read()
             response.close()
-            raise error_from(response.status_code, content, response.headers.get("x-llmp-provider"))
+            provider = response.headers.get("x-llmp-provider")
+            if response.status_code in (401, 403) and provider and self._key_missing(provider):
+                raise ChatError(f"no API key for provider '{provider}' (store one with "
+                                f"`llmp keys set {provider}` or set its environment variable)",
+                                response.status_code)
+            raise error_from(response.status_code, content, provider)
         return response
+
+    def _key_missing(self, provider: str) -> bool:
+        """Whether the daemon has no key for `provider`: a refusal then needs no guessing."""
+        listing = self._admin_json("/admin/providers").get("providers") or []
+        return any(isinstance(entry, dict) and entry.get("name") == provider
+                   and entry.get("key_source") == "missing" for entry in listing)
+
+    def _admin_json(self, path: str) -> dict[str, Any]:
+        """An admin endpoint's answer, or {} when there is none: only for optional details."""
+        import httpx
+
+        if self._admin is None:
+            return {}
+        try:
+            response = self._http.get(self.base_url + path, headers=self._admin,
+                                      timeout=CONNECT_TIMEOUT)
+            data = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
 
 class ReplyStream:
