@@ -193,9 +193,11 @@ def test_keys_typed_during_a_reply_wait_for_the_next_prompt(daemon: FakeUpstream
     assert chat.leave() == 0
 
 
-def test_ctrl_c_before_the_first_token_cancels_too(daemon: FakeUpstream, terminals) -> None:
+@pytest.mark.parametrize("args", [(), ("--no-stream",)], ids=["stream", "no-stream"])
+def test_ctrl_c_before_the_first_token_cancels_too(daemon: FakeUpstream, terminals,
+                                                   args: tuple[str, ...]) -> None:
     daemon.always(hang())
-    chat = open_chat(terminals)
+    chat = open_chat(terminals, *args)
     chat.wait_prompt()
     chat.say("are you stuck?")
     assert wait_until(lambda: len(daemon.requests) == 1)
@@ -307,4 +309,17 @@ def test_ctrl_c_stops_a_one_shot_reply_with_code_130(daemon: FakeUpstream, termi
     chat.child.close()
     assert chat.child.exitstatus == 130
     assert "stopped" in chat.output() and "Traceback" not in chat.output()
+    assert wait_until(lambda: daemon.cancelled == 1)
+
+
+def test_ctrl_c_stops_a_json_one_shot_and_its_upstream_request(daemon: FakeUpstream,
+                                                               terminals) -> None:
+    daemon.always(hang())
+    chat = open_chat(terminals, "--json", "wait for it")
+    assert wait_until(lambda: len(daemon.requests) == 1)
+    chat.interrupt()
+    chat.child.expect(pexpect.EOF)
+    chat.child.close()
+    assert chat.child.exitstatus == 130
+    assert "Traceback" not in chat.output()
     assert wait_until(lambda: daemon.cancelled == 1)
