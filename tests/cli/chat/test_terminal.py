@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,8 @@ def terminals() -> Iterator[list[Terminal]]:
         terminal.close()
 
 
-def open_chat(terminals: list[Terminal], *args: str) -> Terminal:
-    terminal = Terminal("chat", *args)
+def open_chat(terminals: list[Terminal], *args: str, env: dict[str, str] | None = None) -> Terminal:
+    terminal = Terminal("chat", *args, env=env)
     terminals.append(terminal)
     return terminal
 
@@ -68,6 +69,23 @@ def test_reply_streams_as_markdown_with_a_footer(daemon: FakeUpstream, terminals
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["model"] == "gpt-fake"
     assert body["messages"] == [{"role": "user", "content": "show me"}]
+
+
+def test_code_is_highlighted_in_colour(daemon: FakeUpstream, terminals) -> None:
+    daemon.always(openai_server(["```python\n", "def answer():\n    return 42\n", "```\n"]))
+    chat = open_chat(terminals, "--no-stream", env={"NO_COLOR": ""})
+    chat.wait_prompt()
+    chat.say("code please")
+    chat.child.expect("fake/gpt-fake")
+    shown = chat.child.before
+    # A keyword, a name and a number each in their own 256-colour foreground (monokai).
+    colours = {word: re.search(r"\x1b\[([0-9;]*)m" + word, shown)
+               for word in ("def", "answer", "42")}
+    assert all(colours.values()), shown
+    codes = {match.group(1) for match in colours.values()}
+    assert len(codes) == 3 and all("38;5;" in code for code in codes)
+    chat.wait_prompt()
+    assert chat.leave() == 0
 
 
 def test_slash_commands(daemon: FakeUpstream, terminals, tmp_path: Path) -> None:
@@ -223,6 +241,20 @@ def test_multi_line_input(daemon: FakeUpstream, terminals) -> None:
     chat.expect("fake/gpt-fake")
     chat.wait_prompt()
     assert chat_bodies(daemon)[-1]["messages"][-1]["content"] == "pasted\nblock"
+    assert chat.leave() == 0
+
+
+def test_line_editing(daemon: FakeUpstream, terminals) -> None:
+    chat = open_chat(terminals)
+    chat.wait_prompt()
+    left, right = "\x1b[D", "\x1b[C"
+    chat.child.send("helo wrld" + left * 3 + "o")  # arrows move within the line
+    chat.child.send("\x01" + right * 3 + "l")  # Ctrl-A: to the start
+    chat.child.send("\x05 again!\x17")  # Ctrl-E: to the end; Ctrl-W deletes a word back
+    chat.say("")
+    chat.expect("fake/gpt-fake")
+    chat.wait_prompt()
+    assert chat_bodies(daemon)[-1]["messages"][-1]["content"] == "hello world"
     assert chat.leave() == 0
 
 
