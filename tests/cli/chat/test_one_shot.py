@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from llmp.core.state import read_state
+from tests.daemon.routing_support import wait_until
 from tests.support.auth_upstream import requires_key
-from tests.support.cli import run_llmp
+from tests.support.cli import llmp_env, run_llmp
 from tests.support.daemon_process import write_config
 from tests.support.fake_upstream import FakeUpstream, fail, sse_json, stream
 from tests.support.openai_server import chunks, openai_server
@@ -36,6 +40,22 @@ def test_prompt_prints_the_reply_as_plain_text(daemon: FakeUpstream) -> None:
     body = sent(daemon)
     assert body["stream"] is True and body["model"] == "gpt-fake"
     assert body["messages"] == [{"role": "user", "content": "say something"}]
+
+
+def test_piped_output_streams_as_it_arrives(daemon: FakeUpstream) -> None:
+    """A pipe gets each piece when it comes, not the whole reply at the end."""
+    daemon.always(openai_server(["first ", *(["more "] * 100)], chunk_delay=0.2))
+    process = subprocess.Popen([sys.executable, "-m", "llmp", "chat", "hi"], env=llmp_env(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        assert os.read(process.stdout.fileno(), 6) == b"first "
+        assert process.poll() is None  # the reply is still streaming
+    finally:
+        process.kill()
+        process.communicate()
+    wait_until(lambda: daemon.cancelled == 1)  # a killed chat stops its request too
 
 
 def test_options_reach_the_upstream(daemon: FakeUpstream) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from tests.daemon.routing_support import wait_until
 from tests.support.fake_upstream import FakeUpstream, fail, hang
 from tests.support.openai_server import openai_server
 from tests.support.terminal import Terminal
@@ -31,16 +31,6 @@ def open_chat(terminals: list[Terminal], *args: str, env: dict[str, str] | None 
     terminal = Terminal("chat", *args, env=env)
     terminals.append(terminal)
     return terminal
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    """Wait for something another process does; returns as soon as it has happened."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def chat_bodies(upstream: FakeUpstream) -> list[dict]:
@@ -179,7 +169,7 @@ def test_ctrl_c_stops_the_reply_and_its_upstream_request(daemon: FakeUpstream, t
     footer = chat.expect(r"stopped")
     assert "word199" not in footer
     assert "^C" not in footer  # an echo would push the live region down a line
-    assert wait_until(lambda: daemon.cancelled == 1), "the upstream request was not cancelled"
+    wait_until(lambda: daemon.cancelled == 1)
     chat.wait_prompt()
 
     daemon.always(openai_server(["still here"]))
@@ -218,10 +208,10 @@ def test_ctrl_c_before_the_first_token_cancels_too(daemon: FakeUpstream, termina
     chat = open_chat(terminals, *args)
     chat.wait_prompt()
     chat.say("are you stuck?")
-    assert wait_until(lambda: len(daemon.requests) == 1)
+    wait_until(lambda: len(daemon.requests) == 1)
     chat.interrupt()
     chat.expect("stopped")
-    assert wait_until(lambda: daemon.cancelled == 1)
+    wait_until(lambda: daemon.cancelled == 1)
     chat.wait_prompt()
     assert chat.leave() == 0
 
@@ -341,17 +331,17 @@ def test_ctrl_c_stops_a_one_shot_reply_with_code_130(daemon: FakeUpstream, termi
     chat.child.close()
     assert chat.child.exitstatus == 130
     assert "stopped" in chat.output() and "Traceback" not in chat.output()
-    assert wait_until(lambda: daemon.cancelled == 1)
+    wait_until(lambda: daemon.cancelled == 1)
 
 
 def test_ctrl_c_stops_a_json_one_shot_and_its_upstream_request(daemon: FakeUpstream,
                                                                terminals) -> None:
     daemon.always(hang())
     chat = open_chat(terminals, "--json", "wait for it")
-    assert wait_until(lambda: len(daemon.requests) == 1)
+    wait_until(lambda: len(daemon.requests) == 1)
     chat.interrupt()
     chat.child.expect(pexpect.EOF)
     chat.child.close()
     assert chat.child.exitstatus == 130
     assert "Traceback" not in chat.output()
-    assert wait_until(lambda: daemon.cancelled == 1)
+    wait_until(lambda: daemon.cancelled == 1)
