@@ -60,12 +60,12 @@ def running_daemon(home: Path) -> Iterator[DaemonState]:
 
 
 @contextmanager
-def module_daemon(home: Path) -> Iterator[FakeUpstream]:
-    """A daemon serving `fake_and_mock`, for a whole module's tests."""
+def module_daemon(home: Path, extra: str = "") -> Iterator[FakeUpstream]:
+    """A daemon serving `fake_and_mock`, for a whole module's tests; `extra` is more config."""
     upstream = FakeUpstream().start()
     # Tests share this daemon: each failure reaches the client at once (no retries) and
     # never opens a circuit, so no test inherits another's routing state.
-    write_config(home, fake_and_mock(upstream), SHARED_DAEMON_ROUTING)
+    write_config(home, fake_and_mock(upstream), SHARED_DAEMON_ROUTING + extra)
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("LLMP_HOME", str(home))

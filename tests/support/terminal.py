@@ -28,7 +28,8 @@ class Terminal:
     def __init__(self, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> None:
         environment = llmp_env()
         environment.update(TERM="xterm-256color", PROMPT_TOOLKIT_NO_CPR="1", NO_COLOR="1",
-                           COLUMNS="120", LINES="40", **(env or {}))
+                           COLUMNS="120", LINES="40")
+        environment.update(env or {})
         self.log = io.StringIO()
         self.child = pexpect.spawn(
             sys.executable, ["-m", "llmp", *args], env=environment, encoding="utf-8",

@@ -14,11 +14,14 @@ import pytest
 from tests.support.daemon_process import fresh, module_daemon
 from tests.support.fake_upstream import FakeUpstream
 
+# The fake model is priced so the footer's cost is the daemon's, as for any real model.
+PRICES = "prices:\n  fake/gpt-fake: {input: 1000, output: 2000}\n"
+
 
 @pytest.fixture(scope="package")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, FakeUpstream]]:
     home = tmp_path_factory.mktemp("llmp-home")
-    with module_daemon(home) as upstream:
+    with module_daemon(home, PRICES) as upstream:
         yield home, upstream
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from llmp.core.state import read_state
-from tests.support.cli import run_llmp
+from tests.daemon.routing_support import wait_until
+from tests.support.auth_upstream import requires_key
+from tests.support.cli import llmp_env, run_llmp
 from tests.support.daemon_process import write_config
 from tests.support.fake_upstream import FakeUpstream, fail, sse_json, stream
 from tests.support.openai_server import chunks, openai_server
@@ -35,6 +40,22 @@ def test_prompt_prints_the_reply_as_plain_text(daemon: FakeUpstream) -> None:
     body = sent(daemon)
     assert body["stream"] is True and body["model"] == "gpt-fake"
     assert body["messages"] == [{"role": "user", "content": "say something"}]
+
+
+def test_piped_output_streams_as_it_arrives(daemon: FakeUpstream) -> None:
+    """A pipe gets each piece when it comes, not the whole reply at the end."""
+    daemon.always(openai_server(["first ", *(["more "] * 100)], chunk_delay=0.2))
+    process = subprocess.Popen([sys.executable, "-m", "llmp", "chat", "hi"], env=llmp_env(),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        assert os.read(process.stdout.fileno(), 6) == b"first "
+        assert process.poll() is None  # the reply is still streaming
+    finally:
+        process.kill()
+        process.communicate()
+    wait_until(lambda: daemon.cancelled == 1)  # a killed chat stops its request too
 
 
 def test_options_reach_the_upstream(daemon: FakeUpstream) -> None:
@@ -112,18 +133,27 @@ def test_chat_starts_the_daemon_when_it_is_not_running(isolated_env: Path) -> No
         run_llmp("stop")
 
 
-def test_default_model_prefers_the_default_alias_and_unreachable_is_one_line(
-    isolated_env: Path,
+def test_default_model_and_providers_down_or_without_a_key(
+    isolated_env: Path, upstream: FakeUpstream,
 ) -> None:
+    upstream.always(requires_key("sk-the-right-key-0123456789"))
     write_config(isolated_env, "  down:\n    type: openai\n    base_url: http://127.0.0.1:9/v1\n"
                                "    api_key: none\n    models: [m]\n"
-                               "  mock:\n    type: mock\n    models: [mock-1]\n",
+                               "  mock:\n    type: mock\n    models: [mock-1]\n"
+                               f"  keyless:\n    type: openai\n    base_url: {upstream.url}/v1\n"
+                               "    api_key: env:LLMP_TEST_UNSET_KEY\n    models: [gpt-4o-mini]\n",
                  "models:\n  default: [mock/mock-1]\n")
     try:
         assert chat("hello?")[:2] == (0, "hello?\n")  # the alias, not the first provider
         code, out, err = chat("-m", "down/m", "hello?")
         assert (code, out) == (1, "")
         assert err.splitlines()[-1].startswith("error: cannot connect to provider 'down'")
+        code, out, err = chat("-m", "keyless/gpt-4o-mini", "hello?")
+        assert (code, out) == (1, "")
+        assert err.strip() == (
+            "error: no API key for provider 'keyless' (store one with `llmp keys set keyless` "
+            "or set its environment variable)")
+        assert "Traceback" not in err
     finally:
         run_llmp("stop")
 

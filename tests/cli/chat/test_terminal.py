@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 
+from tests.daemon.routing_support import wait_until
 from tests.support.fake_upstream import FakeUpstream, fail, hang
 from tests.support.openai_server import openai_server
 from tests.support.terminal import Terminal
@@ -26,20 +27,10 @@ def terminals() -> Iterator[list[Terminal]]:
         terminal.close()
 
 
-def open_chat(terminals: list[Terminal], *args: str) -> Terminal:
-    terminal = Terminal("chat", *args)
+def open_chat(terminals: list[Terminal], *args: str, env: dict[str, str] | None = None) -> Terminal:
+    terminal = Terminal("chat", *args, env=env)
     terminals.append(terminal)
     return terminal
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    """Wait for something another process does; returns as soon as it has happened."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def chat_bodies(upstream: FakeUpstream) -> list[dict]:
@@ -49,24 +40,42 @@ def chat_bodies(upstream: FakeUpstream) -> list[dict]:
 def test_reply_streams_as_markdown_with_a_footer(daemon: FakeUpstream, terminals) -> None:
     daemon.always(openai_server(["Here is ", "**bold** text", "\n\n```python\nprint(1)\n```"],
                                 usage={"prompt_tokens": 11, "completion_tokens": 5,
-                                       "total_tokens": 16, "cost": 0.0123}))
+                                       "total_tokens": 16}))
     chat = open_chat(terminals)
     chat.wait_prompt()
     chat.say("show me")
+    # The cost is the daemon's: 11 in at $1000/M + 5 out at $2000/M (conftest's prices).
     shown = chat.expect(
-        r"fake/gpt-fake · 11 in · 5 out tokens · \$0\.0123 · [\d.]+s \(first token [\d.]+s\)")
+        r"fake/gpt-fake · 11 in · 5 out tokens · \$0\.0210 · [\d.]+s \(first token [\d.]+s\)")
     assert "Here is bold text" in shown  # the markdown was rendered: no asterisks left
     assert "**" not in shown
     assert "print(1)" in shown and "```" not in shown
     chat.wait_prompt()
     chat.say("/usage")
-    chat.expect(r"1 replies · 11 in · 5 out tokens · \$0\.0123")
+    chat.expect(r"1 replies · 11 in · 5 out tokens · \$0\.0210")
     chat.wait_prompt()
     assert chat.leave() == 0
     body = chat_bodies(daemon)[0]
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["model"] == "gpt-fake"
     assert body["messages"] == [{"role": "user", "content": "show me"}]
+
+
+def test_code_is_highlighted_in_colour(daemon: FakeUpstream, terminals) -> None:
+    daemon.always(openai_server(["```python\n", "def answer():\n    return 42\n", "```\n"]))
+    chat = open_chat(terminals, "--no-stream", env={"NO_COLOR": ""})
+    chat.wait_prompt()
+    chat.say("code please")
+    chat.child.expect("fake/gpt-fake")
+    shown = chat.child.before
+    # A keyword, a name and a number each in their own 256-colour foreground (monokai).
+    colours = {word: re.search(r"\x1b\[([0-9;]*)m" + word, shown)
+               for word in ("def", "answer", "42")}
+    assert all(colours.values()), shown
+    codes = {match.group(1) for match in colours.values()}
+    assert len(codes) == 3 and all("38;5;" in code for code in codes)
+    chat.wait_prompt()
+    assert chat.leave() == 0
 
 
 def test_slash_commands(daemon: FakeUpstream, terminals, tmp_path: Path) -> None:
@@ -159,7 +168,8 @@ def test_ctrl_c_stops_the_reply_and_its_upstream_request(daemon: FakeUpstream, t
     chat.interrupt()
     footer = chat.expect(r"stopped")
     assert "word199" not in footer
-    assert wait_until(lambda: daemon.cancelled == 1), "the upstream request was not cancelled"
+    assert "^C" not in footer  # an echo would push the live region down a line
+    wait_until(lambda: daemon.cancelled == 1)
     chat.wait_prompt()
 
     daemon.always(openai_server(["still here"]))
@@ -173,15 +183,35 @@ def test_ctrl_c_stops_the_reply_and_its_upstream_request(daemon: FakeUpstream, t
     assert chat.leave() == 0
 
 
-def test_ctrl_c_before_the_first_token_cancels_too(daemon: FakeUpstream, terminals) -> None:
-    daemon.always(hang())
+def test_keys_typed_during_a_reply_wait_for_the_next_prompt(daemon: FakeUpstream,
+                                                            terminals) -> None:
+    daemon.always(openai_server([f"word{i} " for i in range(20)], chunk_delay=0.05))
     chat = open_chat(terminals)
     chat.wait_prompt()
+    chat.say("first")
+    chat.expect("word1")
+    chat.child.send("second")
+    shown = chat.expect("fake/gpt-fake")
+    assert "second" not in shown  # not echoed into the reply being drawn
+    chat.wait_prompt()
+    chat.say("")  # the typed-ahead line is already in the prompt: Enter sends it
+    chat.expect("fake/gpt-fake")
+    chat.wait_prompt()
+    assert chat_bodies(daemon)[-1]["messages"][-1] == {"role": "user", "content": "second"}
+    assert chat.leave() == 0
+
+
+@pytest.mark.parametrize("args", [(), ("--no-stream",)], ids=["stream", "no-stream"])
+def test_ctrl_c_before_the_first_token_cancels_too(daemon: FakeUpstream, terminals,
+                                                   args: tuple[str, ...]) -> None:
+    daemon.always(hang())
+    chat = open_chat(terminals, *args)
+    chat.wait_prompt()
     chat.say("are you stuck?")
-    assert wait_until(lambda: len(daemon.requests) == 1)
+    wait_until(lambda: len(daemon.requests) == 1)
     chat.interrupt()
     chat.expect("stopped")
-    assert wait_until(lambda: daemon.cancelled == 1)
+    wait_until(lambda: daemon.cancelled == 1)
     chat.wait_prompt()
     assert chat.leave() == 0
 
@@ -201,6 +231,20 @@ def test_multi_line_input(daemon: FakeUpstream, terminals) -> None:
     chat.expect("fake/gpt-fake")
     chat.wait_prompt()
     assert chat_bodies(daemon)[-1]["messages"][-1]["content"] == "pasted\nblock"
+    assert chat.leave() == 0
+
+
+def test_line_editing(daemon: FakeUpstream, terminals) -> None:
+    chat = open_chat(terminals)
+    chat.wait_prompt()
+    left, right = "\x1b[D", "\x1b[C"
+    chat.child.send("helo wrld" + left * 3 + "o")  # arrows move within the line
+    chat.child.send("\x01" + right * 3 + "l")  # Ctrl-A: to the start
+    chat.child.send("\x05 again!\x17")  # Ctrl-E: to the end; Ctrl-W deletes a word back
+    chat.say("")
+    chat.expect("fake/gpt-fake")
+    chat.wait_prompt()
+    assert chat_bodies(daemon)[-1]["messages"][-1]["content"] == "hello world"
     assert chat.leave() == 0
 
 
@@ -269,7 +313,7 @@ def test_no_stream_waits_for_the_whole_reply(daemon: FakeUpstream, terminals) ->
     chat = open_chat(terminals, "--no-stream", "-s", "Be brief.")
     chat.wait_prompt()
     chat.say("go")
-    shown = chat.expect(r"fake/gpt-fake · 7 in · 3 out tokens · [\d.]+s")
+    shown = chat.expect(r"fake/gpt-fake · 7 in · 3 out tokens · \$0\.0130 · [\d.]+s")
     assert "all at once" in shown and "first token" not in shown
     chat.wait_prompt()
     body = chat_bodies(daemon)[-1]
@@ -287,4 +331,17 @@ def test_ctrl_c_stops_a_one_shot_reply_with_code_130(daemon: FakeUpstream, termi
     chat.child.close()
     assert chat.child.exitstatus == 130
     assert "stopped" in chat.output() and "Traceback" not in chat.output()
-    assert wait_until(lambda: daemon.cancelled == 1)
+    wait_until(lambda: daemon.cancelled == 1)
+
+
+def test_ctrl_c_stops_a_json_one_shot_and_its_upstream_request(daemon: FakeUpstream,
+                                                               terminals) -> None:
+    daemon.always(hang())
+    chat = open_chat(terminals, "--json", "wait for it")
+    wait_until(lambda: len(daemon.requests) == 1)
+    chat.interrupt()
+    chat.child.expect(pexpect.EOF)
+    chat.child.close()
+    assert chat.child.exitstatus == 130
+    assert "Traceback" not in chat.output()
+    wait_until(lambda: daemon.cancelled == 1)

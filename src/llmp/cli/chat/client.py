@@ -5,6 +5,12 @@ A streamed reply is read as server-sent events line by line. Leaving the
 daemon has finished sending it, which closes the connection: the daemon sees
 its client go and cancels the upstream request, so a stopped reply stops
 costing tokens.
+
+What a reply cost is the daemon's to say (its price table and the config's
+`prices:`, the same numbers `llmp usage` shows); upstreams do not send it. The
+daemon has recorded a request by the time the response body ends, so after a
+complete reply the client looks the request up by its `x-request-id` among the
+daemon's recent requests (`/admin/stats`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class Reply:
     finished_at: float | None = None
     raw: bytes = b""  # the daemon's JSON body, for `--json`
     interrupted: bool = False
+    request_id: str | None = None
 
     @property
     def latency(self) -> float | None:
@@ -56,22 +63,31 @@ class Reply:
     def note_headers(self, headers: Any) -> None:
         self.provider = headers.get("x-llmp-provider") or self.provider
         self.model = headers.get("x-llmp-model") or self.model
-        cost = headers.get("x-llmp-cost")
-        if cost:
-            self.cost = _number(cost)
+        self.request_id = headers.get("x-request-id") or self.request_id
 
     def note_usage(self, usage: Any) -> None:
+        """The upstream's usage; some upstreams (OpenRouter) also say what the reply cost."""
         if isinstance(usage, dict):
             self.usage = usage
             if self.cost is None and usage.get("cost") is not None:
                 self.cost = _number(usage["cost"])
 
+    def note_record(self, record: dict[str, Any]) -> None:
+        """The daemon's record of this request: its cost, and its token counts when the
+        upstream reported none (the daemon estimates them)."""
+        if record.get("cost") is not None:
+            self.cost = _number(record["cost"])
+        if self.usage is None and record.get("tokens_in") is not None:
+            self.usage = {"prompt_tokens": record["tokens_in"],
+                          "completion_tokens": record.get("tokens_out") or 0}
+
 
 class ChatClient:
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, admin_token: str | None = None) -> None:
         import httpx
 
         self.base_url = base_url.rstrip("/")
+        self._admin = {"Authorization": f"Bearer {admin_token}"} if admin_token else None
         self._http = httpx.Client(
             base_url=self.base_url + "/v1",
             timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
@@ -104,6 +120,19 @@ class ChatClient:
         reply.text = str(message.get("content") or "")
         return reply
 
+    def settle(self, reply: Reply) -> None:
+        """Add the daemon's record of a finished reply (cost, tokens) when it still has it.
+
+        Best effort: the footer is worth a short wait, not an error, so any
+        failure here leaves the reply as it was.
+        """
+        if reply.request_id is None or reply.interrupted:
+            return
+        for record in self._admin_json("/admin/stats").get("recent") or []:
+            if isinstance(record, dict) and record.get("request_id") == reply.request_id:
+                reply.note_record(record)
+                return
+
     def stream(self, body: dict[str, Any]) -> ReplyStream:
         return ReplyStream(self, body)
 
@@ -119,8 +148,33 @@ class ChatClient:
         if response.status_code >= 400:
             content = response.read()
             response.close()
-            raise error_from(response.status_code, content, response.headers.get("x-llmp-provider"))
+            provider = response.headers.get("x-llmp-provider")
+            if response.status_code in (401, 403) and provider and self._key_missing(provider):
+                raise ChatError(f"no API key for provider '{provider}' (store one with "
+                                f"`llmp keys set {provider}` or set its environment variable)",
+                                response.status_code)
+            raise error_from(response.status_code, content, provider)
         return response
+
+    def _key_missing(self, provider: str) -> bool:
+        """Whether the daemon has no key for `provider`: a refusal then needs no guessing."""
+        listing = self._admin_json("/admin/providers").get("providers") or []
+        return any(isinstance(entry, dict) and entry.get("name") == provider
+                   and entry.get("key_source") == "missing" for entry in listing)
+
+    def _admin_json(self, path: str) -> dict[str, Any]:
+        """An admin endpoint's answer, or {} when there is none: only for optional details."""
+        import httpx
+
+        if self._admin is None:
+            return {}
+        try:
+            response = self._http.get(self.base_url + path, headers=self._admin,
+                                      timeout=CONNECT_TIMEOUT)
+            data = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
 
 class ReplyStream:
@@ -156,10 +210,14 @@ class ReplyStream:
     def __iter__(self) -> Iterator[str]:
         import httpx
 
+        done = False
         try:
             for data in _sse_data(self._response.iter_lines()):
-                if data == "[DONE]":
-                    return
+                # Read on past [DONE] to the end of the body: by then the daemon has
+                # recorded the request (see `ChatClient.settle`).
+                done = done or data == "[DONE]"
+                if done:
+                    continue
                 text = self._absorb(data)
                 if text:
                     if self.reply.first_token_at is None:
@@ -167,8 +225,11 @@ class ReplyStream:
                     self.reply.text += text
                     yield text
         except httpx.HTTPError as exc:
+            if done:
+                return
             raise ChatError(f"the reply was cut off ({type(exc).__name__})") from None
-        raise ChatError("the reply ended before it was complete")
+        if not done:
+            raise ChatError("the reply ended before it was complete")
 
     def _absorb(self, data: str) -> str:
         try:

@@ -74,7 +74,7 @@ def _chat(
     from llmp.cli.console import console, error_console, fail
 
     state = ensure_daemon()
-    client = ChatClient(state.base_url)
+    client = ChatClient(state.base_url, state.token)
     try:
         chosen = default_model([] if model else client.models(), model)
         if chosen is None:

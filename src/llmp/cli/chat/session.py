@@ -12,6 +12,7 @@ from typing import Any
 
 from llmp.cli.chat.client import ChatClient, ChatError, Reply
 from llmp.cli.chat.conversation import Conversation
+from llmp.cli.chat.keyboard import echo_off
 from llmp.cli.chat.render import make_view
 from llmp.cli.chat.slash import is_command, run_command
 
@@ -39,7 +40,8 @@ class ChatSession:
         """Ask and show the reply; None when it failed (the failure is already shown)."""
         self.conversation.ask(prompt)
         try:
-            reply = self._stream_reply() if self.stream else self._whole_reply()
+            with echo_off():
+                reply = self._stream_reply() if self.stream else self._whole_reply()
         except ChatError as error:
             self.conversation.failed()
             self.error(error.message)
@@ -55,6 +57,7 @@ class ChatSession:
             reply = Reply(interrupted=True)
         with view:
             view.add(reply.text)
+        self.client.settle(reply)
         view.finish(reply)
         return reply
 
@@ -67,6 +70,7 @@ class ChatSession:
                     view.add(text)
         except KeyboardInterrupt:
             pass  # the stream is closed and its reply marked as stopped
+        self.client.settle(stream.reply)
         view.finish(stream.reply)
         return stream.reply
 
