@@ -173,3 +173,27 @@ def test_stop_signals_a_daemon_that_does_not_answer_then_kills_it(
     finally:
         hung.kill()
         reaper.join(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_start_takes_the_flag_over_the_environment_over_the_config_file(
+        isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    in_file, in_env, on_command_line = _free_port(), _free_port(), _free_port()
+    config = tmp_path / "elsewhere.yaml"  # found through LLMP_CONFIG, not the config dir
+    config.write_text(f"server:\n  port: {in_file}\nproviders:\n  only-me: {{type: mock}}\n")
+    monkeypatch.setenv("LLMP_CONFIG", str(config))
+    monkeypatch.setenv("LLMP_PORT", str(in_env))
+    for args, expected in ((["--port", str(on_command_line)], on_command_line), ([], in_env)):
+        assert run_llmp("start", *args).code == 0
+        info = status_json()
+        assert (info["port"], info["providers"], info["config_file"]) == (expected, ["only-me"], str(config))
+        run_llmp("stop")
+    monkeypatch.delenv("LLMP_PORT")
+    assert run_llmp("start").code == 0
+    assert status_json()["port"] == in_file
+    run_llmp("stop")
