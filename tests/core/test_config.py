@@ -115,6 +115,9 @@ providers:
         ("providers:\n  a:\n    type: mock\n    api_key: ${NOT_SET}\n",
          "config.yaml:4: providers.a.api_key: environment variable NOT_SET is not set"),
         ("- just a list\n", "must be a mapping"),
+        ("providers:\n  a:\n    type: mock\n    api_key: ${KEY\n",
+         "config.yaml:4: providers.a.api_key: malformed variable in '${KEY' (write ${NAME} or"),
+        ("providers:\n  a:\n    type: mock\n    api_key: x-${1BAD}\n", "malformed variable"),
     ],
 )
 def test_errors_name_line_and_option(text: str, expected: str) -> None:
