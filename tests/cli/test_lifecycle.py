@@ -141,3 +141,59 @@ def test_exited_but_unreaped_daemon_is_not_running(isolated_env: Path) -> None:
         assert stopped.code == 0 and "not running" in stopped.out
     finally:
         child.wait()
+
+
+@pytest.mark.parametrize(("handles_sigterm", "ended_by"), [(True, -signal.SIGTERM), (False, -signal.SIGKILL)],
+                         ids=["sigterm", "kill"])
+def test_stop_signals_a_daemon_that_does_not_answer_then_kills_it(
+        isolated_env: Path, handles_sigterm: bool, ended_by: int) -> None:
+    """A hung daemon (its admin port deaf) gets SIGTERM at once, and SIGKILL when that is ignored."""
+    import subprocess
+    import sys
+    import threading
+
+    ignore = "" if handles_sigterm else "signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+    hung = subprocess.Popen([sys.executable, "-c", f"import signal, time; {ignore}"
+                             "print('ready', flush=True); time.sleep(120)"],
+                            stdout=subprocess.PIPE, text=True)
+    assert hung.stdout is not None and hung.stdout.readline() == "ready\n"  # its SIGTERM handling is set
+    reaper = threading.Thread(target=hung.wait)  # reaped as soon as it ends, as a daemon's init would
+    reaper.start()
+    try:
+        (isolated_env / "daemon.json").write_text(json.dumps({
+            "pid": hung.pid, "create_time": psutil.Process(hung.pid).create_time(), "host": "127.0.0.1",
+            "port": 9, "token": "t", "version": "0", "started_at": time.time()}))
+        began = time.monotonic()
+        result = run_llmp("stop", "--timeout", "1")
+        assert result.code == 0 and "stopped" in result.out, result.err
+        reaper.join(10)
+        assert hung.returncode == ended_by
+        assert time.monotonic() - began < 10
+        assert not (isolated_env / "daemon.json").exists()
+    finally:
+        hung.kill()
+        reaper.join(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_start_takes_the_flag_over_the_environment_over_the_config_file(
+        isolated_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    in_file, in_env, on_command_line = _free_port(), _free_port(), _free_port()
+    config = tmp_path / "elsewhere.yaml"  # found through LLMP_CONFIG, not the config dir
+    config.write_text(f"server:\n  port: {in_file}\nproviders:\n  only-me: {{type: mock}}\n")
+    monkeypatch.setenv("LLMP_CONFIG", str(config))
+    monkeypatch.setenv("LLMP_PORT", str(in_env))
+    for args, expected in ((["--port", str(on_command_line)], on_command_line), ([], in_env)):
+        assert run_llmp("start", *args).code == 0
+        info = status_json()
+        assert (info["port"], info["providers"], info["config_file"]) == (expected, ["only-me"], str(config))
+        run_llmp("stop")
+    monkeypatch.delenv("LLMP_PORT")
+    assert run_llmp("start").code == 0
+    assert status_json()["port"] == in_file
+    run_llmp("stop")

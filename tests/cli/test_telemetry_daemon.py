@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import sqlite3
 import subprocess
@@ -159,3 +160,56 @@ def test_foreground_console_shows_readable_access_lines(isolated_env: Path, tmp_
     assert "INFO" in access[0] and "-> mock/mock-1 200" in access[0]
     assert "3->3 tok" in access[0] and access[0].endswith("[in-the-terminal]")
     assert not access[0].lstrip().startswith("{")  # readable, not JSON
+
+
+def test_llmp_logs_follow_keeps_up_across_rotations(isolated_env: Path, tmp_path: Path) -> None:
+    """`llmp logs -f` prints each new line as it comes, from one file to the next as the log rotates."""
+    config = tmp_path / "config.yaml"
+    config.write_text("providers:\n  mock: {type: mock, models: [mock-1]}\n"
+                      "logging: {level: info, max_bytes: 10000, backup_count: 2}\n")
+    assert run_llmp("start", "--port", "0", "--config", str(config)).code == 0
+    state = read_state(isolated_env / "daemon.json")
+    follower = subprocess.Popen([sys.executable, "-m", "llmp", "logs", "-f", "-n", "1", "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=llmp_env())
+    printed: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [printed.put(line) for line in follower.stdout or []])
+    reader.start()
+    try:
+        json.loads(printed.get(timeout=20))  # the last line so far: it follows on from there
+        seen: list[str] = []
+        with httpx.Client(base_url=state.base_url) as client:
+            # Each batch is less than a file's worth of access lines, and the next is sent once the
+            # follower has shown this one: every rotation happens while it is watching.
+            for batch in range(5):
+                sent = [f"follow-{batch}-{n}" for n in range(12)]
+                for request_id in sent:
+                    client.post("/v1/chat/completions", json=CHAT, headers={"x-request-id": request_id})
+                while not set(sent) <= set(seen):
+                    record = json.loads(printed.get(timeout=20))
+                    if record["logger"] == "llmp.access":
+                        seen.append(record["request_id"])
+        assert len(list((isolated_env / "logs").glob("llmp.log.*"))) == 2  # it did rotate
+        assert seen == [f"follow-{b}-{n}" for b in range(5) for n in range(12)]  # each once, in order
+        follower.send_signal(signal.SIGINT)
+        assert follower.wait(20) == 0
+        assert "Traceback" not in (follower.stderr.read() if follower.stderr else "")
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+        reader.join(10)
+        run_llmp("stop")
+
+
+def test_llmp_logs_request_reaches_into_rotated_files(isolated_env: Path) -> None:
+    logs = isolated_env / "logs"
+    logs.mkdir()
+    line = ('{{"ts":"2026-01-01T00:00:0{n}.000Z","level":"info","logger":"llmp.access",'
+            '"msg":"{msg}","request_id":"{rid}"}}\n')
+    (logs / "llmp.log.2").write_text(line.format(n=1, msg="oldest", rid="old-one"))
+    (logs / "llmp.log.1").write_text(line.format(n=2, msg="older", rid="old-one")
+                                     + line.format(n=3, msg="other", rid="another"))
+    (logs / "llmp.log").write_text(line.format(n=4, msg="newest", rid="new-one"))
+    result = run_llmp("logs", "--request", "old-one")
+    assert result.code == 0, result.err
+    assert [text.split()[2] for text in result.out.splitlines()] == ["oldest", "older"]
+    assert [text.split()[2] for text in run_llmp("logs", "-n", "2").out.splitlines()] == ["other", "newest"]

@@ -2,17 +2,71 @@
 
 from __future__ import annotations
 
+import re
+import types
+import typing
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
+from ruamel.yaml import YAML
 
 from llmp.core.config_loader import ConfigError, apply_overrides, load_config, parse_config
+from llmp.core.config_schema import Config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
+# A commented-out option in the example: `  #   key: value`, indented like the YAML it would be.
+_COMMENTED_OPTION = re.compile(r"^(\s*)# ( *[a-z_][a-z0-9_-]*:(?:\s.*)?)$", re.MULTILINE)
 
 
-def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
-    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
-    config = parse_config(example.read_text(), str(example))
+def test_example_config_is_valid() -> None:
+    config = parse_config(EXAMPLE.read_text(), str(EXAMPLE))
     assert config.providers and config.models
+    for section in ("server", "logging", "defaults", "usage"):  # "every option, with its default"
+        assert getattr(config, section) == type(getattr(config, section))(), section
+
+
+def test_example_config_shows_every_option() -> None:
+    """Every option of the schema is in the example, written out or commented out, and valid either way.
+
+    An option of a shape used in several places (`retry` under `defaults` and under a provider)
+    is shown once; each place the shape can go is shown too.
+    """
+    text = _COMMENTED_OPTION.sub(r"\1\2", EXAMPLE.read_text())
+    parse_config(text, str(EXAMPLE))  # what a user gets by uncommenting is valid too
+    written = set(_present(Config, YAML(typ="safe").load(text)))
+    missing = sorted(f"{model}.{name}" for model, name in set(_options(Config)) - written)
+    assert missing == []
+
+
+def _nested(annotation: Any) -> tuple[bool, type[BaseModel]] | None:
+    """The model an option holds: (False, M) for an M, (True, M) for a mapping of names to Ms."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return next(filter(None, map(_nested, typing.get_args(annotation))), None)
+    if typing.get_origin(annotation) is dict:
+        inner = _nested(typing.get_args(annotation)[1])
+        return (True, inner[1]) if inner and not inner[0] else None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return False, annotation
+    return None
+
+
+def _options(model: type[BaseModel]) -> Iterator[tuple[str, str]]:
+    for name, field in model.model_fields.items():
+        yield model.__name__, name
+        inner = _nested(field.annotation)
+        if inner:
+            yield from _options(inner[1])
+
+
+def _present(model: type[BaseModel], data: Any) -> Iterator[tuple[str, str]]:
+    for name, value in data.items() if isinstance(data, dict) else ():
+        yield model.__name__, name
+        inner = _nested(model.model_fields[name].annotation)
+        for item in ((value or {}).values() if inner and inner[0] else [value]) if inner else []:
+            yield from _present(inner[1], item)
 
 
 def test_short_forms_and_presets() -> None:
@@ -61,6 +115,9 @@ providers:
         ("providers:\n  a:\n    type: mock\n    api_key: ${NOT_SET}\n",
          "config.yaml:4: providers.a.api_key: environment variable NOT_SET is not set"),
         ("- just a list\n", "must be a mapping"),
+        ("providers:\n  a:\n    type: mock\n    api_key: ${KEY\n",
+         "config.yaml:4: providers.a.api_key: malformed variable in '${KEY' (write ${NAME} or"),
+        ("providers:\n  a:\n    type: mock\n    api_key: x-${1BAD}\n", "malformed variable"),
     ],
 )
 def test_errors_name_line_and_option(text: str, expected: str) -> None:

@@ -71,6 +71,51 @@ def test_mock_stream_with_usage(make_gateway) -> None:
     assert usage is not None and usage.completion_tokens == 3
 
 
+def test_mock_n_choices_streamed_or_not(make_gateway) -> None:
+    client = make_gateway(MOCK_ONLY).openai()
+    messages = [{"role": "user", "content": "one two"}]
+    whole = client.chat.completions.create(model="mock-1", n=3, messages=messages)
+    assert [(c.index, c.message.content) for c in whole.choices] == [(i, "one two") for i in range(3)]
+    texts, finished, usage = ["", "", ""], set(), None
+    for event in client.chat.completions.create(model="mock-1", n=3, stream=True, messages=messages,
+                                                stream_options={"include_usage": True}):
+        for choice in event.choices:
+            texts[choice.index] += choice.delta.content or ""
+            finished |= {choice.index} if choice.finish_reason == "stop" else set()
+        usage = event.usage or usage
+    assert texts == ["one two"] * 3 and finished == {0, 1, 2}
+    assert usage is not None and usage.completion_tokens == whole.usage.completion_tokens == 6
+
+
+def test_mock_answers_in_the_response_format_asked_for(make_gateway) -> None:
+    client = make_gateway(MOCK_ONLY).openai()
+    messages = [{"role": "user", "content": "hello"}]
+    plain = client.chat.completions.create(model="mock-1", messages=messages,
+                                           response_format={"type": "json_object"})
+    assert json.loads(plain.choices[0].message.content) == {"reply": "hello"}
+    schema = {"type": "object", "properties": {
+        "answer": {"type": "string"}, "score": {"type": "number"}, "tags": {"type": "array"},
+        "mood": {"enum": ["happy", "sad"]},
+        "inner": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+    }, "required": ["answer", "score", "tags", "mood", "inner"], "additionalProperties": False}
+    shaped = client.chat.completions.create(model="mock-1", messages=messages, response_format={
+        "type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": True}})
+    assert json.loads(shaped.choices[0].message.content) == {
+        "answer": "hello", "score": 0, "tags": [], "mood": "happy", "inner": {"ok": False}}
+    streamed = client.chat.completions.create(model="mock-1", messages=messages, stream=True,
+                                              response_format={"type": "json_object"})
+    text = "".join(e.choices[0].delta.content or "" for e in streamed if e.choices)
+    assert json.loads(text) == {"reply": "hello"}
+
+
+def test_mock_reads_the_text_beside_an_image(make_gateway) -> None:
+    client = make_gateway(MOCK_ONLY).openai()
+    answer = client.chat.completions.create(model="mock-1", messages=[{"role": "user", "content": [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}])
+    assert answer.choices[0].message.content == "what is this"
+
+
 async def test_mock_async_and_tool_calls(make_gateway) -> None:
     client = make_gateway(MOCK_ONLY).async_openai()
     answer = await client.chat.completions.create(

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from llmp.core.paths import Paths
@@ -20,7 +21,6 @@ from llmp.core.state import DaemonState, is_alive, read_state, remove_state
 from llmp.entry import DAEMON_ARGUMENT
 
 START_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 
 
 class StartError(Exception):
@@ -111,8 +111,9 @@ def _new_output(output: os.PathLike[str], offset: int) -> str:
     return "\n".join(lines[-20:])
 
 
-def stop(paths: Paths, timeout: float = STOP_TIMEOUT) -> DaemonState | None:
-    """Ask the daemon to stop, then signal it, then kill it. None when it was not running."""
+def stop(paths: Paths, timeout: float) -> DaemonState | None:
+    """Ask the daemon to stop, then signal it, then kill it, waiting `timeout` seconds after each
+    of the first two. None when it was not running."""
     import psutil
 
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
@@ -125,9 +126,11 @@ def stop(paths: Paths, timeout: float = STOP_TIMEOUT) -> DaemonState | None:
     except psutil.NoSuchProcess:
         remove_state(paths.state_file, only_pid=state.pid)
         return state
-    with contextlib.suppress(DaemonUnreachable):
+    steps: list[Callable[[], None] | None] = [process.terminate, process.kill]
+    with contextlib.suppress(DaemonUnreachable):  # a daemon that cannot hear it gets the signal at once
         admin_request(state, "POST", "/admin/shutdown", timeout=3.0)
-    for action in (None, process.terminate, process.kill):
+        steps.insert(0, None)
+    for action in steps:
         try:
             if action is not None:
                 action()

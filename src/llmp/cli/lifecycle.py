@@ -49,11 +49,15 @@ def start(
     out.print(f"  export OPENAI_BASE_URL={state.base_url}/v1", highlight=False)
 
 
-def stop() -> None:
+def stop(
+    timeout: float = typer.Option(
+        10.0, "--timeout", "-t", min=0.0,
+        help="Seconds to wait after asking, and after SIGTERM, before the next step."),
+) -> None:
     """Stop the daemon: ask it politely, then signal, then kill."""
     from llmp.cli.daemon_control import stop as stop_daemon
 
-    state = stop_daemon(resolve_paths())
+    state = stop_daemon(resolve_paths(), timeout)
     if state is None:
         console().print("llmp is not running")
         return

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import typer
 
@@ -70,33 +72,75 @@ def logs(
         fail(f"no log yet at {path} (has the daemon run?)")
     render = (lambda line: line.rstrip("\n")) if raw else format_line
     keep = line_filter(level.lower() if level else None, request)
-    for line in _tail(path, lines, keep):
+    shown, end = _tail(path, lines, keep)
+    for line in shown:
         typer.echo(render(line))
     if follow:
-        _follow(path, render, keep)
+        _follow(path, end, render, keep)
 
 
-def _tail(path: Path, count: int, keep: Callable[[str], bool]) -> list[str]:
-    """The last `count` lines that pass the filter (a request's lines may lie far back)."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        return [line for line in handle if keep(line)][-count:] if count > 0 else []
+def _tail(path: Path, count: int, keep: Callable[[str], bool]) -> tuple[list[str], int]:
+    """The last `count` lines that pass the filter, reaching back into rotated files when the
+    current one has too few (a request's lines may lie far back); and where the current file
+    ended, for `--follow` to go on from."""
+    found: list[str] = []
+    end = 0
+    for file in _newest_first(path):
+        if file is not path and len(found) >= count:
+            break
+        with file.open("rb") as handle:
+            read = handle.readlines()
+        if file is path:
+            if read and not read[-1].endswith(b"\n"):  # being written: --follow prints it whole
+                read.pop()
+            end = sum(map(len, read))
+        found = [text for text in map(_decode, read) if keep(text)] + found
+    return (found[-count:] if count > 0 else []), end
 
 
-def _follow(path: Path, render: Callable[[str], str], keep: Callable[[str], bool]) -> None:
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        handle.seek(0, 2)
-        try:
-            while True:
-                line = handle.readline()
-                if line:
-                    if keep(line):
-                        typer.echo(render(line))
-                    continue
-                if path.stat().st_size < handle.tell():  # rotated
-                    handle = path.open(encoding="utf-8", errors="replace")
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
+def _decode(line: bytes) -> str:
+    return line.decode("utf-8", "replace")
+
+
+def _newest_first(path: Path) -> list[Path]:
+    """`llmp.log`, then its rotated copies `llmp.log.1`, `llmp.log.2`, ... (older as the number grows)."""
+    rotated = [p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()]
+    return [path, *sorted(rotated, key=lambda p: int(p.suffix[1:]))]
+
+
+def _follow(path: Path, offset: int, render: Callable[[str], str], keep: Callable[[str], bool]) -> None:
+    """Print lines as they are appended after `offset`, across rotations, until Ctrl-C.
+
+    A line is printed once its newline is there: the daemon's writer may have
+    flushed only part of it.
+    """
+    handle = path.open("rb")
+    handle.seek(offset)
+    pending = b""
+    try:
+        while True:
+            pending += handle.readline()
+            if pending.endswith(b"\n"):
+                text, pending = _decode(pending), b""
+                if keep(text):
+                    typer.echo(render(text))
+                continue
+            if _rotated(path, handle):  # the old file is read to its end: go on with the new one
+                handle.close()
+                handle = path.open("rb")
+                continue
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.close()
+
+
+def _rotated(path: Path, handle: IO[bytes]) -> bool:
+    try:
+        return path.stat().st_ino != os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:  # between the rename and the new file
+        return False
 
 
 def register(app: typer.Typer) -> None:

@@ -125,14 +125,14 @@ def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy,
     for header, field in (("requests", "requests"), ("errors", "errors"), ("tokens in", "tokens_in"),
                           ("tokens out", "tokens_out"), ("cached", "tokens_cached")):
         table.add_column(header, justify="right", footer=f"{total[field]:,}")
-    table.add_column("cost", justify="right", footer=_money(total["cost"]))
+    table.add_column("cost", justify="right", footer=money(total["cost"]))
     table.add_column("avg latency", justify="right", footer=f"{total['avg_latency_ms']:,.0f} ms")
     for row in rows:
         note = " ~" if row["estimated"] else ""
         table.add_row(
             str(row["name"]), f"{row['requests']:,}", f"{row['errors']:,}",
             f"{row['tokens_in']:,}{note}", f"{row['tokens_out']:,}{note}", f"{row['tokens_cached']:,}",
-            _money(row["cost"]) + (" +?" if row["unpriced"] else ""),
+            money(row["cost"]) + (" +?" if row["unpriced"] else ""),
             f"{row['avg_latency_ms']:,.0f} ms",
         )
     out = console()
@@ -146,7 +146,7 @@ def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy,
         out.print("[dim]+? some models have no price: add them under `prices:` in the config[/]")
 
 
-def _money(value: float) -> str:
+def money(value: float) -> str:
     return f"${value:,.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
 
 

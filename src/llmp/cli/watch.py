@@ -12,9 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from llmp.cli.lifecycle import _duration
+from llmp.cli.usage import money
 from llmp.core.paths import resolve_paths
 
 HEALTH_STYLE = {"healthy": "green", "failing": "red", "unknown": "dim"}
+# The last requests' columns a terminal needs this many columns for: a narrower one leaves them out.
+NEEDS_WIDTH = {"request": 150, "ttft": 100, "time": 100}
 CIRCUIT_STYLE = {"closed": "green", "half_open": "yellow", "open": "red", "unknown": "dim"}
 
 
@@ -25,7 +28,7 @@ def watch(interval: float) -> None:
         try:
             while True:
                 stats, problem = poll()
-                live.update(render(stats, problem), refresh=True)
+                live.update(render(stats, problem, live.console.width), refresh=True)
                 time.sleep(interval)
         except KeyboardInterrupt:
             pass
@@ -46,7 +49,9 @@ def poll() -> tuple[dict[str, Any] | None, str | None]:
     return stats, None
 
 
-def render(stats: dict[str, Any] | None, problem: str | None) -> Any:
+def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) -> Any:
+    from rich import box
+    from rich.columns import Columns
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
@@ -54,18 +59,16 @@ def render(stats: dict[str, Any] | None, problem: str | None) -> Any:
 
     if stats is None:
         return Panel(Text(problem or "", style="red"), title="llmp", title_align="left")
-    summary = Table.grid(padding=(0, 3))
-    for _ in range(6):
-        summary.add_column()
-    summary.add_row(
+    summary = Columns([  # a terminal too narrow for one row of figures gets two
         _figure("req/s", f"{stats['rps']:.2f}"),
         _figure("in flight", str(stats["in_flight"])),
         _figure("errors", f"{stats['error_rate'] * 100:.1f}%"),
         _figure("p50", _ms(stats.get("latency_p50_ms"))),
         _figure("p95", _ms(stats.get("latency_p95_ms"))),
         _figure("requests", f"{stats['requests']:,}"),
-    )
-    providers = Table(title="providers", title_justify="left", expand=True)
+    ], padding=(0, 3))
+    providers = Table(title="providers", title_justify="left", expand=True, box=box.SIMPLE_HEAD,
+                      show_edge=False, pad_edge=False)
     for header in ("provider", "health", "circuit", "last check"):
         providers.add_column(header)
     for provider in stats.get("providers", []):
@@ -77,24 +80,32 @@ def render(stats: dict[str, Any] | None, problem: str | None) -> Any:
             f"[{CIRCUIT_STYLE.get(circuit, '')}]{circuit}[/]",
             _ms(provider.get("check_ms")),
         )
-    recent = Table(title="last requests", title_justify="left", expand=True)
-    for header in ("time", "request", "model", "provider", "status", "latency", "ttft", "tokens", "cost"):
-        recent.add_column(header, no_wrap=True)
+    recent = Table(title="last requests", title_justify="left", expand=True, box=box.SIMPLE_HEAD,
+                   show_edge=False, pad_edge=False)
+    # Figures keep their width and names give way (ellipsis); see NEEDS_WIDTH for the rest.
+    headers = ("time", "model", "provider", "status", "latency", "ttft", "tokens", "cost", "request")
+    shown = [width >= NEEDS_WIDTH.get(header, 0) for header in headers]
+    for header, show in zip(headers, shown, strict=True):
+        if show:
+            figure = header in ("latency", "ttft", "tokens", "cost")
+            recent.add_column(header, justify="right" if figure else "left", overflow="ellipsis",
+                              no_wrap=figure or header in ("time", "status", "request"))
     for entry in stats.get("recent", [])[:10]:
         status = entry["status"]
         style = "green" if status < 400 else "red" if status >= 500 else "yellow"
         tokens = "-" if entry.get("tokens_in") is None else f"{entry['tokens_in']}→{entry['tokens_out']}"
-        recent.add_row(
+        cells = [
             datetime.fromtimestamp(entry["ts"]).strftime("%H:%M:%S"),
-            entry["request_id"],
             entry["model"],
             entry.get("provider") or "-",
             f"[{style}]{status}[/]" + (f" {entry['error_class']}" if entry.get("error_class") else ""),
             _ms(entry.get("latency_ms")),
             _ms(entry.get("ttft_ms")),
             tokens + (" ⇣" if entry.get("streamed") else ""),
-            "-" if entry.get("cost") is None else f"${entry['cost']:.6f}",
-        )
+            "-" if entry.get("cost") is None else money(entry["cost"]),
+            entry["request_id"],
+        ]
+        recent.add_row(*(cell for cell, show in zip(cells, shown, strict=True) if show))
     title = f"llmp {stats.get('base_url', '')}  up {_duration(stats.get('uptime_s'))}"
     window = f"last {stats.get('window_s', 60):.0f}s"
     return Panel(Group(summary, providers, recent), title=title, title_align="left", subtitle=window)
@@ -105,4 +116,7 @@ def _figure(label: str, value: str) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f} ms"
+    """Milliseconds: a tenth of one below 10 (a local model or the mock answers in under one)."""
+    if value is None:
+        return "-"
+    return f"{value:.1f} ms" if value < 10 else f"{value:,.0f} ms"

@@ -81,6 +81,11 @@ def _interpolate(node: Any, loc: tuple[Any, ...], tree: Any, filename: str) -> A
     if isinstance(node, list):
         return [_interpolate(v, (*loc, i), tree, filename) for i, v in enumerate(node)]
     if isinstance(node, str) and "${" in node:
+        if "${" in _VARIABLE.sub("", node):  # `${KEY` or `${1X}`: a typo, never meant literally
+            raise ConfigError(
+                f"{filename}:{_line_of(tree, loc)}: {_dotted(loc)}: malformed variable in {node!r} "
+                "(write ${NAME} or ${NAME:-default})"
+            )
 
         def expand(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,7 @@ from llmp.core.config_schema import LoggingConfig
 from llmp.core.redact import register_secret
 from llmp.daemon.context import RequestContext
 from llmp.daemon.telemetry.access_log import AccessLog
+from llmp.daemon.telemetry.log_queue import Writer
 from llmp.daemon.telemetry.record import finished as finished_record
 from llmp.daemon.telemetry.usage import Tokens
 from tests.daemon.anthropic_fixtures import config, events
@@ -103,6 +106,21 @@ def test_access_line_for_a_non_streamed_request(make_gateway, upstream: FakeUpst
     assert 0 < line["ttft_ms"] <= line["latency_ms"] < 10_000
     assert line["request_id"].startswith("req_")
     assert "fast -> up/gpt-4o-mini 200" in line["msg"]
+
+
+def test_access_line_is_stamped_when_the_request_ended(make_gateway, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not when the writer thread got round to it: a busy writer must not move lines in time."""
+    monkeypatch.setattr(Writer, "pause", 0.5)  # the writer naps after each line it catches up with
+    with json_log(tmp_path / "llmp.log") as log:
+        gateway = make_gateway("providers:\n  mock: {type: mock, models: [mock-1]}\n")
+        before = time.time()
+        gateway.openai().chat.completions.create(model="mock-1", messages=[{"role": "user", "content": "x"}])
+        gateway.wait_idle()
+        after = time.time()
+        [line] = access_lines(log)
+    stamped = datetime.fromisoformat(line["ts"].replace("Z", "+00:00")).timestamp()
+    assert before - 0.001 <= stamped <= after
 
 
 @pytest.mark.parametrize("linger", [0, 30], ids=["prompt-end", "upstream-slow-to-end"])

@@ -1,7 +1,8 @@
 """The `mock` provider: a real provider type for working offline and testing clients.
 
-It echoes the last user message (or answers with a configured reply), streams
-it word by word, and can be told, in config or per request with an extra
+It echoes the last user message (or answers with a configured reply), as JSON
+when `response_format` asks for it, streams it word by word (every choice of
+`n`), and can be told, in config or per request with an extra
 `mock` object in the body, to be slow, to fail with a status, or to call tools.
 """
 
@@ -55,12 +56,11 @@ class MockProvider(Provider):
             )
 
     def _reply(self, request: ChatRequest, settings: MockConfig) -> str:
-        if settings.reply is not None:
-            return settings.reply
-        for message in reversed(request.get("messages") or []):
-            if message.get("role") == "user":
-                return _text_of(message.get("content"))
-        return ""
+        text = settings.reply
+        if text is None:
+            users = (m for m in reversed(request.get("messages") or []) if m.get("role") == "user")
+            text = next((_text_of(m.get("content")) for m in users), "")
+        return _shaped(text, request.get("response_format"))
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         settings = self._settings(request)  # type: ignore[arg-type]
@@ -97,26 +97,34 @@ class MockProvider(Provider):
         base = {"id": _new_id("chatcmpl"), "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": model}
 
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> ChatChunk:
-            choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-            return {**base, "choices": [choice]}  # type: ignore[typeddict-item]
+        choices = range(int(request.get("n") or 1))  # every choice's delta in turn, as OpenAI interleaves
 
-        yield chunk({"role": "assistant", "content": ""})
+        def chunks(delta: dict[str, Any], finish: str | None = None) -> list[ChatChunk]:
+            return [{**base, "choices": [  # type: ignore[typeddict-item]
+                {"index": choice, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+                for choice in choices]
+
+        for event in chunks({"role": "assistant", "content": ""}):
+            yield event
         for piece in _pieces(text, settings.chunk_words) if not tool_calls else []:
             if settings.chunk_delay:
                 await asyncio.sleep(settings.chunk_delay)
-            yield chunk({"content": piece})
+            for event in chunks({"content": piece}):
+                yield event
         for index, call in enumerate(tool_calls):
             head = {"index": index, "id": call["id"], "type": "function",
                     "function": {"name": call["function"]["name"], "arguments": ""}}
-            yield chunk({"tool_calls": [head]})
             arguments = call["function"]["arguments"]
             middle = len(arguments) // 2
-            for part in (arguments[:middle], arguments[middle:]):
-                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": part}}]})
-        yield chunk({}, "tool_calls" if tool_calls else "stop")
+            for delta in (head, *({"index": index, "function": {"arguments": part}}
+                                  for part in (arguments[:middle], arguments[middle:]))):
+                for event in chunks({"tool_calls": [delta]}):
+                    yield event
+        for event in chunks({}, "tool_calls" if tool_calls else "stop"):
+            yield event
         if (request.get("stream_options") or {}).get("include_usage"):
-            yield {**base, "choices": [], "usage": _usage(request, text, 1)}  # type: ignore[typeddict-item]
+            usage = _usage(request, text, len(choices))
+            yield {**base, "choices": [], "usage": usage}  # type: ignore[typeddict-item]
 
     async def completions(self, request: dict[str, Any], model: str) -> dict[str, Any]:
         settings = self._settings(request)
@@ -192,6 +200,35 @@ def _tool_calls(settings: MockConfig) -> list[dict[str, Any]]:
             },
         })
     return calls
+
+
+def _shaped(text: str, response_format: Any) -> str:
+    """The reply as the client asked for it: JSON for `json_object`, the schema's shape for `json_schema`."""
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "json_object":
+        return orjson.dumps({"reply": text}).decode()
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return orjson.dumps(_instance(schema if isinstance(schema, dict) else {}, text)).decode()
+    return text
+
+
+def _instance(schema: dict[str, Any], text: str) -> Any:
+    """A value of the schema's shape: strings carry the reply, other types their plainest value."""
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        return {name: _instance(sub if isinstance(sub, dict) else {}, text)
+                for name, sub in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return []
+    plain = {"integer": 0, "number": 0, "boolean": False, "null": None}
+    return plain.get(kind, text) if isinstance(kind, str) else text
 
 
 def _usage(request: ChatRequest, text: str, choices: int) -> dict[str, int]:

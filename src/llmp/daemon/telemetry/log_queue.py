@@ -43,13 +43,16 @@ class Deferred:
     level: int
     values: tuple[Any, ...]
     render: Callable[[tuple[Any, ...]], dict[str, Any]]  # `msg` first, then the line's fields
+    created: float  # when it was logged: the writer may reach it a moment later
 
     def record(self, fields: dict[str, Any]) -> logging.LogRecord:
         """The rendered line as a standard record, for a handler other than the file (the console)."""
         extra = dict(fields)
         message = extra.pop("msg")
-        return logging.getLogger(self.logger).makeRecord(
+        record = logging.getLogger(self.logger).makeRecord(
             self.logger, self.level, "(deferred)", 0, message, (), None, extra=extra)
+        record.created, record.msecs = self.created, self.created % 1 * 1000
+        return record
 
 
 class _Timestamps:
@@ -94,7 +97,7 @@ class Enqueue(logging.handlers.QueueHandler):
         its fields. The writer redacts its strings as this handler's
         `RedactingFilter` would, and writes it to the file without a record.
         """
-        self.queue.put_nowait(Deferred(logger, level, values, render))
+        self.queue.put_nowait(Deferred(logger, level, values, render, time.time()))
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
@@ -130,16 +133,16 @@ class QuietFile(logging.handlers.RotatingFileHandler):
         except Exception:
             self.handleError(record)
 
-    def write_fields(self, level: int, logger: str, fields: dict[str, Any]) -> bool:
+    def write_fields(self, line: Deferred, fields: dict[str, Any]) -> bool:
         """Write a deferred line straight from its fields, or return False for a record to try it.
 
         The standard path then reports why the line failed (a value JSON
         refuses, a full disk), as it does for any record.
         """
         try:
-            line = json_line(time.time(), logging.getLevelName(level), logger, fields)
+            text = json_line(line.created, logging.getLevelName(line.level), line.logger, fields)
             with self.lock:  # type: ignore[union-attr]
-                self.write(line)
+                self.write(text)
         except Exception:
             return False
         return True
@@ -202,7 +205,7 @@ class Writer(logging.handlers.QueueListener):
         for handler in self.handlers:
             if self.respect_handler_level and line.level < handler.level:
                 continue
-            if isinstance(handler, QuietFile) and handler.write_fields(line.level, line.logger, fields):
+            if isinstance(handler, QuietFile) and handler.write_fields(line, fields):
                 continue
             record = record or line.record(fields)
             handler.handle(record)

@@ -84,7 +84,9 @@ class PriceTable:
                 return self._overrides[name]
         if provider is not None and self._free(provider):
             return FREE
-        for name in (model, model.rsplit("/", 1)[-1]):  # OpenRouter-style "vendor/model" too
+        tail = model.rsplit("/", 1)[-1]  # OpenRouter-style "vendor/model" too
+        # ...whose versions may be dotted where the vendor writes dashes (claude-sonnet-4.5).
+        for name in dict.fromkeys((model, tail, tail.replace(".", "-"))):
             if name in self._shipped:
                 return self._shipped[name]
             for stem, price in self._stems:

@@ -1,0 +1,35 @@
+"""The short-lived CLI stays light: the daemon's imports never load for `--help` or `status`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.support.cli import llmp_env
+
+# The daemon's server and client, the OS keyring, the metrics library: each costs 100 ms or more.
+DAEMON_ONLY = ("aiohttp", "keyring", "prometheus_client", "llmp.daemon")
+
+
+def imported(*args: str) -> set[str]:
+    """Every module `llmp ARGS` imports, from Python's own import-time report."""
+    process = subprocess.run([sys.executable, "-X", "importtime", "-m", "llmp", *args],
+                             capture_output=True, text=True, timeout=60, env=llmp_env())
+    assert "Traceback" not in process.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in process.stderr.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["status"], ["status", "--json"],
+                                  ["stop"], ["logs", "-n", "1"], ["usage"], ["start", "--help"]])
+def test_cli_commands_leave_the_daemons_imports_alone(args: list[str]) -> None:
+    modules = imported(*args)
+    assert "llmp.cli.app" in modules  # the report is real: the CLI itself shows up
+    heavy = sorted(m for m in modules if any(m == name or m.startswith(name + ".") for name in DAEMON_ONLY))
+    assert heavy == []
+
+
+def test_help_does_not_load_the_http_client() -> None:
+    assert not {m for m in imported("--help") if m.split(".")[0] in ("httpx", "httpcore")}
