@@ -14,7 +14,7 @@ from llmp.daemon.api import (
     openai_routes,
     openapi,
 )
-from llmp.daemon.middleware import guard
+from llmp.daemon.middleware import make_guard
 from llmp.daemon.runtime import RUNTIME, Runtime
 from llmp.daemon.security.screen import install_security
 from llmp.daemon.telemetry import hub as telemetry
@@ -22,10 +22,11 @@ from llmp.daemon.telemetry import hub as telemetry
 
 def build_app(runtime: Runtime) -> web.Application:
     max_body = runtime.config.server.limits.max_body_bytes
-    app = web.Application(middlewares=[guard], client_max_size=max_body)
+    app = web.Application(client_max_size=max_body)
     app[RUNTIME] = runtime
     app[admin.SHUTDOWN] = asyncio.Event()
-    install_security(app, runtime)
+    security = install_security(app, runtime)
+    app.middlewares.append(make_guard(runtime.config.server, security))  # first: outermost
     telemetry.install(app, runtime)  # logs, metrics, usage ledger, live stats
     admin.add_routes(app)
     admin_keys.add_routes(app)

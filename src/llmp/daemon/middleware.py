@@ -20,18 +20,20 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from llmp.core.config_schema import ServerConfig
 from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
 from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
 from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
-from llmp.daemon.runtime import REQUEST_ID, RUNTIME
-from llmp.daemon.security.policy import SECURITY
+from llmp.daemon.runtime import REQUEST_ID
+from llmp.daemon.security.policy import Security
 from llmp.daemon.security.screen import read_body, screen
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 log = logging.getLogger("llmp.daemon")
 http_log = logging.getLogger("llmp.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
@@ -47,7 +49,7 @@ def _error(
     )
 
 
-def _host_allowed(request: web.Request) -> bool:
+def _host_allowed(request: web.Request, server: ServerConfig) -> bool:
     host = (request.host or "").lower()
     if host.startswith("["):
         name = host[: host.find("]") + 1]
@@ -55,44 +57,46 @@ def _host_allowed(request: web.Request) -> bool:
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
     if name in LOOPBACK_NAMES or name.startswith("127."):
         return True
-    server = request.app[RUNTIME].config.server
     allowed = {h.lower() for h in server.allowed_hosts}
     return name == server.host.lower() or name in allowed or "*" in allowed
 
 
-@web.middleware
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
-    request[REQUEST_ID] = request_id
-    REQUEST_ID_VAR.set(request_id)
-    if http_log.isEnabledFor(logging.DEBUG):
-        http_log.debug("%s %s", request.method, request.path)
-    if not _host_allowed(request):
-        return _error(403, "Host header not allowed", "permission_error", request_id)
-    if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
-        request.app[SECURITY].failures.record(
-            path=request.path, remote=request.remote, reason="admin token"
-        )
-        return _error(401, "admin token missing or wrong", "authentication_error", request_id)
-    try:
-        refusal = screen(request)
-        if refusal is None and request.can_read_body:
-            refusal = await read_body(request)
-        if refusal is not None:
-            return refusal
-        response = await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        message = exc.reason
-        if exc.status == 413:
-            message = "The request body is too large."
-        kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
-        return _error(exc.status, message, kind, request_id, request.path)
-    except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
-        return _error(500, "internal error in llmp (see its log)", "server_error", request_id,
-                      request.path)
-    if not response.prepared and "x-request-id" not in response.headers:
-        response.headers["x-request-id"] = request_id
-    return response
+def make_guard(server: ServerConfig, security: Security) -> Middleware:
+    """The guard for one application, with its settings at hand rather than looked up per request."""
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
+        request[REQUEST_ID] = request_id
+        REQUEST_ID_VAR.set(request_id)
+        if http_log.isEnabledFor(logging.DEBUG):
+            http_log.debug("%s %s", request.method, request.path)
+        if not _host_allowed(request, server):
+            return _error(403, "Host header not allowed", "permission_error", request_id)
+        if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
+            security.failures.record(path=request.path, remote=request.remote, reason="admin token")
+            return _error(401, "admin token missing or wrong", "authentication_error", request_id)
+        try:
+            refusal = screen(request, security)
+            if refusal is None and request.can_read_body:
+                refusal = await read_body(request, server.limits.read_timeout)
+            if refusal is not None:
+                return refusal
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            message = exc.reason
+            if exc.status == 413:
+                message = "The request body is too large."
+            kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
+            return _error(exc.status, message, kind, request_id, request.path)
+        except Exception:
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+            return _error(500, "internal error in llmp (see its log)", "server_error", request_id,
+                          request.path)
+        if not response.prepared and "x-request-id" not in response.headers:
+            response.headers["x-request-id"] = request_id
+        return response
+
+    return guard

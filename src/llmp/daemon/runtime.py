@@ -42,6 +42,9 @@ class Runtime:
         self.requests_total = 0
         self.in_flight = 0
         self.observers: list[RequestObserver] = []
+        #: Clients must present a key or token (`server.auth`): each request is then admitted
+        #: against its client's models and limits.
+        self.client_auth = self.config.server.auth.enabled
         self.metrics = Metrics(in_flight=lambda: self.in_flight)  # /metrics; routing reports here too
         self.providers: dict[str, Provider] = {
             name: adapter_for(spec.type or "openai")(name, spec)

@@ -13,9 +13,10 @@ from llmp.daemon.api.dispatch import error_response, serve
 from llmp.daemon.api.validation import parse_json_object
 from llmp.daemon.errors import ClientError
 from llmp.daemon.providers.anthropic import CLIENT_BETA
+from llmp.daemon.runtime import RUNTIME, Runtime
 
 
-def _endpoint(operation: str, count_only: bool) -> Callable[[web.Request], Any]:
+def _endpoint(runtime: Runtime, operation: str, count_only: bool) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
             body = parse_json_object(await request.read())
@@ -26,7 +27,7 @@ def _endpoint(operation: str, count_only: bool) -> Callable[[web.Request], Any]:
             body.pop("stream", None)  # counting has no stream form
         token = CLIENT_BETA.set(request.headers.get("anthropic-beta"))
         try:
-            return await serve(request, ANTHROPIC, operation, body)
+            return await serve(request, runtime, ANTHROPIC, operation, body)
         finally:
             CLIENT_BETA.reset(token)  # a keep-alive connection may serve its next request in this task
 
@@ -34,6 +35,7 @@ def _endpoint(operation: str, count_only: bool) -> Callable[[web.Request], Any]:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(PATH_PREFIX, _endpoint("chat", count_only=False))
+    runtime = app[RUNTIME]
+    app.router.add_post(PATH_PREFIX, _endpoint(runtime, "chat", count_only=False))
     # Only an Anthropic provider can count; any other answers a 400 in Anthropic's shape.
-    app.router.add_post(PATH_PREFIX + "/count_tokens", _endpoint("count_tokens", count_only=True))
+    app.router.add_post(PATH_PREFIX + "/count_tokens", _endpoint(runtime, "count_tokens", count_only=True))

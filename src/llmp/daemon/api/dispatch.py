@@ -31,7 +31,7 @@ from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.routing.rate_limit import estimate_tokens
 from llmp.daemon.routing.resolver import Target
-from llmp.daemon.runtime import REQUEST_ID, RUNTIME, Runtime
+from llmp.daemon.runtime import REQUEST_ID, Runtime
 from llmp.daemon.security.policy import admit
 
 JSON = "application/json"
@@ -48,9 +48,8 @@ class Outcome:
 
 
 async def serve(
-    request: web.Request, fmt: InboundFormat, operation: str, body: dict[str, Any]
+    request: web.Request, runtime: Runtime, fmt: InboundFormat, operation: str, body: dict[str, Any]
 ) -> web.StreamResponse:
-    runtime = request.app[RUNTIME]
     stream = bool(body.get("stream", False))
     ctx = RequestContext(
         request_id=request[REQUEST_ID],
@@ -62,7 +61,8 @@ async def serve(
     )
     runtime.started(ctx)
     try:
-        admit(request, ctx)
+        if runtime.client_auth:
+            admit(request, ctx)
         route = runtime.resolver.resolve(body["model"])
         ctx.alias = route.alias
 

@@ -16,20 +16,21 @@ from llmp.daemon.api.validation import (
     validate_embedding,
 )
 from llmp.daemon.errors import ClientError
-from llmp.daemon.runtime import RUNTIME
+from llmp.daemon.runtime import RUNTIME, Runtime
 
 
 def _endpoint(
-    operation: str, validate: Callable[[dict[str, Any]], None]
+    runtime: Runtime, operation: str, validate: Callable[[dict[str, Any]], None]
 ) -> Callable[[web.Request], Any]:
+    max_depth = runtime.config.server.limits.max_json_depth
+
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            limits = request.app[RUNTIME].config.server.limits
-            body = parse_json_object(await request.read(), limits.max_json_depth)
+            body = parse_json_object(await request.read(), max_depth)
             validate(body)
         except ClientError as error:
             return error_response(request, OPENAI, error)
-        return await serve(request, OPENAI, operation, body)
+        return await serve(request, runtime, OPENAI, operation, body)
 
     return handler
 
@@ -55,8 +56,9 @@ async def get_model(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/chat/completions", _endpoint("chat", validate_chat))
-    app.router.add_post("/v1/completions", _endpoint("completions", validate_completion))
-    app.router.add_post("/v1/embeddings", _endpoint("embeddings", validate_embedding))
+    runtime = app[RUNTIME]
+    app.router.add_post("/v1/chat/completions", _endpoint(runtime, "chat", validate_chat))
+    app.router.add_post("/v1/completions", _endpoint(runtime, "completions", validate_completion))
+    app.router.add_post("/v1/embeddings", _endpoint(runtime, "embeddings", validate_embedding))
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/v1/models/{name:.+}", get_model)

@@ -44,9 +44,8 @@ def _preflight(request: web.Request, origin: str) -> web.Response:
     })
 
 
-def screen(request: web.Request) -> web.StreamResponse | None:
+def screen(request: web.Request, security: Security) -> web.StreamResponse | None:
     """The answer to a request refused for its origin or its credentials (or a preflight)."""
-    security = request.app[SECURITY]
     if "Origin" in request.headers:
         origin = _cors_origin(request)
         if origin is None:
@@ -65,13 +64,13 @@ def screen(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
-async def read_body(request: web.Request) -> web.StreamResponse | None:
-    """Read the body in time, or the answer to a client that trickles it."""
+async def read_body(request: web.Request, timeout: float) -> web.StreamResponse | None:
+    """Read the body within `timeout` seconds, or the answer to a client that trickles it."""
     if request.content.is_eof():  # the whole body is here (the usual case): no timer needed
         await request.read()
         return None
     try:
-        await within(request.app[SECURITY].server.limits.read_timeout, request.read())
+        await within(timeout, request.read())
     except asyncio.TimeoutError:
         late = refuse(request, 408, "The request body did not arrive in time.",
                       "invalid_request_error", code="request_timeout")

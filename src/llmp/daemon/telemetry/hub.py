@@ -8,14 +8,13 @@ and the ledger are written from their own threads. `install` is the single call 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
-from llmp.daemon.middleware import Handler
+from llmp.daemon.middleware import Handler, Middleware
 from llmp.daemon.runtime import REQUEST_ID, Runtime
 from llmp.daemon.telemetry import metrics as metrics_module
 from llmp.daemon.telemetry.access_log import AccessLog
@@ -27,7 +26,6 @@ from llmp.daemon.telemetry.record import finished
 from llmp.daemon.telemetry.usage import tokens_for
 
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 class Telemetry:
