@@ -82,7 +82,7 @@ def usage_from_body(body: bytes) -> dict[str, Any] | None:
 
 def tokens_for(ctx: RequestContext) -> Tokens | None:
     """What this request used: reported if the provider said, estimated if it answered without saying."""
-    reported = normalize(ctx.usage)
+    reported = None if ctx.usage is None else normalize(ctx.usage)
     if reported is None and ctx.response_body:
         reported = normalize(usage_from_body(ctx.response_body))
     if reported is not None:
