@@ -23,7 +23,8 @@ class AccessLog:
             return
         values = (ctx.request_id, ctx.inbound, ctx.operation, ctx.requested_model, ctx.alias,
                   ctx.provider, ctx.model, ctx.status, ctx.error_kind, ctx.latency,
-                  ctx.time_to_first_byte, tokens, cost, ctx.attempts, ctx.stream, ctx.client_key)
+                  ctx.time_to_first_byte, tokens, cost, ctx.attempts, ctx.stream, ctx.client_key,
+                  ctx.failures or None)
         queue = installed()
         if queue is not None:
             queue.defer(log.name, logging.INFO, values, _line)
@@ -35,9 +36,9 @@ class AccessLog:
 def _line(values: tuple[Any, ...]) -> dict[str, Any]:
     """The access line's message and fields, from the values `request_finished` took."""
     (request_id, inbound, operation, requested_model, alias, provider, model, status, error_kind,
-     latency, ttfb, tokens, cost, attempts, stream, client_key) = values
+     latency, ttfb, tokens, cost, attempts, stream, client_key, failures) = values
     latency_ms = round(latency * 1000, 2) if latency is not None else None
-    summary = _summary(tokens, cost, stream, attempts, error_kind)
+    summary = _summary(tokens, cost, stream, attempts, error_kind, failures)
     return {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
                f"{latency_ms}ms{summary}",
@@ -60,12 +61,17 @@ def _line(values: tuple[Any, ...]) -> dict[str, Any]:
         "attempts": attempts,
         "streamed": stream,
         "client_key": client_key,
+        "failures": failures,
     }
 
 
 def _summary(tokens: Tokens | None, cost: float | None, stream: bool, attempts: int,
-             error_kind: str | None) -> str:
-    """The rest of the readable line: tokens, cost, how it went."""
+             error_kind: str | None, failures: list[str] | None) -> str:
+    """The rest of the readable line: tokens, cost, how it went.
+
+    Failed attempts are named with their class even when a later one succeeded:
+    a request that was served only after a fail-over says why it needed one.
+    """
     parts = []
     if tokens is not None:
         parts.append(f"{tokens.input}->{tokens.output} tok" + ("~" if tokens.estimated else ""))
@@ -77,4 +83,6 @@ def _summary(tokens: Tokens | None, cost: float | None, stream: bool, attempts: 
         parts.append(f"{attempts} attempts")
     if error_kind:
         parts.append(error_kind)
+    if failures:
+        parts.append(f"[failed: {', '.join(failures)}]")
     return (" " + " ".join(parts)) if parts else ""
