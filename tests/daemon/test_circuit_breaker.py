@@ -15,6 +15,8 @@ import openai
 import pytest
 from aiohttp import web
 
+from llmp.daemon.providers.mock import MockProvider
+from llmp.daemon.providers.registry import BUILTIN
 from tests.daemon.routing_support import (
     MODEL,
     ask,
@@ -276,3 +278,40 @@ def test_recovery_time_grows_while_probes_fail_and_resets_once_one_succeeds(
     bad.always(fail(500))
     assert ask(client) == "good"
     assert report(gateway)["bad"]["circuit"]["next_probe_in"] == 30  # back to the configured time
+
+
+class StreamsOnly(MockProvider):
+    """A mock whose upstream answers chat only as a stream, as some adapters' upstreams do."""
+
+    streams_only = True
+    streamed: list[dict] = []
+
+    async def chat(self, request, model):  # type: ignore[no-untyped-def]
+        raise AssertionError("a streams-only provider was asked for a whole answer")
+
+    async def chat_stream(self, request, model):  # type: ignore[no-untyped-def]
+        StreamsOnly.streamed.append(dict(request))
+        return await super().chat_stream(request, model)
+
+
+def test_health_check_of_a_streams_only_provider_streams(
+    make_gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(BUILTIN, "mock", StreamsOnly)
+    monkeypatch.setattr(StreamsOnly, "streamed", [])
+    clock = ManualClock()
+    config = """
+defaults:
+  health_check: {interval: 5}
+providers:
+  s:
+    type: mock
+    models: [mock-1]
+"""
+    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    health_round(gateway, clock, 5)
+    assert [(r["model"], r["max_tokens"], r["stream"]) for r in StreamsOnly.streamed] == [
+        ("mock-1", 1, True)]
+    states = report(gateway)
+    assert states["s"]["last_check_ok"] is True
+    assert states["s"]["state"] == "healthy"
