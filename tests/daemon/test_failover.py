@@ -77,7 +77,7 @@ FAULTS = {
 # How each fault is classified, as recorded with the request.
 KINDS = {
     "500": "server_error", "503": "overloaded", "429-retry-after": "rate_limited",
-    "hang": "timeout (total_timeout)", "drop": "incomplete", "cut-mid-body": "incomplete",
+    "hang": "timeout (total_timeout)", "drop": "connection", "cut-mid-body": "incomplete",
 }
 
 
@@ -111,19 +111,27 @@ def test_non_streaming_faults_fail_over(make_gateway, make_upstream, fault: str)
     assert (ctx.provider, ctx.attempts, ctx.status) == ("good", 3, 200)
 
 
-def test_connection_refused_fails_over(make_gateway, make_upstream) -> None:
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_connection_refused_fails_over(make_gateway, make_upstream, streamed: bool) -> None:
     good = make_upstream().always(healthy())
     clock = ManualClock()
     gateway = gateway_for(make_gateway, closed_port_url(), good.url, clock=clock)
     finished = Finished()
     gateway.runtime.observers.append(finished)
     answer = gateway.openai().chat.completions.with_raw_response.create(
-        model="smart", messages=[{"role": "user", "content": "x"}])
+        model="smart", stream=streamed, messages=[{"role": "user", "content": "x"}])
     assert answer.headers["x-llmp-provider"] == "good"
     assert answer.headers["x-llmp-attempts"] == "3"
+    if streamed:
+        text = "".join(e.choices[0].delta.content or "" for e in answer.parse() if e.choices)
+    else:
+        text = answer.parse().choices[0].message.content
+    assert text == "fine"
+    assert len(clock.slept) == 1
     ctx_failures = gateway.runtime.router.stats.get("bad").summary(clock.now())
     assert ctx_failures["error_rate_5m"] == 1.0
     assert "cannot connect" in ctx_failures["last_error"]
+    wait_until(lambda: len(finished.contexts) == 1)
     assert finished.contexts[0].failures == [f"bad/{MODEL}: connection"] * 2
 
 
@@ -142,6 +150,11 @@ STREAM_FAULTS = {
     "empty-stream": lambda: stream([], status=200),
     "cut-before-first-event": lambda: stream(STREAM_EVENTS, drop_after=0),
     "no-first-token": headers_then_silence,
+}
+
+STREAM_KINDS = {
+    "hang": "timeout (first_token_timeout)", "no-first-token": "timeout (first_token_timeout)",
+    "empty-stream": "incomplete", "cut-before-first-event": "incomplete",
 }
 
 
@@ -164,8 +177,8 @@ def test_streaming_faults_before_first_byte_fail_over(make_gateway, make_upstrea
     assert bad.count("/chat/completions") == 2
     assert good.count("/chat/completions") == 1
     wait_until(lambda: len(finished.contexts) == 1)
-    if fault in ("hang", "no-first-token"):
-        assert finished.contexts[0].failures == [f"bad/{MODEL}: timeout (first_token_timeout)"] * 2
+    kind = STREAM_KINDS.get(fault) or KINDS[fault]
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: {kind}"] * 2
 
 
 def test_stream_failure_after_first_byte_is_an_error_event(make_gateway, make_upstream) -> None:

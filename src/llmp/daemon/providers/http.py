@@ -93,7 +93,7 @@ class UpstreamHTTP:
                 code="first_token_timeout" if stream else "total_timeout",
             ) from exc
         except aiohttp.ClientError as exc:
-            raise transport_error(self.provider, exc) from exc
+            raise transport_error(self.provider, exc, answered=False) from exc
         if response.status < 400:
             return response
         try:
@@ -182,13 +182,24 @@ def incomplete_stream(provider: str) -> UpstreamError:
     )
 
 
-def transport_error(provider: str, exc: BaseException) -> UpstreamError:
-    """Name a transport failure without echoing anything but its class and the provider."""
+def transport_error(provider: str, exc: BaseException, *, answered: bool = True) -> UpstreamError:
+    """Name a transport failure without echoing anything but its class and the provider.
+
+    A connection closed before any answer began is a reset connection; closed
+    once the answer was under way, it cut that answer short (incomplete).
+    """
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         connect = isinstance(exc, aiohttp.ConnectionTimeoutError)
         return UpstreamError(
             ErrorKind.TIMEOUT, f"provider '{provider}' timed out", status=504, provider=provider,
             code="connect_timeout" if connect else "total_timeout",
+        )
+    if isinstance(exc, aiohttp.ServerDisconnectedError) and not answered:
+        return UpstreamError(
+            ErrorKind.CONNECTION,
+            f"provider '{provider}' closed the connection without answering",
+            status=502,
+            provider=provider,
         )
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
         return UpstreamError(
