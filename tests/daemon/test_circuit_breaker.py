@@ -315,3 +315,35 @@ providers:
     states = report(gateway)
     assert states["s"]["last_check_ok"] is True
     assert states["s"]["state"] == "healthy"
+
+
+def test_a_request_waiting_for_a_probe_in_flight_goes_as_soon_as_it_succeeds(
+    make_gateway, make_upstream
+) -> None:
+    """Every circuit is half-open with its probe out: the next request waits for the probe's
+    verdict, not for a whole recovery time (the clock never moves in this test)."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return await healthy()(request)
+
+    upstream = make_upstream().always(fail(500))
+    clock = ManualClock()
+    config = "providers:\n" + provider_yaml("only", upstream.url, USER_TRAFFIC_ONLY.replace(
+        "half_open_requests: 2", "half_open_requests: 1"))
+    gateway = make_gateway(config, clock=clock)  # waits go through the clock: they really wait
+    client = gateway.openai()
+    with pytest.raises(openai.InternalServerError):
+        ask(client, f"only/{MODEL}")
+    clock.advance(30)
+    upstream.always(held)
+    with ThreadPoolExecutor(2) as pool:
+        probe = pool.submit(ask, gateway.openai(), f"only/{MODEL}")
+        wait_until(lambda: upstream.count("/chat/completions") == 2)
+        waiting = pool.submit(ask, gateway.openai(), f"only/{MODEL}")
+        wait_until(lambda: clock.waiting == 1)  # parked until the probe's verdict
+        upstream._server.call_soon(release.set)  # type: ignore[union-attr]
+        assert (probe.result(10), waiting.result(10)) == ("only", "only")
+    assert upstream.count("/chat/completions") == 3
+    assert clock.waiting == 0
