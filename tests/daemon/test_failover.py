@@ -31,7 +31,7 @@ from tests.daemon.routing_support import (
     wait_until,
 )
 from tests.support.clock import ManualClock
-from tests.support.fake_upstream import drop, fail, hang, stream
+from tests.support.fake_upstream import drop, fail, hang, reply, stream
 
 RETRY_ONCE = "retry: {attempts: 1, backoff: 0.2, max_backoff: 4}"
 SHORT_TIMEOUTS = "timeout: {connect: 1, first_token: 0.3, total: 0.3}"
@@ -109,6 +109,23 @@ def test_non_streaming_faults_fail_over(make_gateway, make_upstream, fault: str)
     [ctx] = finished.contexts
     assert ctx.failures == [f"bad/{MODEL}: {KINDS[fault]}"] * 2
     assert (ctx.provider, ctx.attempts, ctx.status) == ("good", 3, 200)
+
+
+@pytest.mark.parametrize("body", [b'{"id": "chatcmpl-1", "choices": [{"index": 0, "mess', b"",
+                                  b"<html><body>502 Bad Gateway</body></html>", b"OK"],
+                         ids=["cut-cleanly", "empty", "html", "text"])
+def test_a_200_without_a_whole_json_answer_fails_over(make_gateway, make_upstream,
+                                                      body: bytes) -> None:
+    """Framing cannot tell these from an answer (the length matches what was sent): the
+    body itself must be a whole JSON object, or the answer never reaches the client."""
+    bad, good = make_upstream().always(reply(body)), make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = gateway_for(make_gateway, bad.url, good.url, clock=clock)
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
+    assert ask(gateway.openai()) == "good"
+    assert bad.count("/chat/completions") == 2
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: incomplete"] * 2
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])

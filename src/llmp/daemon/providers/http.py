@@ -147,13 +147,23 @@ async def _discard_rest(content: aiohttp.StreamReader) -> None:
 
 
 async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:
-    """The whole body of a successful response; a cut or timed-out body is an `UpstreamError`."""
+    """The whole body of a successful JSON answer; a cut or timed-out body is an `UpstreamError`.
+
+    HTTP framing (Content-Length, chunked) already reports a body cut short.
+    What it cannot see is a body delimited by closing the connection, or a 200
+    with nothing, an HTML page or plain text in it: looking at the body's two
+    ends catches those for nearly nothing, where a full parse of every relayed
+    answer would not be (the translating path parses it anyway).
+    """
     try:
-        return await response.read()
+        body = await response.read()
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise transport_error(provider, exc) from exc
     finally:
         response.release()
+    if body.rstrip()[-1:] != b"}" or body.lstrip()[:1] != b"{":
+        raise _not_an_object(provider)
+    return body
 
 
 def json_object(payload: bytes, provider: str) -> dict[str, Any]:
@@ -163,23 +173,21 @@ def json_object(payload: bytes, provider: str) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        raise UpstreamError(
-            ErrorKind.INCOMPLETE,
-            f"provider '{provider}' sent an answer that is not a complete JSON object",
-            status=502,
-            provider=provider,
-        )
+        raise _not_an_object(provider)
     return data
 
 
-def incomplete_stream(provider: str) -> UpstreamError:
-    """A stream that ended without the provider's terminal event: never a clean ending."""
-    return UpstreamError(
-        ErrorKind.INCOMPLETE,
-        f"provider '{provider}' ended the stream before it was finished",
-        status=502,
-        provider=provider,
-    )
+def _not_an_object(provider: str) -> UpstreamError:
+    return incomplete_stream(provider, "sent an answer that is not a complete JSON object")
+
+
+def incomplete_stream(
+    provider: str, what: str = "ended the stream before it was finished"
+) -> UpstreamError:
+    """An answer that ended without the provider's terminal event (or closing brace): never
+    a clean ending."""
+    return UpstreamError(ErrorKind.INCOMPLETE, f"provider '{provider}' {what}", status=502,
+                         provider=provider)
 
 
 def transport_error(provider: str, exc: BaseException, *, answered: bool = True) -> UpstreamError:
