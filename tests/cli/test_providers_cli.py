@@ -104,6 +104,32 @@ def test_health_check_probes_now(pair) -> None:
     assert report["bad"]["state"] == "down"
 
 
+def test_health_check_probes_an_open_circuit_now(pair) -> None:
+    """`--check` is a person asking: it probes at once, without waiting out the recovery time
+    (the clock never moves here), and a failed check does not lengthen that time."""
+    gateway, bad, _good = pair
+    assert ask(gateway) == "good"
+
+    def checked() -> dict:
+        result = runner.invoke(app, ["providers", "health", "--check", "--json"])
+        assert result.exit_code == 0, result.output
+        return {p["name"]: p for p in json.loads(result.output)["providers"]}["bad"]
+
+    still_down = checked()
+    assert bad.count("/models") == 1
+    assert bad.count("/chat/completions") == 2  # the user's request, the open deployment's probe
+    assert (still_down["last_check_ok"], still_down["circuit"]) == (
+        False, {"state": "open", "next_probe_in": 30.0})
+    bad.always(healthy())
+    back = checked()
+    assert bad.count("/models") == 2
+    assert bad.count("/chat/completions") == 3
+    assert (back["last_check_ok"], back["circuit"]) == (True, {"state": "closed"})
+    assert back["state"] == "degraded"  # closed, but its one request of the last 5 minutes failed
+    assert back["deployments"][0]["circuit"] == {"state": "closed"}
+    assert ask(gateway) == "bad"
+
+
 def test_health_watch_refreshes_until_interrupted(pair, monkeypatch: pytest.MonkeyPatch) -> None:
     import llmp.cli.providers as providers_cli
 
