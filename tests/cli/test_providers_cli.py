@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -89,8 +90,14 @@ def test_health_json_and_table(pair) -> None:
     assert report["good"]["latency_p50"] is not None
     table = runner.invoke(app, ["providers", "health"], env={"COLUMNS": "200"})
     assert table.exit_code == 0
-    assert "open (30s)" in table.output
-    assert "fake upstream failure 500" in table.output
+    rows = [re.split(r"\s{2,}", line.strip()) for line in table.output.splitlines() if line.strip()]
+    assert rows[0] == ["provider", "state", "circuit", "p50", "p95", "ttft", "errors 5m", "requests",
+                       "last check", "last error"]
+    assert rows[1] == ["bad", "down", "open (30s)", "-", "-", "-", "100%", "1", "-",
+                       "fake upstream failure 500"]
+    assert rows[2][:3] == [MODEL, "down", "open (30s)"]  # the deployment, under its provider
+    assert rows[3][:2] == ["good", "healthy"] and rows[3][3].endswith(" ms")
+    assert rows[3][6:8] == ["0%", "1"]
 
 
 def test_health_check_probes_now(pair) -> None:
