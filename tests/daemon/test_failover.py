@@ -10,9 +10,12 @@ clock, so the waits are asserted, not slept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
+import socket
 import time
+from collections.abc import Iterator
 
 import httpx
 import openai
@@ -126,6 +129,40 @@ def test_a_200_without_a_whole_json_answer_fails_over(make_gateway, make_upstrea
     assert ask(gateway.openai()) == "good"
     assert bad.count("/chat/completions") == 2
     assert finished.contexts[0].failures == [f"bad/{MODEL}: incomplete"] * 2
+
+
+@pytest.fixture
+def unanswered_url() -> Iterator[str]:
+    """A loopback listener whose accept queue is full: new connections are never set up."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        waiting = [socket.socket() for _ in range(3)]
+        for queued in waiting:
+            queued.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                queued.connect(address)
+        yield f"http://127.0.0.1:{address[1]}"
+        for queued in waiting:
+            queued.close()
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_connect_timeout_fails_over(make_gateway, make_upstream, unanswered_url: str,
+                                    streamed: bool) -> None:
+    good = make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = gateway_for(make_gateway, unanswered_url, good.url, clock=clock,
+                          bad_extra="timeout: {connect: 0.3, first_token: 5, total: 10}")
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
+    answer = gateway.openai().chat.completions.with_raw_response.create(
+        model="smart", stream=streamed, messages=[{"role": "user", "content": "x"}])
+    assert answer.headers["x-llmp-provider"] == "good"
+    answer.parse()
+    wait_until(lambda: len(finished.contexts) == 1)
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: timeout (connect_timeout)"] * 2
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])

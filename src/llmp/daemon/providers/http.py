@@ -84,6 +84,8 @@ class UpstreamHTTP:
         sending = self.session.request(method, url, data=body, headers=all_headers)
         try:
             response = await (within(wait, sending) if stream else sending)
+        except aiohttp.ConnectionTimeoutError as exc:  # before its base class, TimeoutError
+            raise transport_error(self.provider, exc, answered=False) from exc
         except asyncio.TimeoutError as exc:
             raise UpstreamError(
                 ErrorKind.TIMEOUT,
