@@ -200,14 +200,15 @@ class Router:
                 raise last or self._nothing_usable(route, ctx)
             probes = [b.wait for b in blocked if not b.rate_limited]
             if probes and waits < MAX_PROBE_WAITS and self.clock.now() + min(probes) < deadline:
-                waits += 1
-                await self._wait_for_probe(min(probes))
+                if not await self._wait_for_probe(min(probes)):
+                    waits += 1  # only a wait that ran out counts: any circuit's move wakes all
                 pending = [b.target for b in blocked]
                 continue
             raise self._all_blocked(route, blocked, last)
 
-    async def _wait_for_probe(self, seconds: float) -> None:
-        """Sleep until a circuit may admit again: `seconds`, or sooner if one changes state."""
+    async def _wait_for_probe(self, seconds: float) -> bool:
+        """Sleep until a circuit may admit again: `seconds`, or sooner if one changes state
+        (then True)."""
         changed = asyncio.get_running_loop().create_future()
         self._probe_waiters.add(changed)
         sleeping = asyncio.ensure_future(self.sleep(seconds))
@@ -216,6 +217,7 @@ class Router:
         finally:
             self._probe_waiters.discard(changed)
             sleeping.cancel()
+        return changed.done()
 
     def _circuit_moved(self, breaker: CircuitBreaker, old: State, new: State) -> None:
         waiters, self._probe_waiters = self._probe_waiters, set()
