@@ -105,6 +105,31 @@ defaults:
     assert first.count("/v1/messages") == 1 and second.count("/v1/messages") == 1
 
 
+def test_spent_credit_fails_over_without_retrying(make_gateway, make_upstream) -> None:
+    """Anthropic says so with a 400; the request is fine, so another provider may serve it."""
+    first, second = make_upstream(), make_upstream()
+    first.always(fail(400, {"type": "error", "error": {
+        "type": "invalid_request_error",
+        "message": "Your credit balance is too low to access the Anthropic API. Please go to "
+                   "Plans & Billing to upgrade or purchase credits."}}))
+    second.always(reply(load("response_text.json")))
+    gateway = make_gateway(config(first.url, f"""  backup:
+    type: anthropic
+    base_url: {second.url}
+    api_key: sk-ant-backup
+    models: [claude-sonnet-4-5-20250929]
+models:
+  sonnet: [claude/claude-sonnet-4-5-20250929, backup/claude-sonnet-4-5-20250929]
+defaults:
+  retry: {{attempts: 2}}
+"""))
+    answer = gateway.anthropic().messages.with_raw_response.create(
+        model="sonnet", max_tokens=100, messages=[{"role": "user", "content": "x"}])
+    assert answer.headers["x-llmp-provider"] == "backup"
+    assert answer.parse().content[0].text == "Hello! How can I help you today?"
+    assert first.count("/v1/messages") == 1 and second.count("/v1/messages") == 1
+
+
 def test_relayed_stream_cut_mid_way_ends_with_error_event(make_gateway, upstream: FakeUpstream) -> None:
     # Paced, so what was sent before the cut is read before the cut (a reset discards unread data).
     upstream.always(stream(events("stream_text.sse"), drop_after=5, delay=0.05))

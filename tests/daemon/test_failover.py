@@ -310,6 +310,27 @@ def test_request_errors_are_not_retried(make_gateway, make_upstream, status, bod
     assert clock.slept == []
 
 
+def test_spent_quota_fails_over_without_retrying_and_opens_the_circuit(
+    make_gateway, make_upstream
+) -> None:
+    """OpenAI's 429 `insufficient_quota` is no rate limit: waiting does not bring credit back."""
+    quota = {"error": {"message": "You exceeded your current quota, please check your plan and "
+                                  "billing details.", "type": "insufficient_quota", "param": None,
+                       "code": "insufficient_quota"}}
+    bad, good = make_upstream().always(fail(429, quota)), make_upstream().always(healthy())
+    clock = ManualClock()
+    defaults = "retry: {attempts: 2}\ncircuit_breaker: {failure_threshold: 2}"
+    gateway = gateway_for(make_gateway, bad.url, good.url, clock=clock, defaults=defaults)
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
+    client = gateway.openai()
+    assert [ask(client) for _ in range(4)] == ["good"] * 4
+    assert clock.slept == []
+    assert bad.count("/chat/completions") == 2  # once per request, then its circuit opened
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: quota (insufficient_quota)"]
+    assert gateway.runtime.router.breakers.get("bad", MODEL).state.value == "open"
+
+
 def test_auth_failure_marks_provider_unauthorized_until_key_changes(
     make_gateway, make_upstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:

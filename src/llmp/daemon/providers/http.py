@@ -236,6 +236,10 @@ def transport_error(provider: str, exc: BaseException, *, answered: bool = True)
 def kind_for_status(status: int, message: str = "", code: str | None = None) -> ErrorKind:
     """Classify an HTTP error answer; the body refines what the status alone cannot tell."""
     text = f"{code or ''} {message}".lower()
+    # OpenAI's 429 `insufficient_quota` and Anthropic's 400 "credit balance is too low":
+    # waiting does not help (unlike a per-minute quota, which is a rate limit).
+    if "insufficient_quota" in text or "credit balance is too low" in text:
+        return ErrorKind.QUOTA
     if status == 429:
         return ErrorKind.RATE_LIMITED
     if status in (401, 403):

@@ -128,7 +128,7 @@ class HealthChecker:
             if failure.kind is ErrorKind.AUTH:
                 self.router.mark_unauthorized(provider)
                 verdict = None
-            elif failure.kind.transient:
+            elif failure.kind.unhealthy:
                 verdict = False
         except asyncio.TimeoutError:
             verdict, error = False, "health check timed out"

@@ -10,6 +10,8 @@ What a failure's class (`ErrorKind`) leads to:
   incomplete): retried on the same deployment with backoff, then the next
   target, which gets its own retry budget;
 * auth: the provider is marked unauthorized until its key changes; next target;
+* quota (the account's credit is spent): next target, and it counts against
+  the provider's circuit, as waiting or retrying here would not help;
 * not found: next target; context too long: the alias's `context_fallback`;
 * bad request, content policy: the request itself is wrong; answered at once.
 
@@ -328,7 +330,7 @@ class Router:
             self.mark_unauthorized(admission.provider)
         if kind is ErrorKind.RATE_LIMITED and error.retry_after:
             self.limiter(name).block_for(error.retry_after)
-        verdict = False if kind.transient else (True if kind in _HEALTHY_ANSWER else None)
+        verdict = False if kind.unhealthy else (True if kind in _HEALTHY_ANSWER else None)
         self._settle(admission, verdict, ok=False, error=error.message)
 
     def finished(self, ctx: RequestContext) -> None:
