@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -89,8 +90,14 @@ def test_health_json_and_table(pair) -> None:
     assert report["good"]["latency_p50"] is not None
     table = runner.invoke(app, ["providers", "health"], env={"COLUMNS": "200"})
     assert table.exit_code == 0
-    assert "open (30s)" in table.output
-    assert "fake upstream failure 500" in table.output
+    rows = [re.split(r"\s{2,}", line.strip()) for line in table.output.splitlines() if line.strip()]
+    assert rows[0] == ["provider", "state", "circuit", "p50", "p95", "ttft", "errors 5m", "requests",
+                       "last check", "last error"]
+    assert rows[1] == ["bad", "down", "open (30s)", "-", "-", "-", "100%", "1", "-",
+                       "fake upstream failure 500"]
+    assert rows[2][:3] == [MODEL, "down", "open (30s)"]  # the deployment, under its provider
+    assert rows[3][:2] == ["good", "healthy"] and rows[3][3].endswith(" ms")
+    assert rows[3][6:8] == ["0%", "1"]
 
 
 def test_health_check_probes_now(pair) -> None:
@@ -102,6 +109,32 @@ def test_health_check_probes_now(pair) -> None:
     assert report["good"]["last_check_ok"] is True
     assert report["bad"]["last_check_ok"] is False
     assert report["bad"]["state"] == "down"
+
+
+def test_health_check_probes_an_open_circuit_now(pair) -> None:
+    """`--check` is a person asking: it probes at once, without waiting out the recovery time
+    (the clock never moves here), and a failed check does not lengthen that time."""
+    gateway, bad, _good = pair
+    assert ask(gateway) == "good"
+
+    def checked() -> dict:
+        result = runner.invoke(app, ["providers", "health", "--check", "--json"])
+        assert result.exit_code == 0, result.output
+        return {p["name"]: p for p in json.loads(result.output)["providers"]}["bad"]
+
+    still_down = checked()
+    assert bad.count("/models") == 1
+    assert bad.count("/chat/completions") == 2  # the user's request, the open deployment's probe
+    assert (still_down["last_check_ok"], still_down["circuit"]) == (
+        False, {"state": "open", "next_probe_in": 30.0})
+    bad.always(healthy())
+    back = checked()
+    assert bad.count("/models") == 2
+    assert bad.count("/chat/completions") == 3
+    assert (back["last_check_ok"], back["circuit"]) == (True, {"state": "closed"})
+    assert back["state"] == "degraded"  # closed, but its one request of the last 5 minutes failed
+    assert back["deployments"][0]["circuit"] == {"state": "closed"}
+    assert ask(gateway) == "bad"
 
 
 def test_health_watch_refreshes_until_interrupted(pair, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -83,25 +83,47 @@ def test_error_event_in_relayed_stream_is_sent_once(make_gateway, upstream: Fake
     assert caught.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
 
 
-def test_error_event_before_any_content_fails_over(make_gateway, make_upstream) -> None:
-    first, second = make_upstream(), make_upstream()
-    overloaded = load("errors.json")["overloaded"]["body"]
-    first.always(stream([b"event: error\ndata: " + json.dumps(overloaded).encode() + b"\n\n"]))
-    second.always(stream(events("stream_text.sse")))
-    gateway = make_gateway(config(first.url, f"""  backup:
+def with_backup(first: str, second: str, *, retries: int) -> str:
+    """Two Anthropic providers behind the alias `sonnet`, the second one `backup`."""
+    return config(first, f"""  backup:
     type: anthropic
-    base_url: {second.url}
+    base_url: {second}
     api_key: sk-ant-backup
     models: [claude-sonnet-4-5-20250929]
 models:
   sonnet: [claude/claude-sonnet-4-5-20250929, backup/claude-sonnet-4-5-20250929]
 defaults:
-  retry: {{attempts: 0}}   # straight to the next target: retries are tested in test_failover
-"""))
+  retry: {{attempts: {retries}}}
+""")
+
+
+def test_error_event_before_any_content_fails_over(make_gateway, make_upstream) -> None:
+    first, second = make_upstream(), make_upstream()
+    overloaded = load("errors.json")["overloaded"]["body"]
+    first.always(stream([b"event: error\ndata: " + json.dumps(overloaded).encode() + b"\n\n"]))
+    second.always(stream(events("stream_text.sse")))
+    # retries: none, straight to the next target (retries are tested in test_failover)
+    gateway = make_gateway(with_backup(first.url, second.url, retries=0))
     with gateway.anthropic().messages.stream(
         model="sonnet", max_tokens=100, messages=[{"role": "user", "content": "x"}]
     ) as events_seen:
         assert events_seen.get_final_text() == "Hello! How can I help you today?"
+    assert first.count("/v1/messages") == 1 and second.count("/v1/messages") == 1
+
+
+def test_spent_credit_fails_over_without_retrying(make_gateway, make_upstream) -> None:
+    """Anthropic says so with a 400; the request is fine, so another provider may serve it."""
+    first, second = make_upstream(), make_upstream()
+    first.always(fail(400, {"type": "error", "error": {
+        "type": "invalid_request_error",
+        "message": "Your credit balance is too low to access the Anthropic API. Please go to "
+                   "Plans & Billing to upgrade or purchase credits."}}))
+    second.always(reply(load("response_text.json")))
+    gateway = make_gateway(with_backup(first.url, second.url, retries=2))
+    answer = gateway.anthropic().messages.with_raw_response.create(
+        model="sonnet", max_tokens=100, messages=[{"role": "user", "content": "x"}])
+    assert answer.headers["x-llmp-provider"] == "backup"
+    assert answer.parse().content[0].text == "Hello! How can I help you today?"
     assert first.count("/v1/messages") == 1 and second.count("/v1/messages") == 1
 
 

@@ -7,10 +7,16 @@ again from background health checks alone, with no user traffic.
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import openai
 import pytest
+from aiohttp import web
 
+from llmp.daemon.providers.mock import MockProvider
+from llmp.daemon.providers.registry import BUILTIN
 from tests.daemon.routing_support import (
     MODEL,
     ask,
@@ -207,3 +213,137 @@ def test_each_provider_is_checked_on_its_own_interval(make_gateway, make_upstrea
         health_round(gateway, clock, 5)
         counts.append((often.count("/models"), rarely.count("/models")))
     assert counts == [(1, 0), (2, 0), (3, 1)]
+
+
+USER_TRAFFIC_ONLY = """
+retry: {attempts: 0}
+circuit_breaker: {failure_threshold: 1, recovery_time: 30, max_recovery_time: 1000, half_open_requests: 2}
+health_check: {enabled: false}
+"""
+
+
+def test_half_open_lets_exactly_its_probes_through_from_user_traffic(
+    make_gateway, make_upstream
+) -> None:
+    """With two probe slots, two concurrent requests probe; the rest go elsewhere until a verdict."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return await healthy()(request)
+
+    bad, good = make_upstream().always(fail(500)), make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = make_gateway(two_providers(bad.url, good.url, defaults=USER_TRAFFIC_ONLY),
+                           clock=clock, sleeper=clock.skip)
+    client = gateway.openai()
+    assert [ask(client) for _ in range(4)] == ["good"] * 4
+    assert bad.count("/chat/completions") == 1  # opened by the first failure, then left alone
+    clock.advance(30)
+    bad.always(held)
+    with ThreadPoolExecutor(2) as pool:
+        probes = [pool.submit(ask, gateway.openai()) for _ in range(2)]
+        wait_until(lambda: bad.count("/chat/completions") == 3)
+        assert [ask(client) for _ in range(3)] == ["good"] * 3  # both slots are taken
+        assert bad.count("/chat/completions") == 3
+        bad._server.call_soon(release.set)  # type: ignore[union-attr]
+        assert [p.result(10) for p in probes] == ["bad", "bad"]
+    assert report(gateway)["bad"]["circuit"] == {"state": "closed"}
+    assert ask(client) == "bad"
+    assert gateway.runtime.router.breakers.transitions[("bad", "half_open", "closed")] == 1
+
+
+def test_recovery_time_grows_while_probes_fail_and_resets_once_one_succeeds(
+    make_gateway, make_upstream
+) -> None:
+    bad, good = make_upstream().always(fail(500)), make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = make_gateway(two_providers(bad.url, good.url, defaults=USER_TRAFFIC_ONLY),
+                           clock=clock, sleeper=clock.skip)
+    client = gateway.openai()
+    assert ask(client) == "good"
+    waits = []
+    for _ in range(3):  # a probe after each recovery time; each fails and doubles it
+        waits.append(report(gateway)["bad"]["circuit"]["next_probe_in"])
+        clock.advance(waits[-1] - 1)
+        assert ask(client) == "good"  # a second early: no probe
+        clock.advance(1)
+        assert ask(client) == "good"  # the probe failed; good answered
+    assert waits == [30, 60, 120]
+    assert bad.count("/chat/completions") == 4
+    assert report(gateway)["bad"]["circuit"]["next_probe_in"] == 240
+    bad.always(healthy())
+    clock.advance(240)
+    assert ask(client) == "bad"
+    bad.always(fail(500))
+    assert ask(client) == "good"
+    assert report(gateway)["bad"]["circuit"]["next_probe_in"] == 30  # back to the configured time
+
+
+class StreamsOnly(MockProvider):
+    """A mock whose upstream answers chat only as a stream, as some adapters' upstreams do."""
+
+    streams_only = True
+    streamed: list[dict] = []
+
+    async def chat(self, request, model):  # type: ignore[no-untyped-def]
+        raise AssertionError("a streams-only provider was asked for a whole answer")
+
+    async def chat_stream(self, request, model):  # type: ignore[no-untyped-def]
+        StreamsOnly.streamed.append(dict(request))
+        return await super().chat_stream(request, model)
+
+
+def test_health_check_of_a_streams_only_provider_streams(
+    make_gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(BUILTIN, "mock", StreamsOnly)
+    monkeypatch.setattr(StreamsOnly, "streamed", [])
+    clock = ManualClock()
+    config = """
+defaults:
+  health_check: {interval: 5}
+providers:
+  s:
+    type: mock
+    models: [mock-1]
+"""
+    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    health_round(gateway, clock, 5)
+    assert [(r["model"], r["max_tokens"], r["stream"]) for r in StreamsOnly.streamed] == [
+        ("mock-1", 1, True)]
+    states = report(gateway)
+    assert states["s"]["last_check_ok"] is True
+    assert states["s"]["state"] == "healthy"
+
+
+def test_a_request_waiting_for_a_probe_in_flight_goes_as_soon_as_it_succeeds(
+    make_gateway, make_upstream
+) -> None:
+    """Every circuit is half-open with its probe out: the next request waits for the probe's
+    verdict, not for a whole recovery time (the clock never moves in this test)."""
+    release = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await release.wait()
+        return await healthy()(request)
+
+    upstream = make_upstream().always(fail(500))
+    clock = ManualClock()
+    config = "providers:\n" + provider_yaml("only", upstream.url, USER_TRAFFIC_ONLY.replace(
+        "half_open_requests: 2", "half_open_requests: 1"))
+    gateway = make_gateway(config, clock=clock)  # waits go through the clock: they really wait
+    client = gateway.openai()
+    with pytest.raises(openai.InternalServerError):
+        ask(client, f"only/{MODEL}")
+    clock.advance(30)
+    upstream.always(held)
+    with ThreadPoolExecutor(2) as pool:
+        probe = pool.submit(ask, gateway.openai(), f"only/{MODEL}")
+        wait_until(lambda: upstream.count("/chat/completions") == 2)
+        waiting = pool.submit(ask, gateway.openai(), f"only/{MODEL}")
+        wait_until(lambda: clock.waiting == 1)  # parked until the probe's verdict
+        upstream._server.call_soon(release.set)  # type: ignore[union-attr]
+        assert (probe.result(10), waiting.result(10)) == ("only", "only")
+    assert upstream.count("/chat/completions") == 3
+    assert clock.waiting == 0

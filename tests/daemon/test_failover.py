@@ -10,9 +10,12 @@ clock, so the waits are asserted, not slept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
+import socket
 import time
+from collections.abc import Iterator
 
 import httpx
 import openai
@@ -31,7 +34,7 @@ from tests.daemon.routing_support import (
     wait_until,
 )
 from tests.support.clock import ManualClock
-from tests.support.fake_upstream import drop, fail, hang, stream
+from tests.support.fake_upstream import drop, fail, hang, reply, stream
 
 RETRY_ONCE = "retry: {attempts: 1, backoff: 0.2, max_backoff: 4}"
 SHORT_TIMEOUTS = "timeout: {connect: 1, first_token: 0.3, total: 0.3}"
@@ -77,7 +80,7 @@ FAULTS = {
 # How each fault is classified, as recorded with the request.
 KINDS = {
     "500": "server_error", "503": "overloaded", "429-retry-after": "rate_limited",
-    "hang": "timeout (total_timeout)", "drop": "incomplete", "cut-mid-body": "incomplete",
+    "hang": "timeout (total_timeout)", "drop": "connection", "cut-mid-body": "incomplete",
 }
 
 
@@ -111,19 +114,78 @@ def test_non_streaming_faults_fail_over(make_gateway, make_upstream, fault: str)
     assert (ctx.provider, ctx.attempts, ctx.status) == ("good", 3, 200)
 
 
-def test_connection_refused_fails_over(make_gateway, make_upstream) -> None:
+@pytest.mark.parametrize("body", [b'{"id": "chatcmpl-1", "choices": [{"index": 0, "mess', b"",
+                                  b"<html><body>502 Bad Gateway</body></html>", b"OK"],
+                         ids=["cut-cleanly", "empty", "html", "text"])
+def test_a_200_without_a_whole_json_answer_fails_over(make_gateway, make_upstream,
+                                                      body: bytes) -> None:
+    """Framing cannot tell these from an answer (the length matches what was sent): the
+    body itself must be a whole JSON object, or the answer never reaches the client."""
+    bad, good = make_upstream().always(reply(body)), make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = gateway_for(make_gateway, bad.url, good.url, clock=clock)
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
+    assert ask(gateway.openai()) == "good"
+    assert bad.count("/chat/completions") == 2
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: incomplete"] * 2
+
+
+@pytest.fixture
+def unanswered_url() -> Iterator[str]:
+    """A loopback listener whose accept queue is full: new connections are never set up."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        waiting = [socket.socket() for _ in range(3)]
+        for queued in waiting:
+            queued.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                queued.connect(address)
+        yield f"http://127.0.0.1:{address[1]}"
+        for queued in waiting:
+            queued.close()
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_connect_timeout_fails_over(make_gateway, make_upstream, unanswered_url: str,
+                                    streamed: bool) -> None:
+    good = make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = gateway_for(make_gateway, unanswered_url, good.url, clock=clock,
+                          bad_extra="timeout: {connect: 0.3, first_token: 5, total: 10}")
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
+    answer = gateway.openai().chat.completions.with_raw_response.create(
+        model="smart", stream=streamed, messages=[{"role": "user", "content": "x"}])
+    assert answer.headers["x-llmp-provider"] == "good"
+    answer.parse()
+    wait_until(lambda: len(finished.contexts) == 1)
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: timeout (connect_timeout)"] * 2
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
+def test_connection_refused_fails_over(make_gateway, make_upstream, streamed: bool) -> None:
     good = make_upstream().always(healthy())
     clock = ManualClock()
     gateway = gateway_for(make_gateway, closed_port_url(), good.url, clock=clock)
     finished = Finished()
     gateway.runtime.observers.append(finished)
     answer = gateway.openai().chat.completions.with_raw_response.create(
-        model="smart", messages=[{"role": "user", "content": "x"}])
+        model="smart", stream=streamed, messages=[{"role": "user", "content": "x"}])
     assert answer.headers["x-llmp-provider"] == "good"
     assert answer.headers["x-llmp-attempts"] == "3"
+    if streamed:
+        text = "".join(e.choices[0].delta.content or "" for e in answer.parse() if e.choices)
+    else:
+        text = answer.parse().choices[0].message.content
+    assert text == "fine"
+    assert len(clock.slept) == 1
     ctx_failures = gateway.runtime.router.stats.get("bad").summary(clock.now())
     assert ctx_failures["error_rate_5m"] == 1.0
     assert "cannot connect" in ctx_failures["last_error"]
+    wait_until(lambda: len(finished.contexts) == 1)
     assert finished.contexts[0].failures == [f"bad/{MODEL}: connection"] * 2
 
 
@@ -142,6 +204,11 @@ STREAM_FAULTS = {
     "empty-stream": lambda: stream([], status=200),
     "cut-before-first-event": lambda: stream(STREAM_EVENTS, drop_after=0),
     "no-first-token": headers_then_silence,
+}
+
+STREAM_KINDS = {
+    "hang": "timeout (first_token_timeout)", "no-first-token": "timeout (first_token_timeout)",
+    "empty-stream": "incomplete", "cut-before-first-event": "incomplete",
 }
 
 
@@ -164,8 +231,8 @@ def test_streaming_faults_before_first_byte_fail_over(make_gateway, make_upstrea
     assert bad.count("/chat/completions") == 2
     assert good.count("/chat/completions") == 1
     wait_until(lambda: len(finished.contexts) == 1)
-    if fault in ("hang", "no-first-token"):
-        assert finished.contexts[0].failures == [f"bad/{MODEL}: timeout (first_token_timeout)"] * 2
+    kind = STREAM_KINDS.get(fault) or KINDS[fault]
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: {kind}"] * 2
 
 
 def test_stream_failure_after_first_byte_is_an_error_event(make_gateway, make_upstream) -> None:
@@ -241,6 +308,27 @@ def test_request_errors_are_not_retried(make_gateway, make_upstream, status, bod
     assert bad.count("/chat/completions") == 1
     assert (good.count("/chat/completions") == 1) is good_used
     assert clock.slept == []
+
+
+def test_spent_quota_fails_over_without_retrying_and_opens_the_circuit(
+    make_gateway, make_upstream
+) -> None:
+    """OpenAI's 429 `insufficient_quota` is no rate limit: waiting does not bring credit back."""
+    quota = {"error": {"message": "You exceeded your current quota, please check your plan and "
+                                  "billing details.", "type": "insufficient_quota", "param": None,
+                       "code": "insufficient_quota"}}
+    bad, good = make_upstream().always(fail(429, quota)), make_upstream().always(healthy())
+    clock = ManualClock()
+    defaults = "retry: {attempts: 2}\ncircuit_breaker: {failure_threshold: 2}"
+    gateway = gateway_for(make_gateway, bad.url, good.url, clock=clock, defaults=defaults)
+    finished = Finished()
+    gateway.runtime.observers.append(finished)
+    client = gateway.openai()
+    assert [ask(client) for _ in range(4)] == ["good"] * 4
+    assert clock.slept == []
+    assert bad.count("/chat/completions") == 2  # once per request, then its circuit opened
+    assert finished.contexts[0].failures == [f"bad/{MODEL}: quota (insufficient_quota)"]
+    assert gateway.runtime.router.breakers.get("bad", MODEL).state.value == "open"
 
 
 def test_auth_failure_marks_provider_unauthorized_until_key_changes(

@@ -62,6 +62,8 @@ def test_max_concurrent_holds_a_slot_until_the_stream_ends(make_gateway, make_up
     release = asyncio.Event()
 
     async def held_stream(request: web.Request) -> web.StreamResponse:
+        if not (await request.json()).get("stream"):
+            return await healthy()(request)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         await response.write(STREAM_EVENTS[0])

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import random
+
+import pytest
 
 from llmp.core.config_schema import CircuitBreakerConfig, RateLimitConfig, RetryConfig
 from llmp.daemon.routing.breaker import BreakerRegistry, State
@@ -68,3 +71,36 @@ def test_token_estimate_counts_prompt_bytes_and_the_output_cap() -> None:
     body = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 50}
     assert 150 <= estimate_tokens(body) <= 170
     assert estimate_tokens({"input": "abcd" * 10}) == 10
+
+
+def test_every_circuit_transition_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    clock = ManualClock()
+    registry = BreakerRegistry(clock, lambda _: CircuitBreakerConfig(failure_threshold=1,
+                                                                     recovery_time=10))
+    seen: list[tuple[str, str, str]] = []
+    registry.observers.append(lambda b, old, new: seen.append((b.name, old.value, new.value)))
+    breaker = registry.get("p")
+    with caplog.at_level(logging.INFO, logger="llmp.routing"):
+        ticket = breaker.allow()
+        assert ticket is not None
+        breaker.record(ticket, False)
+        clock.advance(10)
+        probe = breaker.allow()
+        assert probe is not None
+        breaker.record(probe, False)  # the probe failed: open again, for twice as long
+        clock.advance(20)
+        probe = breaker.allow()
+        assert probe is not None
+        breaker.record(probe, True)
+    moves = [("p", "closed", "open"), ("p", "open", "half_open"), ("p", "half_open", "open"),
+             ("p", "open", "half_open"), ("p", "half_open", "closed")]
+    assert seen == moves
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "circuit p: closed -> open (recovery 10s)"),
+        ("INFO", "circuit p: open -> half_open (recovery 10s)"),
+        ("WARNING", "circuit p: half_open -> open (recovery 20s)"),
+        ("INFO", "circuit p: open -> half_open (recovery 20s)"),
+        ("INFO", "circuit p: half_open -> closed (recovery 10s)"),
+    ]
+    assert sum(registry.transitions.values()) == 5
+    assert registry.transitions[("p", "open", "half_open")] == 2

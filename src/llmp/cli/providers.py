@@ -82,7 +82,7 @@ def _from_config() -> list[dict[str, Any]]:
 
 @providers_app.command()
 def health(
-    check: bool = typer.Option(False, "--check", help="Probe every provider now."),
+    check: bool = typer.Option(False, "--check", help="Probe every provider now, open circuits too."),
     watch: bool = typer.Option(False, "--watch", help="Keep the table live (Ctrl-C to stop)."),
     every: float = typer.Option(2.0, "--every", min=0.2, help="Seconds between refreshes with --watch."),
     json_output: bool = JSON,

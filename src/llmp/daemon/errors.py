@@ -25,11 +25,17 @@ class ErrorKind(str, Enum):
     CONTEXT_LENGTH = "context_length"
     CONTENT_POLICY = "content_policy"
     INCOMPLETE = "incomplete"  # the upstream ended without its terminal event
+    QUOTA = "quota"  # the account's credit or quota is spent: not this request's fault
 
     @property
     def transient(self) -> bool:
         """Worth trying again, here or elsewhere: the same request may well succeed."""
         return self in _TRANSIENT
+
+    @property
+    def unhealthy(self) -> bool:
+        """Counts against the provider's health (its circuit breakers)."""
+        return self in _TRANSIENT or self is ErrorKind.QUOTA
 
 
 _TRANSIENT = {
@@ -54,6 +60,7 @@ OPENAI_ERROR_TYPES = {
     ErrorKind.CONTEXT_LENGTH: "invalid_request_error",
     ErrorKind.CONTENT_POLICY: "invalid_request_error",
     ErrorKind.INCOMPLETE: "server_error",
+    ErrorKind.QUOTA: "insufficient_quota",
 }
 
 

@@ -20,8 +20,9 @@ from llmp.daemon.telemetry.log_queue import Writer
 from llmp.daemon.telemetry.record import finished as finished_record
 from llmp.daemon.telemetry.usage import Tokens
 from tests.daemon.anthropic_fixtures import config, events
-from tests.daemon.routing_support import wait_until
+from tests.daemon.routing_support import MODEL, healthy, two_providers, wait_until
 from tests.daemon.telemetry.upstream_data import COMPLETION, COST, gateway_config, stream_events
+from tests.support.clock import ManualClock
 from tests.support.fake_upstream import FakeUpstream, fail, reply, stream
 from tests.support.json_log import JsonLog, json_log
 
@@ -51,7 +52,8 @@ FIELDS = {
     "request_id": "req_1", "inbound": "anthropic", "operation": "chat", "requested_model": "smart",
     "alias": "smart", "provider": "up", "model": "m-1", "status": 502, "error_class": "upstream_error",
     "latency_ms": 500.0, "ttft_ms": 250.0, "tokens_in": 9, "tokens_out": 3, "tokens_cached": 4,
-    "tokens_estimated": True, "cost_usd": 0.5, "attempts": 2, "streamed": True, "client_key": "team-a"}
+    "tokens_estimated": True, "cost_usd": 0.5, "attempts": 2, "streamed": True, "client_key": "team-a",
+    "failures": None}
 MESSAGE = "chat smart -> up/m-1 502 500.0ms 9->3 tok~ $0.500000 stream 2 attempts upstream_error"
 
 
@@ -195,6 +197,23 @@ def test_access_line_names_the_error_class(make_gateway, upstream: FakeUpstream,
     [line] = access_lines(log_file)
     assert (line["status"], line["error_class"], line["tokens_in"], line["cost_usd"]) == (
         429, "rate_limited", None, None)
+
+
+def test_access_line_names_each_failed_attempt(make_gateway, make_upstream,
+                                               log_file: JsonLog) -> None:
+    """A request served after a fail-over still records why the first deployment failed."""
+    bad, good = make_upstream().always(fail(503)), make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = make_gateway(two_providers(bad.url, good.url, defaults="retry: {attempts: 1}"),
+                           clock=clock, sleeper=clock.skip)
+    response = httpx.post(gateway.base_url + "/chat/completions",
+                          json={"model": "smart", "messages": [{"role": "user", "content": "x"}]})
+    assert response.status_code == 200
+    [line] = access_lines(log_file)
+    assert (line["status"], line["provider"], line["attempts"], line["error_class"]) == (
+        200, "good", 3, None)
+    assert line["failures"] == [f"bad/{MODEL}: overloaded"] * 2
+    assert f"[failed: bad/{MODEL}: overloaded, bad/{MODEL}: overloaded]" in line["msg"]
 
 
 def test_request_id_round_trip_and_on_every_line(make_gateway, upstream: FakeUpstream,

@@ -53,7 +53,7 @@ _KIND_OF_TYPE = {
     "authentication_error": ErrorKind.AUTH,
     "permission_error": ErrorKind.AUTH,
     # Billing is this account's problem, not the request's: another provider may well serve it.
-    "billing_error": ErrorKind.AUTH,
+    "billing_error": ErrorKind.QUOTA,
     "not_found_error": ErrorKind.NOT_FOUND,
     "api_error": ErrorKind.SERVER_ERROR,
     "timeout_error": ErrorKind.TIMEOUT,

@@ -76,7 +76,7 @@ class UpstreamHTTP:
         try:
             response = await self.session.request(method, url, data=body, headers=all_headers)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise transport_error(self.provider, exc) from exc
+            raise transport_error(self.provider, exc, answered=False) from exc
         if response.status < 400:
             return response
         try:
@@ -116,13 +116,25 @@ RELEASE_WAIT = 1.0
 
 
 async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:
-    """The whole body of a successful response; a cut or timed-out body is an `UpstreamError`."""
+    """The whole body of a successful JSON answer; a cut or timed-out body is an `UpstreamError`.
+
+    HTTP framing (Content-Length, chunked) already reports a body cut short.
+    What it cannot see is a body delimited by closing the connection, or a 200
+    with nothing, an HTML page or plain text in it: looking at the body's two
+    ends catches those for nearly nothing, where a full parse of every relayed
+    answer would not be (the translating path parses it anyway).
+    """
     try:
-        return await response.read()
+        body = await response.read()
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise transport_error(provider, exc) from exc
     finally:
         response.release()
+    if not (body.startswith(b"{") and body.endswith(b"}")):  # else strip: copies the body
+        stripped = body.strip()
+        if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
+            raise _not_an_object(provider)
+    return body
 
 
 def json_object(payload: bytes, provider: str) -> dict[str, Any]:
@@ -132,32 +144,41 @@ def json_object(payload: bytes, provider: str) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         data = None
     if not isinstance(data, dict):
-        raise UpstreamError(
-            ErrorKind.INCOMPLETE,
-            f"provider '{provider}' sent an answer that is not a complete JSON object",
-            status=502,
-            provider=provider,
-        )
+        raise _not_an_object(provider)
     return data
 
 
-def incomplete_stream(provider: str) -> UpstreamError:
-    """A stream that ended without the provider's terminal event: never a clean ending."""
-    return UpstreamError(
-        ErrorKind.INCOMPLETE,
-        f"provider '{provider}' ended the stream before it was finished",
-        status=502,
-        provider=provider,
-    )
+def _not_an_object(provider: str) -> UpstreamError:
+    return incomplete_stream(provider, "sent an answer that is not a complete JSON object")
 
 
-def transport_error(provider: str, exc: BaseException) -> UpstreamError:
-    """Name a transport failure without echoing anything but its class and the provider."""
+def incomplete_stream(
+    provider: str, what: str = "ended the stream before it was finished"
+) -> UpstreamError:
+    """An answer that ended without the provider's terminal event (or closing brace): never
+    a clean ending."""
+    return UpstreamError(ErrorKind.INCOMPLETE, f"provider '{provider}' {what}", status=502,
+                         provider=provider)
+
+
+def transport_error(provider: str, exc: BaseException, *, answered: bool = True) -> UpstreamError:
+    """Name a transport failure without echoing anything but its class and the provider.
+
+    A connection closed before any answer began is a reset connection; closed
+    once the answer was under way, it cut that answer short (incomplete).
+    """
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         connect = isinstance(exc, aiohttp.ConnectionTimeoutError)
         return UpstreamError(
             ErrorKind.TIMEOUT, f"provider '{provider}' timed out", status=504, provider=provider,
             code="connect_timeout" if connect else "total_timeout",
+        )
+    if isinstance(exc, aiohttp.ServerDisconnectedError) and not answered:
+        return UpstreamError(
+            ErrorKind.CONNECTION,
+            f"provider '{provider}' closed the connection without answering",
+            status=502,
+            provider=provider,
         )
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
         return UpstreamError(
@@ -184,6 +205,10 @@ def transport_error(provider: str, exc: BaseException) -> UpstreamError:
 def kind_for_status(status: int, message: str = "", code: str | None = None) -> ErrorKind:
     """Classify an HTTP error answer; the body refines what the status alone cannot tell."""
     text = f"{code or ''} {message}".lower()
+    # OpenAI's 429 `insufficient_quota` and Anthropic's 400 "credit balance is too low":
+    # waiting does not help (unlike a per-minute quota, which is a rate limit).
+    if "insufficient_quota" in text or "credit balance is too low" in text:
+        return ErrorKind.QUOTA
     if status == 429:
         return ErrorKind.RATE_LIMITED
     if status in (401, 403):

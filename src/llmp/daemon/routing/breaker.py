@@ -6,7 +6,9 @@ opens after `failure_threshold` failures within `window` (or, when
 failed), so a single stray error never takes a provider out. After
 `recovery_time` it lets `half_open_requests` probes through; a probe that
 succeeds closes it, one that fails opens it again for twice as long (up to
-`max_recovery_time`).
+`max_recovery_time`). A person asking for a check now (`llmp providers health
+--check`) gets a probe at once, even through an open circuit; its failure does
+not lengthen the recovery time, so checking often never delays recovery.
 
 Every admission returns a ticket naming the breaker's generation; a verdict
 that arrives after the breaker changed state (a slow request admitted before
@@ -50,6 +52,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self.recovery = config.recovery_time
         self._probes = 0
+        self._asked = False  # the half-open state was asked for by `probe_now`
 
     @property
     def state(self) -> State:
@@ -75,6 +78,14 @@ class CircuitBreaker:
             return self._generation
         return None
 
+    def probe_now(self) -> Ticket | None:
+        """Admit a probe asked for by a person: an open circuit turns half-open at once."""
+        if self.state is State.OPEN:
+            self._opened_at = self._clock.now() - self.recovery
+            if self.state is State.HALF_OPEN:
+                self._asked = True
+        return self.allow()
+
     def release(self, ticket: Ticket) -> None:
         """An admitted request ended with no verdict (cancelled): give its probe slot back."""
         if ticket == self._generation and self._state is State.HALF_OPEN and self._probes:
@@ -91,7 +102,8 @@ class CircuitBreaker:
                 self.recovery = self.config.recovery_time
                 self._move(State.CLOSED)
             else:
-                self.recovery = min(self.recovery * 2, self.config.max_recovery_time)
+                if not self._asked:
+                    self.recovery = min(self.recovery * 2, self.config.max_recovery_time)
                 self._open()
             return
         if state is State.OPEN:
@@ -119,6 +131,7 @@ class CircuitBreaker:
         old, self._state = self._state, new
         self._generation += 1
         self._probes = 0
+        self._asked = False
         self._events.clear()
         self._on_transition(self, old, new)
 

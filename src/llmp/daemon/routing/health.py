@@ -6,6 +6,7 @@ its half-open probe, so a recovering provider closes its circuit without any
 user traffic. The call is the provider's models list where it has one, else a
 one-token completion (streamed when the provider only streams). Deployments
 whose own circuit is half-open are probed with a one-token completion too.
+A check asked for now (`--check`) probes open circuits as well, at once.
 
 A provider marked unauthorized has its key read again at each check: a key
 fixed in the keyring or environment brings it back.
@@ -82,10 +83,11 @@ class HealthChecker:
             chosen = [p for p in self.router.providers.values() if p.config.enabled]
         for provider in chosen:
             self._last[provider.name] = now
-        await asyncio.gather(*(self.probe(p) for p in chosen))
+        await asyncio.gather(*(self.probe(p, now=not due_only) for p in chosen))
         self.rounds += 1
 
-    async def probe(self, provider: Provider) -> None:
+    async def probe(self, provider: Provider, *, now: bool = False) -> None:
+        """Check one provider; `now` (a person asked) probes through open circuits too."""
         router = self.router
         if router.is_unauthorized(provider):
             await asyncio.to_thread(provider.reload_key)
@@ -95,20 +97,21 @@ class HealthChecker:
         model = provider.config.health_check.model or next(
             (m for m in provider.config.models if m != "*"), None)
         if _has_models_endpoint(provider):
-            await self._run(provider, None, provider.list_models())
+            await self._run(provider, None, provider.list_models(), now)
         elif model is not None:
-            await self._run(provider, model, self._completion(provider, model))
+            await self._run(provider, model, self._completion(provider, model), now)
+        waiting = (State.HALF_OPEN, State.OPEN) if now else (State.HALF_OPEN,)
         for name, breaker in router.breakers.deployments(provider.name).items():
             probed = name == model and not _has_models_endpoint(provider)
-            if not probed and breaker.state is State.HALF_OPEN:
-                await self._run(provider, name, self._completion(provider, name))
+            if not probed and breaker.state in waiting:
+                await self._run(provider, name, self._completion(provider, name), now)
 
-    async def _run(self, provider: Provider, model: str | None, call: Any) -> None:
+    async def _run(self, provider: Provider, model: str | None, call: Any, now: bool) -> None:
         """Make one probe call through the breakers; record its verdict, latency and error."""
         breakers = [self.router.breakers.get(provider.name)]
         if model is not None:
             breakers.append(self.router.breakers.get(provider.name, model))
-        tickets = [b.allow() for b in breakers]
+        tickets = [b.probe_now() if now else b.allow() for b in breakers]
         if None in tickets:
             call.close()
             for breaker, ticket in zip(breakers, tickets, strict=True):
@@ -125,7 +128,7 @@ class HealthChecker:
             if failure.kind is ErrorKind.AUTH:
                 self.router.mark_unauthorized(provider)
                 verdict = None
-            elif failure.kind.transient:
+            elif failure.kind.unhealthy:
                 verdict = False
         except asyncio.TimeoutError:
             verdict, error = False, "health check timed out"

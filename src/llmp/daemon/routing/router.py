@@ -10,6 +10,8 @@ What a failure's class (`ErrorKind`) leads to:
   incomplete): retried on the same deployment with backoff, then the next
   target, which gets its own retry budget;
 * auth: the provider is marked unauthorized until its key changes; next target;
+* quota (the account's credit is spent): next target, and it counts against
+  the provider's circuit, as waiting or retrying here would not help;
 * not found: next target; context too long: the alias's `context_fallback`;
 * bad request, content policy: the request itself is wrong; answered at once.
 
@@ -17,7 +19,9 @@ One deadline (the longest `timeout.total` among the targets) bounds the whole
 request, retries and waits included. Targets whose circuit is open, or whose
 local rate limit is spent, are skipped; when nothing else is left the request
 waits for the earliest half-open probe if that fits its deadline, else gets a
-503 (or a 429 when rate limits are the reason) saying when to retry.
+503 (or a 429 when rate limits are the reason) saying when to retry. A wait
+ends early when any circuit changes state: a probe already in flight may
+close its circuit long before the recovery time the wait was sized by.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from llmp.daemon.context import RequestContext
 from llmp.daemon.deadline import within
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
-from llmp.daemon.routing.breaker import BreakerRegistry, CircuitBreaker, Ticket
+from llmp.daemon.routing.breaker import BreakerRegistry, CircuitBreaker, State, Ticket
 from llmp.daemon.routing.clock import Clock, Sleeper, SystemClock
 from llmp.daemon.routing.rate_limit import RateLimiter
 from llmp.daemon.routing.resolver import Route, Target
@@ -105,6 +109,8 @@ class Router:
         self._active: dict[int, Admission] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._budgets: dict[str, tuple[Route, float]] = {}  # per route, while it is the same route
+        self._probe_waiters: set[asyncio.Future[None]] = set()
+        self.breakers.observers.append(self._circuit_moved)
 
     def _config(self, provider: str) -> ProviderConfig:
         return self.providers[provider].config
@@ -196,11 +202,30 @@ class Router:
                 raise last or self._nothing_usable(route, ctx)
             probes = [b.wait for b in blocked if not b.rate_limited]
             if probes and waits < MAX_PROBE_WAITS and self.clock.now() + min(probes) < deadline:
-                waits += 1
-                await self.sleep(min(probes))
+                if not await self._wait_for_probe(min(probes)):
+                    waits += 1  # only a wait that ran out counts: any circuit's move wakes all
                 pending = [b.target for b in blocked]
                 continue
             raise self._all_blocked(route, blocked, last)
+
+    async def _wait_for_probe(self, seconds: float) -> bool:
+        """Sleep until a circuit may admit again: `seconds`, or sooner if one changes state
+        (then True)."""
+        changed = asyncio.get_running_loop().create_future()
+        self._probe_waiters.add(changed)
+        sleeping = asyncio.ensure_future(self.sleep(seconds))
+        try:
+            await asyncio.wait((changed, sleeping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._probe_waiters.discard(changed)
+            sleeping.cancel()
+        return changed.done()
+
+    def _circuit_moved(self, breaker: CircuitBreaker, old: State, new: State) -> None:
+        waiters, self._probe_waiters = self._probe_waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _admit_first(
         self, pending: list[Target], tokens: Callable[[], int] | None
@@ -305,7 +330,7 @@ class Router:
             self.mark_unauthorized(admission.provider)
         if kind is ErrorKind.RATE_LIMITED and error.retry_after:
             self.limiter(name).block_for(error.retry_after)
-        verdict = False if kind.transient else (True if kind in _HEALTHY_ANSWER else None)
+        verdict = False if kind.unhealthy else (True if kind in _HEALTHY_ANSWER else None)
         self._settle(admission, verdict, ok=False, error=error.message)
 
     def finished(self, ctx: RequestContext) -> None:

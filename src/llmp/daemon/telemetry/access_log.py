@@ -32,9 +32,9 @@ class AccessLog:
 def _line(record: Finished) -> dict[str, Any]:
     """The access line's message and fields."""
     (_, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
-     tokens, cost, latency, ttfb, status, error_kind, attempts, stream) = record
+     tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures) = record
     latency_ms = milliseconds(latency)
-    summary = _summary(tokens, cost, stream, attempts, error_kind)
+    summary = _summary(tokens, cost, stream, attempts, error_kind, failures)
     return {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
                f"{latency_ms}ms{summary}",
@@ -57,12 +57,17 @@ def _line(record: Finished) -> dict[str, Any]:
         "attempts": attempts,
         "streamed": stream,
         "client_key": client_key,
+        "failures": failures,
     }
 
 
 def _summary(tokens: Tokens | None, cost: float | None, stream: bool, attempts: int,
-             error_kind: str | None) -> str:
-    """The rest of the readable line: tokens, cost, how it went."""
+             error_kind: str | None, failures: list[str] | None) -> str:
+    """The rest of the readable line: tokens, cost, how it went.
+
+    Failed attempts are named with their class even when a later one succeeded:
+    a request that was served only after a fail-over says why it needed one.
+    """
     parts = []
     if tokens is not None:
         parts.append(f"{tokens.input}->{tokens.output} tok" + ("~" if tokens.estimated else ""))
@@ -74,4 +79,6 @@ def _summary(tokens: Tokens | None, cost: float | None, stream: bool, attempts: 
         parts.append(f"{attempts} attempts")
     if error_kind:
         parts.append(error_kind)
+    if failures:
+        parts.append(f"[failed: {', '.join(failures)}]")
     return (" " + " ".join(parts)) if parts else ""
