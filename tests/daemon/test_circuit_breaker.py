@@ -152,17 +152,22 @@ circuit_breaker: {failure_threshold: 1, recovery_time: 1000, max_recovery_time: 
     assert len(first.requests) == len(second.requests) == 1
 
 
-def test_health_check_without_models_endpoint_is_a_one_token_completion(make_gateway) -> None:
+def mock_checked_every_5s(make_gateway, name: str):
+    """A gateway with one mock provider health-checked every 5 s, and the clock that drives it."""
     clock = ManualClock()
-    config = """
+    config = f"""
 defaults:
-  health_check: {interval: 5}
+  health_check: {{interval: 5}}
 providers:
-  m:
+  {name}:
     type: mock
     models: [mock-1]
 """
-    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    return make_gateway(config, clock=clock, sleeper=clock.skip), clock
+
+
+def test_health_check_without_models_endpoint_is_a_one_token_completion(make_gateway) -> None:
+    gateway, clock = mock_checked_every_5s(make_gateway, "m")
     assert report(gateway)["m"]["state"] == "unknown"
     health_round(gateway, clock, 5)
     states = report(gateway)
@@ -299,16 +304,7 @@ def test_health_check_of_a_streams_only_provider_streams(
 ) -> None:
     monkeypatch.setitem(BUILTIN, "mock", StreamsOnly)
     monkeypatch.setattr(StreamsOnly, "streamed", [])
-    clock = ManualClock()
-    config = """
-defaults:
-  health_check: {interval: 5}
-providers:
-  s:
-    type: mock
-    models: [mock-1]
-"""
-    gateway = make_gateway(config, clock=clock, sleeper=clock.skip)
+    gateway, clock = mock_checked_every_5s(make_gateway, "s")
     health_round(gateway, clock, 5)
     assert [(r["model"], r["max_tokens"], r["stream"]) for r in StreamsOnly.streamed] == [
         ("mock-1", 1, True)]
