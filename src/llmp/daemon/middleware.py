@@ -35,6 +35,7 @@ http_log = logging.getLogger("llmp.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+MAX_HOST_VERDICTS = 256
 
 
 def _error(
@@ -63,6 +64,7 @@ def _host_allowed(request: web.Request, server: ServerConfig) -> bool:
 
 def make_guard(server: ServerConfig, security: Security) -> Middleware:
     """The guard for one application, with its settings at hand rather than looked up per request."""
+    host_verdicts: dict[str | None, bool] = {}  # by Host header: clients send the same few
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -71,7 +73,13 @@ def make_guard(server: ServerConfig, security: Security) -> Middleware:
         REQUEST_ID_VAR.set(request_id)
         if http_log.isEnabledFor(logging.DEBUG):
             http_log.debug("%s %s", request.method, request.path)
-        if not _host_allowed(request, server):
+        host = request.headers.get("Host")
+        allowed = host_verdicts.get(host)
+        if allowed is None:
+            if len(host_verdicts) >= MAX_HOST_VERDICTS:  # a client making up names: stay bounded
+                host_verdicts.clear()
+            allowed = host_verdicts[host] = _host_allowed(request, server)
+        if not allowed:
             return _error(403, "Host header not allowed", "permission_error", request_id)
         if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
             security.failures.record(path=request.path, remote=request.remote, reason="admin token")

@@ -85,10 +85,8 @@ async def serve(
         ctx.response_body = outcome.body
         ctx.first_byte_at = ctx.finished_at = time.monotonic()
         runtime.finished(ctx)
-        return web.Response(
-            body=outcome.body, status=outcome.status,
-            headers={"Content-Type": outcome.content_type, **_headers(request, ctx)},
-        )
+        return web.Response(body=outcome.body, status=outcome.status,
+                            headers=_headers(ctx, outcome.content_type))
     return await _write_stream(request, fmt, runtime, ctx, outcome)
 
 
@@ -193,15 +191,10 @@ async def _write_stream(
     request: web.Request, fmt: InboundFormat, runtime: Runtime,
     ctx: RequestContext, outcome: Outcome,
 ) -> web.StreamResponse:
-    response = web.StreamResponse(
-        status=200,
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            **_headers(request, ctx),
-        },
-    )
+    headers = _headers(ctx, "text/event-stream")
+    headers["Cache-Control"] = "no-cache"
+    headers["X-Accel-Buffering"] = "no"
+    response = web.StreamResponse(status=200, headers=headers)
     ctx.status = 200
     try:
         await response.prepare(request)
@@ -257,8 +250,10 @@ def _record_error(ctx: RequestContext, error: ClientError | UpstreamError) -> No
     ctx.finished_at = time.monotonic()
 
 
-def _headers(request: web.Request, ctx: RequestContext) -> dict[str, str]:
-    headers = {"x-request-id": ctx.request_id, "x-llmp-attempts": str(ctx.attempts)}
+def _headers(ctx: RequestContext, content_type: str) -> dict[str, str]:
+    """An answer's headers: its type, and who answered after how many attempts."""
+    headers = {"Content-Type": content_type, "x-request-id": ctx.request_id,
+               "x-llmp-attempts": str(ctx.attempts)}
     if ctx.provider:
         headers["x-llmp-provider"] = ctx.provider
     if ctx.model:

@@ -74,7 +74,8 @@ class UpstreamHTTP:
         if headers:
             all_headers.update(headers)
         try:
-            response = await self.session.request(method, url, data=body, headers=all_headers)
+            response = await (self._session or self.session).request(
+                method, url, data=body, headers=all_headers)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.provider, exc, answered=False) from exc
         if response.status < 400:

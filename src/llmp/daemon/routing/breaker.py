@@ -34,6 +34,7 @@ class State(str, Enum):
     HALF_OPEN = "half_open"
 
 
+_CLOSED = State.CLOSED
 Ticket = int
 Transition = Callable[["CircuitBreaker", State, State], None]
 
@@ -70,6 +71,8 @@ class CircuitBreaker:
         return 0.0
 
     def allow(self) -> Ticket | None:
+        if self._state is _CLOSED:  # the usual case, without the state property's clock read
+            return self._generation
         state = self.state
         if state is State.CLOSED:
             return self._generation
@@ -94,7 +97,7 @@ class CircuitBreaker:
     def record(self, ticket: Ticket, ok: bool) -> None:
         if ticket != self._generation:
             return
-        if ok and self._state is State.CLOSED and self.config.failure_rate is None:
+        if ok and self._state is _CLOSED and self.config.failure_rate is None:
             return  # with a failure count only, a success changes nothing (the usual case)
         state = self.state
         if state is State.HALF_OPEN:

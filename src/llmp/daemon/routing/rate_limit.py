@@ -30,10 +30,7 @@ class RateLimiter:
         self._token_sum = 0
         self.in_flight = 0
         self.blocked_until = 0.0
-
-    @property
-    def counts_tokens(self) -> bool:
-        return self.config.tpm is not None
+        self.counts_tokens = config.tpm is not None  # asked on every admission
 
     def wait_time(self, tokens: int = 0) -> float:
         """Seconds until a request of `tokens` fits the budget; 0 when it fits now."""
