@@ -130,18 +130,25 @@ def _assistant(message: dict[str, Any], where: str) -> dict[str, Any]:
     calls = message.get("tool_calls") or []
     result: dict[str, Any] = {"role": "assistant"}
     if calls:
-        result["tool_calls"] = [
-            {"id": call.get("id"), "type": "function",
-             "function": {"name": (call.get("function") or {}).get("name"),
-                          "arguments": (call.get("function") or {}).get("arguments") or "{}"}}
-            for call in calls
-        ]
+        result["tool_calls"] = [_tool_call(call, f"{where}.tool_calls[{i}]") for i, call in enumerate(calls)]
         # Cohere keeps the words before a tool call as its plan, not as content.
         if text:
             result["tool_plan"] = text
     else:
         result["content"] = text
     return result
+
+
+def _tool_call(call: Any, where: str) -> dict[str, Any]:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise ClientError(f"'{where}' needs a function with a name.", param=where)
+    arguments = function.get("arguments") or "{}"
+    if not isinstance(arguments, str):
+        raise ClientError(f"'{where}.function.arguments' must be a string of JSON.",
+                          param=f"{where}.function.arguments")
+    return {"id": call.get("id"), "type": "function",
+            "function": {"name": function["name"], "arguments": arguments}}
 
 
 def _texts(content: Any, where: str) -> list[str]:
@@ -175,7 +182,10 @@ def _user_content(content: Any, where: str) -> str | list[dict[str, Any]]:
             parts.append({"type": "text", "text": str(part.get("text", ""))})
         elif kind == "image_url":
             image = part.get("image_url")
-            image = {"url": image} if isinstance(image, str) else dict(image or {})
+            image = {"url": image} if isinstance(image, str) else image
+            if not isinstance(image, dict) or not isinstance(image.get("url"), str):
+                raise ClientError(f"'{where}.content' has an image_url part without a url.",
+                                  param=f"{where}.content")
             parts.append({"type": "image_url", "image_url": image})
         else:
             raise ClientError(
@@ -190,7 +200,9 @@ def _tool(tool: dict[str, Any], index: int) -> dict[str, Any]:
     """Cohere's function tool is OpenAI's minus `strict`, which is per request there."""
     if not isinstance(tool, dict) or tool.get("type") != "function":
         raise ClientError("Cohere accepts only function tools.", param=f"tools[{index}]")
-    function = tool.get("function") or {}
+    function = tool.get("function")
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+        raise ClientError(f"'tools[{index}].function.name' is required.", param=f"tools[{index}].function")
     kept = {key: function[key] for key in ("name", "description", "parameters") if key in function}
     return {"type": "function", "function": kept}
 
@@ -204,8 +216,9 @@ def _tool_choice(body: dict[str, Any], choice: Any) -> None:
     elif choice == "none":
         body["tool_choice"] = "NONE"
     elif isinstance(choice, dict) and choice.get("type") == "function":
-        name = (choice.get("function") or {}).get("name")
-        chosen = [t for t in body.get("tools", []) if (t.get("function") or {}).get("name") == name]
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, dict) else None
+        chosen = [t for t in body.get("tools", []) if t["function"]["name"] == name]
         if not chosen:
             raise ClientError(f"tool_choice names '{name}', which is not in 'tools'.",
                               param="tool_choice")
@@ -219,7 +232,8 @@ def _tool_choice(body: dict[str, Any], choice: Any) -> None:
 def _response_format(spec: dict[str, Any]) -> dict[str, Any]:
     kind = spec.get("type")
     if kind == "json_schema":
-        schema = (spec.get("json_schema") or {}).get("schema")
+        described = spec.get("json_schema")
+        schema = described.get("schema") if isinstance(described, dict) else None
         return {"type": "json_object", "json_schema": schema} if schema else {"type": "json_object"}
     if kind in ("json_object", "text"):
         return {"type": kind}
