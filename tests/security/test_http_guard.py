@@ -123,6 +123,16 @@ def test_admin_needs_the_token(make_gateway, isolated_env: Path) -> None:
     assert "nope" not in (isolated_env / "logs" / "audit.log").read_text()
 
 
+def test_switching_a_provider_off_and_on_is_audited(make_gateway, isolated_env: Path) -> None:
+    gateway = make_gateway(MOCK)
+    for action in ("disable", "enable"):
+        switched = httpx.post(f"{gateway.url}/admin/providers/mock/{action}", headers=gateway.admin_headers())
+        assert switched.status_code == 200
+    assert httpx.post(gateway.url + "/admin/providers/mock/disable").status_code == 401
+    events = [(e["event"], e.get("provider")) for e in audit_events(isolated_env)]
+    assert events == [("provider_disabled", "mock"), ("provider_enabled", "mock"), ("auth_failed", None)]
+
+
 # -- client keys -------------------------------------------------------------------
 
 CLIENT_KEYS = """

@@ -1,4 +1,8 @@
-"""Admin endpoints for routing: provider health, and taking a provider out of rotation."""
+"""Admin endpoints for routing: provider health, and taking a provider out of rotation.
+
+Switching a provider off or on is written to the audit log: it changes where
+the user's requests (and money) go.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from llmp.core.audit import audit
 from llmp.daemon.routing.report import health_report
 from llmp.daemon.runtime import RUNTIME
 
@@ -29,6 +34,7 @@ def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
             runtime.router.disabled.discard(name)
         else:
             runtime.router.disabled.add(name)
+        audit("provider_enabled" if enabled else "provider_disabled", provider=name)
         return web.json_response({"name": name, "enabled": enabled})
 
     return handler
