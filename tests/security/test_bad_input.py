@@ -11,7 +11,7 @@ providers:
     type: mock
     models: [mock-1]
 server:
-  limits: {max_body_bytes: 65536}
+  limits: {max_body_bytes: 2000000}
 """
 OK_MESSAGES = '[{"role": "user", "content": "hi"}]'
 
@@ -29,6 +29,7 @@ CHAT_CASES = [
     (chat(messages='[{"role": "user", "content": "\\ud800"}]'), 400, None, "not valid JSON"),
     (chat(model="5"), 400, "model", "non-empty string"),
     (chat(model='""'), 400, "model", "non-empty string"),
+    (chat(model='"' + "m" * 1_000_000 + '"'), 400, "model", "at most 512 characters"),
     (b'{"model": "mock-1"}', 400, "messages", "non-empty array"),
     (chat(messages="[]"), 400, "messages", "non-empty array"),
     (chat(messages='"hi"'), 400, "messages", "non-empty array"),
@@ -52,7 +53,7 @@ CHAT_CASES = [
     (chat(', "seed": 1e3'), 400, "seed", "integer"),
     (chat(', "response_format": "json"'), 400, "response_format", "object"),
     (chat(model='"no-such-model"'), 404, "model", "does not exist"),
-    (chat(', "padding": "' + "x" * 70000 + '"'), 413, None, "too large"),
+    (chat(', "padding": "' + "x" * 2_000_001 + '"'), 413, None, "too large"),
 ]
 
 
@@ -101,6 +102,7 @@ MESSAGES_CASES = [
      "UTF-8"),
     (message(', "temperature": 1e400'), 400, "not valid JSON"),
     (message(model="5"), 400, "'model'"),
+    (message(model='"' + "m" * 1_000_000 + '"'), 400, "'model' must be at most 512"),
     (message(messages="[]"), 400, "messages: must be a non-empty array"),
     (message(messages='"hi"'), 400, "messages: must be a non-empty array"),
     (message(messages="[5]"), 400, "messages.0: must be an object"),
@@ -122,7 +124,7 @@ MESSAGES_CASES = [
     (message(', "system": 5'), 400, "system"),
     (message(', "metadata": []'), 400, "metadata"),
     (message(model='"no-such-model"'), 404, "does not exist"),
-    (message(', "padding": "' + "x" * 70000 + '"'), 413, "too large"),
+    (message(', "padding": "' + "x" * 2_000_001 + '"'), 413, "too large"),
 ]
 
 

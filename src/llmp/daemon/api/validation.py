@@ -16,6 +16,7 @@ from llmp.daemon.errors import ClientError
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 DEFAULT_MAX_DEPTH = 64
+MAX_MODEL_NAME = 512  # ARNs and Hugging Face paths are long; no real model name is near this
 
 
 def parse_json_object(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
@@ -52,6 +53,10 @@ def require_model(body: dict[str, Any]) -> None:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise ClientError("'model' is required and must be a non-empty string.", param="model")
+    # A name goes into errors, log lines and the closest-name search (quadratic in its length):
+    # one of megabytes would stall the event loop for seconds and flood the log.
+    if len(model) > MAX_MODEL_NAME:
+        raise ClientError(f"'model' must be at most {MAX_MODEL_NAME} characters.", param="model")
 
 
 Check = Callable[[str, Any], None]
