@@ -20,7 +20,8 @@ from llmp.daemon.security.policy import SECURITY
 
 async def _named(request: web.Request, field: str) -> str | None:
     try:
-        body: Any = await request.json() if request.can_read_body else {}
+        # body_exists, not can_read_body: the guard has already read the body to its end.
+        body: Any = await request.json() if request.body_exists else {}
     except ValueError:
         raise web.HTTPBadRequest(reason="the body must be a JSON object") from None
     name = body.get(field) if isinstance(body, dict) else None
