@@ -135,3 +135,32 @@ providers:
             assert refused.json()["error"]["type"] == "invalid_request_error"
     events = [json.loads(line) for line in (isolated_env / "logs" / "audit.log").read_text().splitlines()]
     assert [(e["event"], e["name"]) for e in events] == [("keys_reloaded", "two"), ("keys_reloaded", None)]
+
+
+def test_a_slow_keyring_does_not_stall_other_requests(test_keyring, make_gateway, monkeypatch) -> None:
+    """Re-reading keys waits on the keyring (D-Bus, an unlock prompt) off the event loop."""
+    import threading
+
+    import httpx
+
+    gateway = make_gateway("providers:\n  up: {type: openai, base_url: 'http://127.0.0.1:9/v1'}\n")
+    entered, release = threading.Event(), threading.Event()
+    plain_lookup = type(test_keyring).get_password
+
+    def slow_lookup(self, service: str, username: str) -> str | None:
+        entered.set()
+        release.wait(30)
+        return plain_lookup(self, service, username)
+
+    monkeypatch.setattr(type(test_keyring), "get_password", slow_lookup)
+    result: list[httpx.Response] = []
+    reload = threading.Thread(target=lambda: result.append(httpx.post(
+        gateway.url + "/admin/keys/reload", headers=gateway.admin_headers(), timeout=30)))
+    reload.start()
+    try:
+        assert entered.wait(30)
+        assert httpx.get(gateway.url + "/healthz", timeout=5).status_code == 200  # not stalled
+    finally:
+        release.set()
+        reload.join(30)
+    assert result[0].json() == {"reloaded": ["up"]}

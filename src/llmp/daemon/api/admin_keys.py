@@ -34,9 +34,14 @@ async def reload_keys(request: web.Request) -> web.Response:
     name = await _named(request, "name")
     runtime = request.app[RUNTIME]
     reloaded = [p for n, p in runtime.providers.items() if name is None or n == name]
-    for provider in reloaded:
-        provider.reload_key()
-    request.app[SECURITY].reload()
+
+    def read_keys() -> None:
+        for provider in reloaded:
+            provider.reload_key()
+        request.app[SECURITY].reload()
+
+    # Off the event loop: a keyring lookup can block (D-Bus, a locked collection asking to unlock).
+    await asyncio.get_running_loop().run_in_executor(None, read_keys)
     audit("keys_reloaded", name=name, providers=[p.name for p in reloaded])
     return web.json_response({"reloaded": [p.name for p in reloaded]})
 
