@@ -284,6 +284,9 @@ def test_body_depth_and_header_limits(make_gateway) -> None:
     deep = httpx.post(gateway.base_url + "/chat/completions", json={**CHAT, "metadata": nested})
     assert deep.status_code == 400
     assert "nested deeper than 8" in deep.json()["error"]["message"]
+    deep = httpx.post(gateway.base_url + "/messages", json={**CHAT, "max_tokens": 5, "metadata": nested})
+    assert deep.status_code == 400
+    assert "nested deeper than 8" in deep.json()["error"]["message"]
     shallow = {**CHAT, "metadata": {"a": {"b": 1}}, "tools": [{"type": "function"}]}
     assert httpx.post(gateway.base_url + "/chat/completions", json=shallow).status_code == 200
 

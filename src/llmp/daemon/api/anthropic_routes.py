@@ -13,12 +13,14 @@ from llmp.daemon.api.dispatch import error_response, serve
 from llmp.daemon.api.validation import parse_json_object
 from llmp.daemon.errors import ClientError
 from llmp.daemon.providers.anthropic import CLIENT_BETA
+from llmp.daemon.runtime import RUNTIME
 
 
 def _endpoint(operation: str, count_only: bool) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            body = parse_json_object(await request.read())
+            limits = request.app[RUNTIME].config.server.limits
+            body = parse_json_object(await request.read(), limits.max_json_depth)
             validate_messages(body, count_only=count_only)
         except ClientError as error:
             return error_response(request, ANTHROPIC, error)
