@@ -84,3 +84,14 @@ def test_names_that_only_look_like_loopback_are_refused(make_gateway, host: byte
     for address in (b"127.0.0.1:1", b"127.1.2.3", b"[::1]:80", b"localhost"):
         head = b"GET /v1/models HTTP/1.1\r\nHost: " + address + b"\r\nConnection: close\r\n"
         assert exchange(gateway.server.port, head)[0] == 200
+
+
+def test_a_line_break_in_a_provider_name_is_a_404(make_gateway) -> None:
+    """The name went into an HTTP reason phrase, where a line break is not allowed: it was a 500."""
+    gateway = make_gateway(MOCK)
+    headers = gateway.admin_headers()
+    for response in (httpx.post(gateway.url + "/admin/providers/a%0Ab/disable", headers=headers),
+                     httpx.post(gateway.url + "/admin/keys/test", json={"provider": "a\r\nb"},
+                                headers=headers)):
+        assert response.status_code == 404, response.text
+        assert "no provider named 'a" in response.json()["error"]["message"]

@@ -50,7 +50,7 @@ async def test_keys(request: web.Request) -> web.Response:
     name = await _named(request, "provider")
     providers = request.app[RUNTIME].providers
     if name is not None and name not in providers:
-        raise web.HTTPNotFound(reason=f"no provider named '{name}'")
+        raise web.HTTPNotFound(reason=f"no provider named {name!r}")  # repr: a reason has no line breaks
     chosen = [providers[name]] if name is not None else list(providers.values())
     results = await asyncio.gather(*(check_key(p) for p in chosen))
     return web.json_response({"results": results})

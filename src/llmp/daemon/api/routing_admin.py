@@ -29,7 +29,8 @@ def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
         name = request.match_info["name"]
         if name not in runtime.providers:
             known = ", ".join(runtime.providers) or "none"
-            raise web.HTTPNotFound(reason=f"no provider named '{name}' (providers: {known})")
+            # repr: a reason may not hold a line break, and the name is the client's
+            raise web.HTTPNotFound(reason=f"no provider named {name!r} (providers: {known})")
         if enabled:
             runtime.router.disabled.discard(name)
         else:
