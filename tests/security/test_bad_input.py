@@ -81,6 +81,9 @@ def test_bad_chat_requests(gateway, body: bytes, status: int, param: str | None,
     ("/embeddings", {"model": "mock-1", "input": "x", "dimensions": 0}, "dimensions"),
     ("/completions", {"model": "mock-1", "prompt": 5}, "prompt"),
     ("/completions", {"model": "mock-1", "prompt": "x", "stream": "no"}, "stream"),
+    ("/completions", {"model": "mock-1", "prompt": "x", "stop": True}, "stop"),
+    ("/completions", {"model": "mock-1", "prompt": "x", "n": 0}, "n"),
+    ("/completions", {"model": "mock-1", "prompt": "x", "top_p": "high"}, "top_p"),
 ])
 def test_bad_other_requests(gateway, path: str, body: dict, param: str) -> None:
     response = httpx.post(gateway.base_url + path, json=body)

@@ -116,8 +116,11 @@ CHAT_PARAMETERS: dict[str, Check] = {
     "temperature": TEMPERATURE, "top_p": number_in(0, 1), "tools": ARRAY, "functions": ARRAY,
 }
 COMPLETION_PARAMETERS: dict[str, Check] = {
-    "prompt": of_kind(str, list), "stream": BOOLEAN, "stream_options": OBJECT,
-    "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE,
+    "prompt": of_kind(str, list), "stream": BOOLEAN,
+    # What the completions bridge carries into a chat request means the same in both APIs.
+    **{name: CHAT_PARAMETERS[name] for name in (
+        "stream_options", "max_tokens", "temperature", "top_p", "stop", "n", "user", "seed",
+        "presence_penalty", "frequency_penalty")},
 }
 EMBEDDING_PARAMETERS: dict[str, Check] = {"dimensions": integer_in(1, 100_000)}
 MESSAGE_FIELDS: dict[str, Check] = {"name": STRING, "tool_call_id": STRING, "tool_calls": ARRAY}
