@@ -13,10 +13,16 @@ DAEMON_ARGUMENT = "__daemon__"
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == DAEMON_ARGUMENT:
-        from llmp.daemon.main import main as daemon_main
+    try:
+        if len(sys.argv) > 1 and sys.argv[1] == DAEMON_ARGUMENT:
+            from llmp.daemon.main import main as daemon_main
 
-        sys.exit(daemon_main(sys.argv[2:]))
-    from llmp.cli.app import run
+            sys.exit(daemon_main(sys.argv[2:]))
+        from llmp.cli.app import run
 
-    run()
+        run()
+    except Exception as exc:  # a crash: its traceback must not print a key either
+        from llmp.core.redact import report_uncaught
+
+        report_uncaught(exc)
+        sys.exit(1)

@@ -37,6 +37,7 @@ def test_start_request_status_stop(started, isolated_env: Path) -> None:
     state = started
     assert state is not None and state.port > 0
     assert (isolated_env / "daemon.json").stat().st_mode & 0o777 == 0o600
+    assert (isolated_env / "logs").stat().st_mode & 0o777 == 0o700  # prompts and errors: the user's
     client = openai.OpenAI(base_url=state.base_url + "/v1", api_key="x", max_retries=0)
     answer = client.chat.completions.create(
         model="mock-1", messages=[{"role": "user", "content": "hello daemon"}])

@@ -66,6 +66,15 @@ def test_openapi_operations_never_fail_on_the_daemons_side(case, daemon: DaemonS
         assert set(response.json()["error"]) >= {"message", "type"}
 
 
+def test_the_document_lists_every_endpoint(gateway: Gateway) -> None:
+    served = {(route.method, route.resource.canonical) for route in gateway.server.app.router.routes()
+              if route.method != "HEAD" and route.resource is not None}
+    document = httpx.get(gateway.url + "/openapi.json").json()
+    listed = {(method.upper(), path) for path, operations in document["paths"].items()
+              for method in operations}
+    assert served == listed
+
+
 JSON_LEAVES = (st.none() | st.booleans() | st.integers() | st.text(max_size=20)
                | st.floats(allow_nan=False, allow_infinity=False))
 JSON_VALUES = st.recursive(

@@ -123,6 +123,16 @@ def test_admin_needs_the_token(make_gateway, isolated_env: Path) -> None:
     assert "nope" not in (isolated_env / "logs" / "audit.log").read_text()
 
 
+def test_switching_a_provider_off_and_on_is_audited(make_gateway, isolated_env: Path) -> None:
+    gateway = make_gateway(MOCK)
+    for action in ("disable", "enable"):
+        switched = httpx.post(f"{gateway.url}/admin/providers/mock/{action}", headers=gateway.admin_headers())
+        assert switched.status_code == 200
+    assert httpx.post(gateway.url + "/admin/providers/mock/disable").status_code == 401
+    events = [(e["event"], e.get("provider")) for e in audit_events(isolated_env)]
+    assert events == [("provider_disabled", "mock"), ("provider_enabled", "mock"), ("auth_failed", None)]
+
+
 # -- client keys -------------------------------------------------------------------
 
 CLIENT_KEYS = """
@@ -272,6 +282,9 @@ def test_body_depth_and_header_limits(make_gateway) -> None:
     for _ in range(10):
         nested = {"a": nested}
     deep = httpx.post(gateway.base_url + "/chat/completions", json={**CHAT, "metadata": nested})
+    assert deep.status_code == 400
+    assert "nested deeper than 8" in deep.json()["error"]["message"]
+    deep = httpx.post(gateway.base_url + "/messages", json={**CHAT, "max_tokens": 5, "metadata": nested})
     assert deep.status_code == 400
     assert "nested deeper than 8" in deep.json()["error"]["message"]
     shallow = {**CHAT, "metadata": {"a": {"b": 1}}, "tools": [{"type": "function"}]}

@@ -107,3 +107,60 @@ providers:
     refresher.clock = lambda: 1031.0
     refused_then_settled()
     assert ask() == "authorised"
+
+
+def test_the_admin_key_endpoints_read_their_body(make_gateway, isolated_env) -> None:
+    """`llmp keys set NAME` asks for NAME alone; a body the daemon cannot read is a 400, not 'all'."""
+    import httpx
+
+    gateway = make_gateway("""
+providers:
+  one: {type: mock, models: [m1]}
+  two: {type: mock, models: [m2]}
+""")
+    headers = gateway.admin_headers()
+
+    def post(path: str, body: bytes) -> httpx.Response:
+        return httpx.post(gateway.url + path, content=body, headers=headers)
+
+    assert post("/admin/keys/reload", b'{"name": "two"}').json() == {"reloaded": ["two"]}
+    assert post("/admin/keys/reload", b"").json() == {"reloaded": ["one", "two"]}
+    assert [r["provider"] for r in post("/admin/keys/test", b'{"provider": "one"}').json()["results"]] \
+        == ["one"]
+    assert post("/admin/keys/test", b'{"provider": "nope"}').status_code == 404
+    for path in ("/admin/keys/reload", "/admin/keys/test"):
+        for bad in (b"{", b'{"name": 5, "provider": 5}'):
+            refused = post(path, bad)
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"]["type"] == "invalid_request_error"
+    events = [json.loads(line) for line in (isolated_env / "logs" / "audit.log").read_text().splitlines()]
+    assert [(e["event"], e["name"]) for e in events] == [("keys_reloaded", "two"), ("keys_reloaded", None)]
+
+
+def test_a_slow_keyring_does_not_stall_other_requests(test_keyring, make_gateway, monkeypatch) -> None:
+    """Re-reading keys waits on the keyring (D-Bus, an unlock prompt) off the event loop."""
+    import threading
+
+    import httpx
+
+    gateway = make_gateway("providers:\n  up: {type: openai, base_url: 'http://127.0.0.1:9/v1'}\n")
+    entered, release = threading.Event(), threading.Event()
+    plain_lookup = type(test_keyring).get_password
+
+    def slow_lookup(self, service: str, username: str) -> str | None:
+        entered.set()
+        release.wait(30)
+        return plain_lookup(self, service, username)
+
+    monkeypatch.setattr(type(test_keyring), "get_password", slow_lookup)
+    result: list[httpx.Response] = []
+    reload = threading.Thread(target=lambda: result.append(httpx.post(
+        gateway.url + "/admin/keys/reload", headers=gateway.admin_headers(), timeout=30)))
+    reload.start()
+    try:
+        assert entered.wait(30)
+        assert httpx.get(gateway.url + "/healthz", timeout=5).status_code == 200  # not stalled
+    finally:
+        release.set()
+        reload.join(30)
+    assert result[0].json() == {"reloaded": ["up"]}

@@ -42,8 +42,9 @@ class Paths:
         return self.data_dir / "usage.sqlite3"
 
     def ensure(self) -> None:
+        """Create the folders, readable by their owner only: logs and usage hold prompts and costs."""
         for folder in (self.config_dir, self.state_dir, self.log_dir, self.data_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def resolve_paths() -> Paths:

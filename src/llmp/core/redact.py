@@ -9,9 +9,13 @@ no handler, formatter or third-party logger can write a key to disk.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import re
+import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _SHAPES = re.compile(
@@ -127,3 +131,43 @@ class RedactingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+class _HeldStream(io.StringIO):
+    """Holds what is written, answering questions about the terminal as the real stream would."""
+
+    def __init__(self, real: Any) -> None:
+        super().__init__()
+        self.real = real
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.real, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return int(self.real.fileno())
+
+
+@contextlib.contextmanager
+def redacted_stderr() -> Iterator[None]:
+    """Everything written to stderr meanwhile comes out at the end, redacted as one text.
+
+    One text, so a key the writer split over two writes is still seen whole.
+    """
+    real = sys.stderr
+    held = _HeldStream(real)
+    sys.stderr = held
+    try:
+        yield
+    finally:
+        sys.stderr = real
+        real.write(redact(held.getvalue()))
+        real.flush()
+
+
+def report_uncaught(exc: BaseException) -> None:
+    """Print an exception nothing caught the way the process would (Typer's pretty traceback
+    in the CLI, Python's in the daemon), but with keys masked: an exception's message may
+    quote a key (an upstream's error, a URL with `?key=`), and a crash is pasted into bug reports.
+    """
+    with redacted_stderr():
+        sys.excepthook(type(exc), exc, exc.__traceback__)

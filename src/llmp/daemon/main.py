@@ -53,7 +53,8 @@ def main(argv: list[str]) -> int:
         print(f"llmp: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except Exception as exc:  # a resolver error names the alias target at fault
-        print(f"llmp: invalid configuration: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        print(f"llmp: invalid configuration: {redact(str(getattr(exc, 'message', exc)))}",
+              file=sys.stderr)
         return EXIT_CONFIG
     listener = setup_logging(paths.log_file, loaded.config.logging, console=args.foreground)
     audit_writer = BackgroundWriter().start()

@@ -26,6 +26,7 @@ from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
 from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
 from llmp.daemon.runtime import REQUEST_ID
+from llmp.daemon.security.exposure import is_loopback
 from llmp.daemon.security.policy import Security
 from llmp.daemon.security.screen import read_body, screen
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
@@ -56,7 +57,8 @@ def _host_allowed(request: web.Request, server: ServerConfig) -> bool:
         name = host[: host.find("]") + 1]
     else:
         name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    if name in LOOPBACK_NAMES or name.startswith("127."):
+    # Any 127.x address, but not a name that merely starts so (127.evil.example can rebind).
+    if name in LOOPBACK_NAMES or (name.startswith("127.") and is_loopback(name)):
         return True
     allowed = {h.lower() for h in server.allowed_hosts}
     return name == server.host.lower() or name in allowed or "*" in allowed

@@ -21,7 +21,9 @@ def token_ok(request: web.Request) -> bool:
     expected = request.app[RUNTIME].token
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), expected)
+    # As bytes: compare_digest refuses a str with non-ASCII characters, which anyone can send.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), expected.encode())
 
 
 async def healthz(request: web.Request) -> web.Response:

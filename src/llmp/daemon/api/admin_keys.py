@@ -20,7 +20,8 @@ from llmp.daemon.security.policy import SECURITY
 
 async def _named(request: web.Request, field: str) -> str | None:
     try:
-        body: Any = await request.json() if request.can_read_body else {}
+        # body_exists, not can_read_body: the guard has already read the body to its end.
+        body: Any = await request.json() if request.body_exists else {}
     except ValueError:
         raise web.HTTPBadRequest(reason="the body must be a JSON object") from None
     name = body.get(field) if isinstance(body, dict) else None
@@ -33,9 +34,14 @@ async def reload_keys(request: web.Request) -> web.Response:
     name = await _named(request, "name")
     runtime = request.app[RUNTIME]
     reloaded = [p for n, p in runtime.providers.items() if name is None or n == name]
-    for provider in reloaded:
-        provider.reload_key()
-    request.app[SECURITY].reload()
+
+    def read_keys() -> None:
+        for provider in reloaded:
+            provider.reload_key()
+        request.app[SECURITY].reload()
+
+    # Off the event loop: a keyring lookup can block (D-Bus, a locked collection asking to unlock).
+    await asyncio.get_running_loop().run_in_executor(None, read_keys)
     audit("keys_reloaded", name=name, providers=[p.name for p in reloaded])
     return web.json_response({"reloaded": [p.name for p in reloaded]})
 
@@ -44,7 +50,7 @@ async def test_keys(request: web.Request) -> web.Response:
     name = await _named(request, "provider")
     providers = request.app[RUNTIME].providers
     if name is not None and name not in providers:
-        raise web.HTTPNotFound(reason=f"no provider named '{name}'")
+        raise web.HTTPNotFound(reason=f"no provider named {name!r}")  # repr: a reason has no line breaks
     chosen = [providers[name]] if name is not None else list(providers.values())
     results = await asyncio.gather(*(check_key(p) for p in chosen))
     return web.json_response({"results": results})

@@ -19,7 +19,8 @@ from llmp.daemon.runtime import RUNTIME, Runtime
 def _endpoint(runtime: Runtime, operation: str, count_only: bool) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            body = parse_json_object(await request.read())
+            limits = request.app[RUNTIME].config.server.limits
+            body = parse_json_object(await request.read(), limits.max_json_depth)
             validate_messages(body, count_only=count_only)
         except ClientError as error:
             return error_response(request, ANTHROPIC, error)

@@ -97,11 +97,12 @@ def _tools(tools: Any) -> None:
 def _tool_choice(choice: Any) -> None:
     if choice is None:
         return
-    if not isinstance(choice, dict) or choice.get("type") not in TOOL_CHOICES:
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if not isinstance(kind, str) or kind not in TOOL_CHOICES:
         raise ClientError(
             "tool_choice: must be an object whose type is one of " + ", ".join(sorted(TOOL_CHOICES)),
             param="tool_choice",
         )
-    if choice["type"] == "tool" and not isinstance(choice.get("name"), str):
+    if kind == "tool" and not isinstance(choice.get("name"), str):
         raise ClientError("tool_choice.name: Field required when type is 'tool'",
                           param="tool_choice.name")

@@ -26,11 +26,15 @@ def _body(schema: str) -> dict[str, Any]:
     return {"required": True, "content": {_JSON: {"schema": _ref(schema)}}}
 
 
-def _answers(ok: str, *errors: int) -> dict[str, Any]:
+def _answers(ok: str, *errors: int, error: str = "Error") -> dict[str, Any]:
     answers: dict[str, Any] = {"200": {"description": ok, "content": {_JSON: {"schema": {"type": "object"}}}}}
     for status in errors:
-        answers[str(status)] = {"description": "error", "content": {_JSON: {"schema": _ref("Error")}}}
+        answers[str(status)] = {"description": "error", "content": {_JSON: {"schema": _ref(error)}}}
     return answers
+
+
+def _named(what: str) -> list[dict[str, Any]]:
+    return [{"name": "name", "in": "path", "required": True, "schema": _STRING, "description": what}]
 
 
 _CLIENT_ERRORS = (400, 401, 403, 404, 408, 413, 429)
@@ -57,6 +61,15 @@ _MESSAGE = {
         "content": {"oneOf": [_NULLABLE_STRING, {"type": "array", "items": {
             "type": "object", "required": ["type"], "properties": {"type": _STRING}}}]},
         "name": _STRING,
+    },
+}
+_BLOCK = {"type": "object", "required": ["type"], "properties": {"type": _STRING, "text": _STRING}}
+_ANTHROPIC_MESSAGE = {
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"type": "string", "enum": ["assistant", "user"]},
+        "content": {"oneOf": [_STRING, {"type": "array", "items": _BLOCK}]},
     },
 }
 _COMMON = {
@@ -99,7 +112,35 @@ _SCHEMAS: dict[str, Any] = {
             "dimensions": {"type": "integer", "minimum": 1, "maximum": 100_000},
         },
     },
+    "MessagesRequest": {
+        "type": "object",
+        "required": ["model", "max_tokens", "messages"],
+        "properties": {
+            "model": _COMMON["model"],
+            "max_tokens": _COMMON["max_tokens"],
+            "messages": {"type": "array", "minItems": 1, "items": _ANTHROPIC_MESSAGE},
+            "system": {"oneOf": [_STRING, {"type": "array", "items": _BLOCK}]},
+            "stream": {"type": "boolean"},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_k": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+            "stop_sequences": {"type": "array", "items": _STRING},
+            "tools": {"type": "array", "items": {"type": "object", "required": ["name"],
+                                                 "properties": {"name": {"type": "string", "minLength": 1}}}},
+            "tool_choice": {"type": "object", "required": ["type"], "properties": {
+                "type": {"type": "string", "enum": ["any", "auto", "none", "tool"]}, "name": _STRING}},
+            "metadata": {"type": "object"},
+            "thinking": {"type": "object"},
+        },
+    },
     "KeySelection": {"type": "object", "properties": {"name": _STRING, "provider": _STRING}},
+    "AnthropicError": {
+        "type": "object",
+        "required": ["type", "error"],
+        "properties": {"type": {"const": "error"}, "error": {
+            "type": "object", "required": ["type", "message"],
+            "properties": {"type": _STRING, "message": _STRING}}},
+    },
     "Error": {
         "type": "object",
         "required": ["error"],
@@ -112,7 +153,7 @@ _SCHEMAS: dict[str, Any] = {
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "llmp", "version": __version__,
-             "description": "A local LLM gateway speaking the OpenAI API."},
+             "description": "A local LLM gateway speaking the OpenAI and Anthropic APIs."},
     "paths": {
         "/v1/chat/completions": {"post": _operation(
             "Chat completion, streamed or not", "ChatRequest",
@@ -123,17 +164,40 @@ DOCUMENT: dict[str, Any] = {
         "/v1/embeddings": {"post": _operation(
             "Embeddings", "EmbeddingRequest",
             responses=_answers("a list of embeddings", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS))},
+        "/v1/messages": {"post": _operation(
+            "Anthropic Messages, streamed or not", "MessagesRequest",
+            responses=_answers("a message, or an SSE stream", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS,
+                               error="AnthropicError"))},
+        "/v1/messages/count_tokens": {"post": _operation(
+            "Count a Messages request's input tokens (Anthropic providers)", "CountTokensRequest",
+            responses=_answers("input_tokens", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS, error="AnthropicError"))},
         "/v1/models": {"get": _operation("Every servable model name", None,
                                          responses=_answers("a model list", 401))},
         "/v1/models/{name}": {"get": _operation(
-            "One model", None,
-            parameters=[{"name": "name", "in": "path", "required": True, "schema": _STRING}],
-            responses=_answers("a model", 401, 404))},
+            "One model", None, parameters=_named("a model name"), responses=_answers("a model", 401, 404))},
         "/healthz": {"get": _operation("Liveness", None, responses=_answers("ok"))},
+        "/openapi.json": {"get": _operation("This document", None, responses=_answers("OpenAPI 3.1"))},
+        "/metrics": {"get": _operation("Prometheus metrics (text exposition)", None, responses={
+            "200": {"description": "metrics", "content": {"text/plain": {"schema": _STRING}}}})},
         "/admin/status": {"get": _operation("Daemon status", None, admin=True,
                                             responses=_answers("status", 401))},
+        "/admin/stats": {"get": _operation("Live request statistics", None, admin=True,
+                                           responses=_answers("stats", 401))},
         "/admin/providers": {"get": _operation("Configured providers", None, admin=True,
                                                responses=_answers("providers", 401))},
+        "/admin/providers/health": {"get": _operation(
+            "Provider health (check=1 probes now)", None, admin=True,
+            parameters=[{"name": "check", "in": "query", "schema": _STRING}],
+            responses=_answers("health", 401))},
+        "/admin/providers/{name}/disable": {"post": _operation(
+            "Take a provider out of rotation", None, admin=True, parameters=_named("a provider"),
+            responses=_answers("disabled", 401, 404))},
+        "/admin/providers/{name}/enable": {"post": _operation(
+            "Put a provider back in rotation", None, admin=True, parameters=_named("a provider"),
+            responses=_answers("enabled", 401, 404))},
+        "/admin/probe/{name}": {"get": _operation(
+            "Key, operations and upstream reachability of one provider", None, admin=True,
+            parameters=_named("a provider"), responses=_answers("probe", 401, 404))},
         "/admin/shutdown": {"post": _operation("Stop the daemon", None, admin=True,
                                                responses=_answers("stopping", 401))},
         "/admin/keys/reload": {"post": _operation(
@@ -147,6 +211,8 @@ DOCUMENT: dict[str, Any] = {
         "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
     },
 }
+# Counting needs no max_tokens (there is no answer to bound).
+_SCHEMAS["CountTokensRequest"] = {**_SCHEMAS["MessagesRequest"], "required": ["model", "messages"]}
 _ENCODED = orjson.dumps(DOCUMENT)
 
 

@@ -1,4 +1,8 @@
-"""Admin endpoints for routing: provider health, and taking a provider out of rotation."""
+"""Admin endpoints for routing: provider health, and taking a provider out of rotation.
+
+Switching a provider off or on is written to the audit log: it changes where
+the user's requests (and money) go.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from llmp.core.audit import audit
 from llmp.daemon.routing.report import health_report
 from llmp.daemon.runtime import RUNTIME
 
@@ -24,11 +29,13 @@ def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
         name = request.match_info["name"]
         if name not in runtime.providers:
             known = ", ".join(runtime.providers) or "none"
-            raise web.HTTPNotFound(reason=f"no provider named '{name}' (providers: {known})")
+            # repr: a reason may not hold a line break, and the name is the client's
+            raise web.HTTPNotFound(reason=f"no provider named {name!r} (providers: {known})")
         if enabled:
             runtime.router.disabled.discard(name)
         else:
             runtime.router.disabled.add(name)
+        audit("provider_enabled" if enabled else "provider_disabled", provider=name)
         return web.json_response({"name": name, "enabled": enabled})
 
     return handler

@@ -16,6 +16,7 @@ from llmp.daemon.errors import ClientError
 
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 DEFAULT_MAX_DEPTH = 64
+MAX_MODEL_NAME = 512  # ARNs and Hugging Face paths are long; no real model name is near this
 
 
 def parse_json_object(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
@@ -52,6 +53,10 @@ def require_model(body: dict[str, Any]) -> None:
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise ClientError("'model' is required and must be a non-empty string.", param="model")
+    # A name goes into errors, log lines and the closest-name search (quadratic in its length):
+    # one of megabytes would stall the event loop for seconds and flood the log.
+    if len(model) > MAX_MODEL_NAME:
+        raise ClientError(f"'model' must be at most {MAX_MODEL_NAME} characters.", param="model")
 
 
 Check = Callable[[str, Any], None]
@@ -111,8 +116,11 @@ CHAT_PARAMETERS: dict[str, Check] = {
     "temperature": TEMPERATURE, "top_p": number_in(0, 1), "tools": ARRAY, "functions": ARRAY,
 }
 COMPLETION_PARAMETERS: dict[str, Check] = {
-    "prompt": of_kind(str, list), "stream": BOOLEAN, "stream_options": OBJECT,
-    "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE,
+    "prompt": of_kind(str, list), "stream": BOOLEAN,
+    # What the completions bridge carries into a chat request means the same in both APIs.
+    **{name: CHAT_PARAMETERS[name] for name in (
+        "stream_options", "max_tokens", "temperature", "top_p", "stop", "n", "user", "seed",
+        "presence_penalty", "frequency_penalty")},
 }
 EMBEDDING_PARAMETERS: dict[str, Check] = {"dimensions": integer_in(1, 100_000)}
 MESSAGE_FIELDS: dict[str, Check] = {"name": STRING, "tool_call_id": STRING, "tool_calls": ARRAY}

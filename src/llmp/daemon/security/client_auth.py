@@ -73,15 +73,16 @@ class ClientAuth:
             else:
                 log.warning("client key '%s' has no value (set it with: llmp keys set client:%s)",
                             name, name)
-        self._keys = keys
-        self._jwt = None
+        verifier: JWTVerifier | None = None
         jwt_config = self.config.jwt
         if jwt_config is not None:
             secret = resolve_secret(jwt_config.secret, JWT_SECRET_USERNAME, (JWT_SECRET_ENV,))
             if secret.value:
-                self._jwt = JWTVerifier(jwt_config, secret.value)
+                verifier = JWTVerifier(jwt_config, secret.value)
             else:
                 log.warning("server.auth.jwt has no secret (set it with: llmp keys set jwt-secret)")
+        # Swapped whole, once both are read: this runs off the event loop, beside requests.
+        self._keys, self._jwt = keys, verifier
 
     def authenticate(self, headers: object) -> Client:
         token = credential(headers)

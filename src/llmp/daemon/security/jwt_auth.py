@@ -41,7 +41,7 @@ class JWTVerifier:
             raise TokenRejected(f"the token has no '{exc.claim}' claim") from None
         except jwt.InvalidIssuerError:
             raise TokenRejected("the token's issuer is not accepted (iss)") from None
-        except jwt.InvalidTokenError:
+        except (jwt.InvalidTokenError, ValueError):  # ValueError: bytes no token holds (non-ASCII)
             raise TokenRejected("the token is not valid") from None
 
 

@@ -65,17 +65,25 @@ def screen(request: web.Request, security: Security) -> web.StreamResponse | Non
 
 
 async def read_body(request: web.Request, timeout: float) -> web.StreamResponse | None:
-    """Read the body within `timeout` seconds, or the answer to a client that trickles it."""
-    if request.content.is_eof():  # the whole body is here (the usual case): no timer needed
-        await request.read()
-        return None
+    """Read the body within `timeout` seconds, or the answer to a client that trickles it or
+    garbles its framing."""
     try:
-        await within(timeout, request.read())
+        if request.content.is_eof():  # the whole body is here (the usual case): no timer needed
+            await request.read()
+        else:
+            await within(timeout, request.read())
     except asyncio.TimeoutError:
         late = refuse(request, 408, "The request body did not arrive in time.",
                       "invalid_request_error", code="request_timeout")
         late.force_close()  # the rest of the body may still come: never read it as a request
         return late
+    except web.RequestPayloadError as exc:  # bad chunking, or a Content-Encoding that is not
+        reason = getattr(exc.__cause__, "message", "") or "its framing is broken"
+        garbled = refuse(request, 400, f"The request body could not be read: {reason}.",
+                         "invalid_request_error", code="invalid_body")
+        garbled.force_close()  # where this body ends is unknown: the connection cannot go on
+        request.content.feed_eof()  # and aiohttp must not try to read (and drain) the rest
+        return garbled
     return None
 
 

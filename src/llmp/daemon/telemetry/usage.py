@@ -125,7 +125,9 @@ def _content_chars(content: Any) -> int:
     if isinstance(content, str):
         return len(content)
     if isinstance(content, list):
-        return sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
+        # A part's `text` is not checked on the way in (only a text part's is): count strings only.
+        return sum(len(text) for p in content if isinstance(p, dict)
+                   and isinstance(text := p.get("text"), str))
     return 0
 
 
