@@ -17,10 +17,11 @@ from llmp.daemon.runtime import RUNTIME, Runtime
 
 
 def _endpoint(runtime: Runtime, operation: str, count_only: bool) -> Callable[[web.Request], Any]:
+    max_depth = runtime.config.server.limits.max_json_depth
+
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
-            limits = request.app[RUNTIME].config.server.limits
-            body = parse_json_object(await request.read(), limits.max_json_depth)
+            body = parse_json_object(await request.read(), max_depth)
             validate_messages(body, count_only=count_only)
         except ClientError as error:
             return error_response(request, ANTHROPIC, error)
