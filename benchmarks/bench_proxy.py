@@ -9,16 +9,29 @@ Four processes: a fake OpenAI upstream, and three proxies in front of it —
 `bare` (a minimal aiohttp pass-through, the yardstick of the CPU budget), `off`
 (llmp with no observers and no stream-usage injection)
 and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
-SQLite ledger, live stats, stream usage asked for and hidden). Each proxy's own
-CPU time (the whole process, and its event-loop thread alone; on Linux from
-each thread's schedstat, in nanoseconds) is divided by the requests, or stream
+SQLite ledger, live stats, stream usage asked for and hidden). llmp is served
+the way the daemon serves it (`main.make_runner`). Each proxy's own CPU time
+(the whole process, and its event-loop thread alone; on Linux from each
+thread's schedstat, in nanoseconds) is divided by the requests, or stream
 chunks, it served; latency is measured one request at a time, the proxies
 taking turns request by request. Within a round the modes run back to back,
 and each round starts with another mode; the budget is judged on each round's
 own on/bare ratio (the median round is reported, with the spread), since a
 shared VM's speed drifts more between rounds than the proxies differ.
 
-    python benchmarks/bench_proxy.py [--requests 400] [--rounds 10]   # 25 rounds for the budget
+Three kinds of traffic:
+
+* plain: a non-streamed chat completion;
+* stream (burst): the upstream writes the whole answer at once, so a proxy
+  reads it in one or two reads: a stream's fixed cost, divided by its events;
+* paced: the upstream writes one event at a time, as models do, so each
+  event is a read of its own: CPU per streamed chunk.
+
+`--pin` (Linux) puts every proxy on CPU 1 and the upstream and the load on CPU 0:
+figures move less from run to run, and a proxy's caches are its own (which
+favours the smaller bare proxy).
+
+    python benchmarks/bench_proxy.py [--requests 400] [--rounds 10] [--pin]   # 25 rounds for the budget
 """
 
 from __future__ import annotations
@@ -40,6 +53,8 @@ import psutil
 from aiohttp import web
 
 CHUNKS = 50  # content events per streamed answer
+PACE = 0.0005  # seconds between a paced stream's events
+PACED = "paced"  # the `user` a client sends to ask the upstream for a paced stream
 HERE = Path(__file__).resolve()
 SRC = HERE.parents[1] / "src"
 
@@ -69,9 +84,12 @@ async def upstream_app() -> web.Application:
             return web.Response(body=ANSWER, content_type="application/json")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        paced = body.get("user") == PACED
         await response.write(_event(_chunk({"role": "assistant", "content": ""})))
         for _ in range(CHUNKS):
             await response.write(_event(_chunk({"content": "tok "})))
+            if paced:  # a token at a time: each event reaches the proxy in a read of its own
+                await asyncio.sleep(PACE)
         await response.write(_event(_chunk({}, "stop")))
         if (body.get("stream_options") or {}).get("include_usage"):
             await response.write(_event({**_chunk({}), "choices": [], "usage": {
@@ -124,13 +142,13 @@ providers:
         stream_usage: {str(telemetry).lower()}}}
 usage: {{enabled: {str(telemetry).lower()}}}
 """)
-    runtime = Runtime(LoadedConfig(config, Path("bench.yaml")), "bench-token")
-    app = build_app(runtime)
-    if telemetry:
+    if telemetry:  # as the daemon does: logging first, then the application
         paths = resolve_paths()
         paths.ensure()
         setup_logging(paths.log_file, config.logging, console=False)
-    else:
+    runtime = Runtime(LoadedConfig(config, Path("bench.yaml")), "bench-token")
+    app = build_app(runtime)
+    if not telemetry:
         runtime.observers.clear()
     return app
 
@@ -138,12 +156,15 @@ usage: {{enabled: {str(telemetry).lower()}}}
 def serve(mode: str, upstream: str) -> None:
     async def main() -> None:
         if mode == "upstream":
-            app = await upstream_app()
+            runner = web.AppRunner(await upstream_app(), access_log=None)
         elif mode == "bare":
-            app = await bare_proxy_app(upstream)
+            runner = web.AppRunner(await bare_proxy_app(upstream), access_log=None)
         else:
+            from llmp.daemon.main import make_runner
+            from llmp.daemon.runtime import RUNTIME
+
             app = llmp_app(upstream, telemetry=mode == "on")
-        runner = web.AppRunner(app, access_log=None)
+            runner = make_runner(app, app[RUNTIME].config.server.limits)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -168,14 +189,18 @@ def start(mode: str, upstream: str, home: Path) -> tuple[subprocess.Popen[str], 
 
 # -- the load -----------------------------------------------------------------
 
-BODY = orjson.dumps({"model": "up/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
-STREAM_BODY = orjson.dumps({"model": "up/gpt-4o-mini", "stream": True,
-                            "messages": [{"role": "user", "content": "hi"}]})
+_MESSAGES = [{"role": "user", "content": "hi"}]
+BODIES = {
+    "plain": orjson.dumps({"model": "up/gpt-4o-mini", "messages": _MESSAGES}),
+    "stream": orjson.dumps({"model": "up/gpt-4o-mini", "stream": True, "messages": _MESSAGES}),
+    "paced": orjson.dumps({"model": "up/gpt-4o-mini", "stream": True, "user": PACED,
+                           "messages": _MESSAGES}),
+}
 
 
-async def _one(session: aiohttp.ClientSession, url: str, stream: bool) -> float:
+async def _one(session: aiohttp.ClientSession, url: str, kind: str) -> float:
     began = time.perf_counter()
-    async with session.post(url + "/v1/chat/completions", data=STREAM_BODY if stream else BODY,
+    async with session.post(url + "/v1/chat/completions", data=BODIES[kind],
                             headers={"Content-Type": "application/json"}) as response:
         await response.read()
         assert response.status == 200, response.status
@@ -203,25 +228,25 @@ def _cpu(process: psutil.Process) -> tuple[float, float]:
     return total.user + total.system, (loop.user_time + loop.system_time) if loop else float("nan")
 
 
-async def load(url: str, pid: int, requests: int, stream: bool, concurrency: int = 8) -> tuple[float, float]:
+async def load(url: str, pid: int, requests: int, kind: str, concurrency: int = 8) -> tuple[float, float]:
     """CPU seconds the proxy spent per request under concurrent load: in all, and on its loop."""
     process = psutil.Process(pid)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        for _ in range(50):  # warm up
-            await _one(session, url, stream)
+        for _ in range(50 if kind == "plain" else 10):  # warm up
+            await _one(session, url, kind)
         before = _cpu(process)
         remaining = iter(range(requests))
 
         async def worker() -> None:
             for _ in remaining:
-                await _one(session, url, stream)
+                await _one(session, url, kind)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         after = _cpu(process)
     return (after[0] - before[0]) / requests, (after[1] - before[1]) / requests
 
 
-async def latencies(urls: dict[str, str], requests: int, stream: bool) -> dict[str, float]:
+async def latencies(urls: dict[str, str], requests: int, kind: str) -> dict[str, float]:
     """Median seconds per request, one at a time, taking turns between the proxies.
 
     Turn-taking puts every proxy under the same background load, which on a
@@ -230,12 +255,30 @@ async def latencies(urls: dict[str, str], requests: int, stream: bool) -> dict[s
     async with aiohttp.ClientSession() as session:
         for url in urls.values():
             for _ in range(20):
-                await _one(session, url, stream)
+                await _one(session, url, kind)
         times: dict[str, list[float]] = {mode: [] for mode in urls}
         for _ in range(requests):
             for mode, url in urls.items():
-                times[mode].append(await _one(session, url, stream))
+                times[mode].append(await _one(session, url, kind))
     return {mode: statistics.median(samples) for mode, samples in times.items()}
+
+
+KINDS = ("plain", "stream", "paced")
+EVENTS = CHUNKS + 3  # events in a streamed answer (role, content, finish, [DONE])
+
+
+def _requests(kind: str, plain: int) -> int:
+    """Requests per mode and round: streams cost more, and a paced one takes ~50 ms."""
+    return {"plain": plain, "stream": max(40, plain // 5), "paced": max(24, plain // 25)}[kind]
+
+
+def _pin(upstream: int, proxies: list[int]) -> None:
+    """Proxies (every thread) on CPU 1; the upstream and this process, the load, on CPU 0."""
+    os.sched_setaffinity(0, {0})
+    os.sched_setaffinity(upstream, {0})
+    for pid in proxies:
+        for thread in os.listdir(f"/proc/{pid}/task"):
+            os.sched_setaffinity(int(thread), {1})
 
 
 def main() -> None:
@@ -244,6 +287,7 @@ def main() -> None:
     parser.add_argument("--upstream", default="")
     parser.add_argument("--requests", type=int, default=400, help="plain requests per mode and round")
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--pin", action="store_true", help="proxies on CPU 1, the rest on CPU 0 (Linux)")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.upstream)
@@ -253,20 +297,22 @@ def main() -> None:
         home = Path(tmp)
         upstream, upstream_url = start("upstream", "", home)
         proxies = {mode: start(mode, upstream_url, home) for mode in modes}
+        if args.pin:
+            _pin(upstream.pid, [process.pid for process, _ in proxies.values()])
         results: dict[tuple[str, str], list[float]] = {}
         try:
             for round_no in range(args.rounds):
                 turn = round_no % len(modes)  # each round starts with another mode: no order bias
-                for kind, stream in (("plain", False), ("stream", True)):
-                    n = args.requests if not stream else max(40, args.requests // 5)
+                for kind in KINDS:
                     for mode in (*modes[turn:], *modes[:turn]):  # the modes back to back
                         process, url = proxies[mode]
-                        cpu, loop_cpu = asyncio.run(load(url, process.pid, n, stream))
+                        n = _requests(kind, args.requests)
+                        cpu, loop_cpu = asyncio.run(load(url, process.pid, n, kind))
                         results.setdefault((mode, kind + "_cpu"), []).append(cpu)
                         results.setdefault((mode, kind + "_loop"), []).append(loop_cpu)
-                for kind, stream in (("plain", False), ("stream", True)):
+                for kind in ("plain", "stream"):
                     urls = {mode: proxies[mode][1] for mode in modes}
-                    for mode, median in asyncio.run(latencies(urls, 100, stream)).items():
+                    for mode, median in asyncio.run(latencies(urls, 100, kind)).items():
                         results.setdefault((mode, kind + "_lat"), []).append(median)
         finally:
             for process, _ in [*proxies.values(), (upstream, "")]:
@@ -277,27 +323,32 @@ def main() -> None:
 
 def report(results: dict[tuple[str, str], list[float]], modes: tuple[str, ...]) -> None:
     value = {key: statistics.median(samples) for key, samples in results.items()}
-    per_stream = CHUNKS + 3  # events in a streamed answer (role, content, finish, [DONE])
-    print("CPU per plain request / per streamed chunk (all threads; event-loop thread), median latency")
-    print(f"{'':6}{'request':>9}{'(loop)':>9}{'chunk':>9}{'(loop)':>9}{'plain':>11}{'stream':>11}")
+    print("CPU (all threads; event-loop thread) per plain request, per event of a burst stream and "
+          "per chunk of a paced stream; median latency")
+    print(f"{'':6}{'plain':>9}{'(loop)':>9}{'burst':>9}{'(loop)':>9}{'paced':>9}{'(loop)':>9}"
+          f"{'plain':>11}{'stream':>11}")
     for mode in modes:
         print(f"{mode:6}{value[(mode, 'plain_cpu')] * 1e6:>6.0f} µs"
               f"{value[(mode, 'plain_loop')] * 1e6:>6.0f} µs"
-              f"{value[(mode, 'stream_cpu')] / per_stream * 1e6:>6.1f} µs"
-              f"{value[(mode, 'stream_loop')] / per_stream * 1e6:>6.1f} µs"
+              f"{value[(mode, 'stream_cpu')] / EVENTS * 1e6:>6.1f} µs"
+              f"{value[(mode, 'stream_loop')] / EVENTS * 1e6:>6.1f} µs"
+              f"{value[(mode, 'paced_cpu')] / EVENTS * 1e6:>6.1f} µs"
+              f"{value[(mode, 'paced_loop')] / EVENTS * 1e6:>6.1f} µs"
               f"{value[(mode, 'plain_lat')] * 1e3:>8.3f} ms{value[(mode, 'stream_lat')] * 1e3:>8.3f} ms")
-    for kind in ("plain", "stream"):
+    for kind in KINDS:
         on, off, bare = (value[(m, kind + "_cpu")] for m in ("on", "off", "bare"))
         loop_on, loop_off = value[("on", kind + "_loop")], value[("off", kind + "_loop")]
         print(f"{kind:6} on/off {on / off:.2f}x (loop {loop_on / loop_off:.2f}x), "
               f"off/bare {off / bare:.2f}x; telemetry adds {(on - off) * 1e6:.0f} µs CPU "
-              f"({(loop_on - loop_off) * 1e6:.0f} µs on the loop)")
+              f"({(loop_on - loop_off) * 1e6:.0f} µs on the loop) per request")
     print("The budget, round by round (median [min-max]): llmp as shipped (on) against bare")
-    for kind in ("plain", "stream"):
-        ratios = _per_round(results, kind + "_cpu", lambda on, bare: on / bare)
-        added = _per_round(results, kind + "_lat", lambda on, bare: (on - bare) * 1e3)
-        print(f"{kind:6} CPU {_spread(ratios, 'x')} (goal <= 1.30x); "
-              f"latency added {_spread(added, ' ms')} (goal < 0.5 ms)")
+    for kind in KINDS:
+        line = f"{kind:6} CPU {_spread(_per_round(results, kind + '_cpu', lambda on, bare: on / bare), 'x')}"
+        line += " (goal <= 1.30x)"
+        if kind != "paced":
+            added = _per_round(results, kind + "_lat", lambda on, bare: (on - bare) * 1e3)
+            line += f"; latency added {_spread(added, ' ms')} (goal < 0.5 ms)"
+        print(line)
 
 
 def _per_round(results: dict[tuple[str, str], list[float]], key: str,

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from llmp.core.audit import BackgroundWriter
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
+from llmp.core.config_schema import LimitsConfig
 from llmp.core.paths import Paths, config_file_from_env, resolve_paths
 from llmp.core.redact import redact
 from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
@@ -65,12 +66,18 @@ def main(argv: list[str]) -> int:
         listener.stop()
 
 
+def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
+    """The daemon's server around its application (the benchmarks serve through it too).
+
+    A client that goes away cancels its handler, and with it the upstream
+    request; aiohttp's own access log is off (llmp writes its own).
+    """
+    return web.AppRunner(app, handler_cancellation=True, access_log=None, **runner_options(limits))
+
+
 async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
     app = build_app(runtime)
-    runner = web.AppRunner(
-        app, handler_cancellation=True, access_log=None,
-        **runner_options(loaded.config.server.limits),
-    )
+    runner = make_runner(app, loaded.config.server.limits)
     await runner.setup()
     server = loaded.config.server
     site = web.TCPSite(runner, server.host, server.port)
