@@ -14,6 +14,7 @@ from llmp.core.config_loader import LoadedConfig, parse_config
 from llmp.daemon.app import build_app
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.limits import runner_options
+from llmp.daemon.telemetry.hub import TELEMETRY
 from tests.support.threaded import ThreadedServer
 
 TEST_TOKEN = "test-admin-token"
@@ -71,6 +72,7 @@ class Gateway:
         while self.runtime.in_flight:
             assert time.monotonic() < deadline, "a request never finished"
             time.sleep(0.005)
+        self.server.app[TELEMETRY].settler.settle()  # telemetry counts finished requests in batches
 
     def stop(self) -> None:
         self.server.stop()

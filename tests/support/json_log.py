@@ -11,6 +11,7 @@ from typing import Any
 
 from llmp.core.config_schema import LoggingConfig
 from llmp.daemon.telemetry.logs import setup_logging
+from llmp.daemon.telemetry.settler import settle_all
 
 
 class JsonLog:
@@ -19,7 +20,12 @@ class JsonLog:
         self._listener = setup_logging(path, config, console=False)
 
     def records(self) -> list[dict[str, Any]]:
-        """Every record written so far (stops the writer first, so nothing is still queued)."""
+        """Every record written so far (stops the writer first, so nothing is still queued).
+
+        In-process gateways' finished requests are settled first: their access
+        lines are queued in batches, off the event loop.
+        """
+        settle_all()
         if self._listener is not None:
             self._listener.stop()
             self._listener = None

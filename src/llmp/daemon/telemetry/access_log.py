@@ -16,14 +16,14 @@ class AccessLog:
     def request_finished(self, record: Finished) -> None:
         """Queue the line as the record itself; `_line` makes the line of it.
 
-        In the daemon that happens on the log writer thread: the event loop
-        only hands over the (immutable) record.
+        In the daemon that happens on the log writer thread; the line is
+        stamped with the time the request ended.
         """
         if not log.isEnabledFor(logging.INFO):
             return
         queue = installed()
         if queue is not None:
-            queue.defer(log.name, logging.INFO, record, _line)
+            queue.defer(log.name, logging.INFO, record, _line, record.started + record.latency)
         else:
             fields = _line(record)
             log.info(fields.pop("msg"), extra=fields)

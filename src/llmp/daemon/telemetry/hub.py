@@ -1,8 +1,9 @@
 """Telemetry wired into the daemon: one observer feeding logs, metrics, ledger and live stats.
 
-Usage and cost are worked out once per request here, into one `Finished`
-record handed to each sink, all on the event loop and all cheap; the log file
-and the ledger are written from their own threads. `install` is the single call `build_app` makes.
+The event loop only queues each finished request (see `settler`); in batches,
+usage and cost are worked out once per request, into one `Finished` record
+handed to each sink; the log file and the ledger are written from their own
+threads. `install` is the single call `build_app` makes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from llmp.daemon.telemetry.ledger import Ledger
 from llmp.daemon.telemetry.live_stats import LiveStats
 from llmp.daemon.telemetry.prices import PriceTable
 from llmp.daemon.telemetry.record import finished
+from llmp.daemon.telemetry.settler import Settler
 from llmp.daemon.telemetry.usage import tokens_for
 
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
@@ -37,8 +39,21 @@ class Telemetry:
         self.stats = LiveStats()
         self.ledger = ledger
         self.log_bodies = ledger is not None and runtime.config.usage.log_bodies
+        self.settler = Settler(self._settle)
+        self.request_finished = self.settler.add  # the observer hook: a queue append, nothing more
 
-    def request_finished(self, ctx: RequestContext) -> None:
+    def exposition(self) -> bytes:
+        """`/metrics`, with every finished request counted."""
+        with self.settler.lock:
+            self.settler.settle_locked()
+            return self.metrics.exposition()
+
+    def flush(self) -> bool:
+        """Settle what has queued and commit the ledger (tests, shutdown)."""
+        self.settler.settle()
+        return self.ledger is None or self.ledger.flush()
+
+    def _settle(self, ctx: RequestContext) -> None:
         tokens = tokens_for(ctx)
         cost = None if tokens is None else self.prices.cost(ctx.provider, ctx.model, tokens)
         record = finished(ctx, tokens, cost)
@@ -56,6 +71,9 @@ class Telemetry:
         return provider.type_name == "mock" or bool(preset and preset.local)
 
     def stats_payload(self) -> dict[str, object]:
+        with self.settler.lock:
+            self.settler.settle_locked()
+            snapshot = self.stats.snapshot()
         runtime = self.runtime
         providers = []
         for name, provider in runtime.providers.items():
@@ -68,7 +86,7 @@ class Telemetry:
                 "check_ms": state.get("check_ms"),
             })
         return {
-            **self.stats.snapshot(),
+            **snapshot,
             "uptime_s": round(time.time() - runtime.started_at, 3),
             "requests": runtime.requests_total,
             "in_flight": runtime.in_flight,
@@ -87,21 +105,23 @@ def install(app: web.Application, runtime: Runtime) -> Telemetry:
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/admin/stats", stats_endpoint)
 
-    async def start_ledger(_: web.Application) -> None:
+    async def start_writers(_: web.Application) -> None:
+        telemetry.settler.start()
         if ledger is not None:
             ledger.start()
 
-    async def close_ledger(_: web.Application) -> None:
+    async def close_writers(_: web.Application) -> None:
+        telemetry.settler.close()  # first: its last batch has ledger rows in it
         if ledger is not None:
             ledger.close()
 
-    app.on_startup.append(start_ledger)
-    app.on_cleanup.append(close_ledger)
+    app.on_startup.append(start_writers)
+    app.on_cleanup.append(close_writers)
     return telemetry
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    body = request.app[TELEMETRY].metrics.exposition()
+    body = request.app[TELEMETRY].exposition()
     return web.Response(body=body, headers={"Content-Type": metrics_module.CONTENT_TYPE})
 
 

@@ -88,16 +88,17 @@ class Enqueue(logging.handlers.QueueHandler):
     """
 
     def defer(self, logger: str, level: int, values: tuple[Any, ...],
-              render: Callable[[tuple[Any, ...]], dict[str, Any]]) -> None:
+              render: Callable[[tuple[Any, ...]], dict[str, Any]], created: float) -> None:
         """Queue a line as the values it is made of, for the writer thread to render with `render`.
 
         Building a `LogRecord` (and even the line's fields) is most of what a
-        line costs the event loop; the access line (one per request) has no
-        caller, exception or context to capture, and its request id is among
-        its fields. The writer redacts its strings as this handler's
-        `RedactingFilter` would, and writes it to the file without a record.
+        line costs; the access line (one per request) has no caller, exception
+        or context to capture, and its request id is among its fields. The
+        writer redacts its strings as this handler's `RedactingFilter` would,
+        and writes it to the file without a record, stamped `created` (Unix
+        time: when what it tells of happened, not when it was queued).
         """
-        self.queue.put_nowait(Deferred(logger, level, values, render, time.time()))
+        self.queue.put_nowait(Deferred(logger, level, values, render, created))
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
