@@ -53,6 +53,9 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self.recovery = config.recovery_time
         self._probes = 0
+        #: A success changes nothing: the circuit is closed and counts failures only (the usual
+        #: case). The router then skips `record` for a success.
+        self.ignores_success = config.failure_rate is None
         self._asked = False  # the half-open state was asked for by `probe_now`
 
     @property
@@ -97,8 +100,8 @@ class CircuitBreaker:
     def record(self, ticket: Ticket, ok: bool) -> None:
         if ticket != self._generation:
             return
-        if ok and self._state is _CLOSED and self.config.failure_rate is None:
-            return  # with a failure count only, a success changes nothing (the usual case)
+        if ok and self.ignores_success:
+            return
         state = self.state
         if state is State.HALF_OPEN:
             if ok:
@@ -132,6 +135,7 @@ class CircuitBreaker:
 
     def _move(self, new: State) -> None:
         old, self._state = self._state, new
+        self.ignores_success = new is _CLOSED and self.config.failure_rate is None
         self._generation += 1
         self._probes = 0
         self._asked = False

@@ -160,10 +160,12 @@ class Router:
 
     def usable(self, targets: Sequence[Target]) -> list[Target]:
         chosen = []
+        refused = self._unauthorized  # usually empty: no key check per target then
         for target in targets:
             provider = self.providers.get(target.provider)
             if (provider is not None and provider.config.enabled
-                    and target.provider not in self.disabled and not self.is_unauthorized(provider)):
+                    and target.provider not in self.disabled
+                    and not (refused and self.is_unauthorized(provider))):
                 chosen.append(target)
         return chosen
 
@@ -178,9 +180,9 @@ class Router:
         tokens: Callable[[], int] | None = None,
     ) -> T:
         deadline = self.clock.now() + self._budget(route)
-        pending = self.selector.order(
-            route.strategy, route.requested, self.usable(route.targets)
-        )
+        pending = self.usable(route.targets)
+        if len(pending) > 1:  # one target needs no ordering (most routes: a provider/model asked for)
+            pending = self.selector.order(route.strategy, route.requested, pending)
         context_fallback = list(route.context_fallback)
         last: UpstreamError | None = None
         waits = 0
@@ -356,12 +358,13 @@ class Router:
         """
         lane = admission.lane
         lane.limiter.release(admission.tokens, actual)
+        deployment, provider_breaker = lane.deployment, lane.provider_breaker
         if verdict is None:
-            lane.deployment.release(admission.deployment_ticket)
-            lane.provider_breaker.release(admission.provider_ticket)
-        else:
-            lane.deployment.record(admission.deployment_ticket, verdict)
-            lane.provider_breaker.record(admission.provider_ticket, verdict)
+            deployment.release(admission.deployment_ticket)
+            provider_breaker.release(admission.provider_ticket)
+        elif not (verdict and deployment.ignores_success and provider_breaker.ignores_success):
+            deployment.record(admission.deployment_ticket, verdict)
+            provider_breaker.record(admission.provider_ticket, verdict)
         stats = lane.stats
         stats.in_flight -= 1
         now = self.clock.now()
