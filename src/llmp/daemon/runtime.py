@@ -42,6 +42,8 @@ class Runtime:
         self.requests_total = 0
         self.in_flight = 0
         self.observers: list[RequestObserver] = []
+        #: Told only of requests that failed (most requests do not): no call per request.
+        self.failure_observers: list[RequestObserver] = []
         #: Clients must present a key or token (`server.auth`): each request is then admitted
         #: against its client's models and limits.
         self.client_auth = self.config.server.auth.enabled
@@ -114,7 +116,8 @@ class Runtime:
         if ctx.finished_at is None:
             ctx.finished_at = time.monotonic()
         self.router.finished(ctx)
-        for observer in self.observers:
+        for observer in self.observers if ctx.error_kind is None else (
+                *self.observers, *self.failure_observers):
             try:
                 observer.request_finished(ctx)
             except Exception:  # an observer's bug must never fail a request

@@ -100,6 +100,7 @@ def install_security(app: web.Application, runtime: Runtime) -> Security:
     app[SECURITY] = security
     if runtime.config.server.cors_origins:  # else every cross-origin request is refused anyway
         app.on_response_prepare.append(_cors_headers)
-    runtime.observers.append(security.limiter)
-    runtime.observers.append(security.key_refresher)
+    if runtime.client_auth:  # per-client token budgets: charged as requests end
+        runtime.observers.append(security.limiter)
+    runtime.failure_observers.append(security.key_refresher)  # acts on refused keys only
     return security
