@@ -11,6 +11,7 @@ import time
 
 from aiohttp import web
 
+from llmp.core.config_schema import Config
 from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
@@ -37,6 +38,12 @@ class Telemetry:
         self.stats = LiveStats()
         self.ledger = ledger
         self.log_bodies = ledger is not None and runtime.config.usage.log_bodies
+
+    def reconfigure(self, config: Config) -> None:
+        """After a config reload: new prices and usage retention (recording itself is fixed at start)."""
+        self.prices = PriceTable(config.prices, free=self._runs_locally)
+        if self.ledger is not None:
+            self.ledger.retention_days = config.usage.retention_days
 
     def request_finished(self, ctx: RequestContext) -> None:
         tokens = tokens_for(ctx)
@@ -82,6 +89,7 @@ def install(app: web.Application, runtime: Runtime) -> Telemetry:
     telemetry = Telemetry(runtime, ledger)
     app[TELEMETRY] = telemetry
     runtime.observers.append(telemetry)
+    runtime.reload_listeners.append(telemetry.reconfigure)
     if telemetry.log_bodies:
         app.middlewares.append(_bodies_middleware(telemetry))
     app.router.add_get("/metrics", metrics_endpoint)
