@@ -246,3 +246,27 @@ def test_requests_in_flight_finish_on_the_provider_they_started_with(
 def test_reload_without_a_daemon_says_it_is_not_running() -> None:
     result = run_llmp("reload")
     assert result.code == 1 and "not running" in result.err
+
+
+def test_prices_and_log_level_take_effect(
+    isolated_env: Path, daemon: DaemonState, fake: FakeUpstream
+) -> None:
+    def last_cost() -> Any:
+        recent = admin(daemon, "GET", "/admin/stats").json()["recent"]
+        return recent[0]["cost"] if recent else "none yet"
+
+    def debug_lines() -> list[str]:
+        text = (isolated_env / "logs" / "llmp.log").read_text()
+        return [line for line in text.splitlines()
+                if '"level":"debug"' in line and "POST /v1/chat/completions" in line]
+
+    assert ask(daemon, "gpt-fake") == "from fake"
+    wait_until(lambda: last_cost() != "none yet")
+    assert last_cost() is None  # no price known for the fake model
+    write(isolated_env, openai_provider("fake", fake, "gpt-fake"),
+          rest="logging: {level: debug}\nprices:\n  fake/gpt-fake: {input: 1000000, output: 0}\n")
+    assert run_llmp("reload").code == 0
+
+    assert ask(daemon, "gpt-fake") == "from fake"
+    wait_until(lambda: last_cost() == 7.0)  # 7 prompt tokens at $1 each
+    wait_until(lambda: len(debug_lines()) == 1)  # only the request after the reload

@@ -40,10 +40,13 @@ async def reload_config(request: web.Request) -> web.Response:
     details = summary.as_dict()
     audit("config_reloaded", **details)
     log.info("config reloaded from %s: providers added %s, removed %s, changed %s; "
-             "needs a restart: %s", source or "built-in defaults", summary.added or "none",
-             summary.removed or "none", summary.changed or "none",
-             summary.needs_restart or "nothing")
+             "needs a restart: %s", source or "built-in defaults", _names(summary.added),
+             _names(summary.removed), _names(summary.changed), _names(summary.needs_restart))
     return web.json_response({"reloaded": True, **details})
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names) or "none"
 
 
 def add_routes(app: web.Application) -> None:
