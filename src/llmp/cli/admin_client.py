@@ -11,6 +11,15 @@ class DaemonUnreachable(Exception):
     """The daemon's process exists but its admin API did not answer."""
 
 
+class DaemonRefused(DaemonUnreachable):
+    """The daemon answered, with an error: `message` is its own words."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"the daemon answered {status}: {message}")
+        self.status = status
+        self.message = message
+
+
 def admin_request(
     state: DaemonState, method: str, path: str, *, timeout: float = 5.0, json: Any = None
 ) -> Any:
@@ -31,7 +40,7 @@ def admin_request(
             message = response.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = response.text[:200]
-        raise DaemonUnreachable(f"the daemon answered {response.status_code}: {message}")
+        raise DaemonRefused(response.status_code, message)
     return response.json()
 
 

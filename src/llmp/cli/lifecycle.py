@@ -1,4 +1,4 @@
-"""`llmp start`, `llmp stop` and `llmp status`."""
+"""`llmp start`, `llmp stop`, `llmp status` and `llmp reload`."""
 
 from __future__ import annotations
 
@@ -97,6 +97,51 @@ def status(
     _print_status(info)
 
 
+def reload(
+    json_output: bool = typer.Option(False, "--json", help="Print the daemon's answer as JSON."),
+) -> None:
+    """Re-read the config file and apply it to the running daemon, without a restart.
+
+    Providers, aliases, defaults, rate limits, prices and the log level change
+    at once; requests already running finish as they started. The `server:`
+    section (address, port, auth, limits, allowed hosts, CORS) needs a restart.
+    """
+    from llmp.cli.admin_client import DaemonRefused, DaemonUnreachable, admin_request
+    from llmp.cli.daemon_control import live_state
+
+    state = live_state(resolve_paths())
+    if state is None:
+        fail("llmp is not running (start it with llmp start)")
+    try:
+        result = admin_request(state, "POST", "/admin/reload", timeout=60.0)
+    except DaemonUnreachable as exc:
+        message = exc.message if isinstance(exc, DaemonRefused) else str(exc)
+        if json_output:
+            print_json({"reloaded": False, "error": message})
+            raise typer.Exit(1) from None
+        fail(message)
+    if json_output:
+        print_json(result)
+        return
+    console().print(f"[green]✓[/] {reload_summary(result)}", highlight=False, soft_wrap=True)
+
+
+def reload_summary(result: dict[str, Any]) -> str:
+    """One line: where the config came from, what changed, and what waits for a restart."""
+    source = result.get("config_file") or "built-in defaults"
+    providers = result.get("providers") or {}
+    changes = [f"{what} {', '.join(names)}" for what in ("added", "removed", "changed")
+               if (names := providers.get(what))]
+    parts = ["providers " + "; ".join(changes)] if changes else []
+    if result.get("aliases_changed"):
+        parts.append("aliases changed")
+    line = f"config reloaded from {source}: " + (", ".join(parts) or "no provider or alias changes")
+    if result.get("needs_restart"):
+        line += (f"; NOT applied until `llmp stop && llmp start`: "
+                 f"{', '.join(result['needs_restart'])}")
+    return line
+
+
 def _print_status(info: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -134,3 +179,4 @@ def register(app: typer.Typer) -> None:
     app.command()(start)
     app.command()(stop)
     app.command()(status)
+    app.command()(reload)

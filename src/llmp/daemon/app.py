@@ -10,6 +10,7 @@ from llmp.daemon.api import (
     admin,
     admin_keys,
     admin_probe,
+    admin_reload,
     anthropic_routes,
     openai_routes,
     openapi,
@@ -30,6 +31,7 @@ def build_app(runtime: Runtime) -> web.Application:
     telemetry.install(app, runtime)  # logs, metrics, usage ledger, live stats
     admin.add_routes(app)
     admin_keys.add_routes(app)
+    admin_reload.add_routes(app)
     openapi.add_routes(app)
     admin_probe.add_routes(app)
     openai_routes.add_routes(app)

@@ -28,7 +28,7 @@ from llmp.daemon.heap import settle_heap
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.exposure import check_exposure
 from llmp.daemon.security.limits import runner_options
-from llmp.daemon.telemetry.logs import setup_logging
+from llmp.daemon.telemetry.logs import apply_level, setup_logging
 
 EXIT_CONFIG = 2
 EXIT_ADDRESS = 3
@@ -47,9 +47,10 @@ def main(argv: list[str]) -> int:
     explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
     try:
         loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
-        apply_overrides(loaded.config, host=args.host, port=args.port)
+        flags = {"host": args.host, "port": args.port}
+        apply_overrides(loaded.config, **flags)
         check_exposure(loaded.config.server)
-        runtime = Runtime(loaded, new_token())
+        runtime = Runtime(loaded, new_token(), overrides=flags)
     except (ConfigError, LookupError) as exc:
         print(f"llmp: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
@@ -58,6 +59,7 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)
         return EXIT_CONFIG
     listener = setup_logging(paths.log_file, loaded.config.logging, console=args.foreground)
+    runtime.reload_listeners.append(lambda config: apply_level(config.logging))
     audit_writer = BackgroundWriter().start()
     try:
         return asyncio.run(_serve(runtime, loaded, paths))

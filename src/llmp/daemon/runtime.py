@@ -6,17 +6,32 @@ are created (with their pooled HTTP sessions) at start and closed at stop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp import web
 
 from llmp import __version__
-from llmp.core.config_loader import LoadedConfig, apply_preset
-from llmp.core.config_schema import ProviderConfig
+from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, apply_preset
+from llmp.core.config_schema import Config, ProviderConfig
+from llmp.daemon.config_reload import (
+    ReloadError,
+    ReloadSummary,
+    cancel_all,
+    close_when_idle,
+    drain_grace,
+    keep_startup_options,
+    needs_restart,
+    retired,
+    summarize,
+)
 from llmp.daemon.context import RequestContext, RequestObserver
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.providers.registry import adapter_for
@@ -29,44 +44,76 @@ from llmp.daemon.telemetry.metrics import Metrics
 log = logging.getLogger("llmp.daemon")
 
 
+@dataclass
+class _Routing:
+    """Everything built from one config, ready to be adopted in a single step."""
+
+    loaded: LoadedConfig
+    providers: dict[str, Provider]
+    resolver: Resolver
+    router: Router
+    health: HealthChecker
+
+
 class Runtime:
     def __init__(
         self, loaded: LoadedConfig, token: str, *, clock: Clock | None = None,
-        sleeper: Sleeper | None = None,
+        sleeper: Sleeper | None = None, overrides: dict[str, Any] | None = None,
     ) -> None:
-        self.loaded = loaded
-        self.config = loaded.config
         self.token = token
         self.version = __version__
         self.started_at = time.time()
+        self.reloaded_at: float | None = None
         self.requests_total = 0
         self.in_flight = 0
         self.observers: list[RequestObserver] = []
         #: Told only of requests that failed (most requests do not): no call per request.
         self.failure_observers: list[RequestObserver] = []
+        #: Told the new config after each reload (prices, log level, ...).
+        self.reload_listeners: list[Callable[[Config], None]] = []
+        #: The command line's --host/--port, applied to a reloaded config as at start.
+        self.overrides = overrides or {}
         #: Clients must present a key or token (`server.auth`): each request is then admitted
         #: against its client's models and limits.
-        self.client_auth = self.config.server.auth.enabled
+        self.client_auth = loaded.config.server.auth.enabled
         self.metrics = Metrics(in_flight=lambda: self.in_flight)  # /metrics; routing reports here too
-        self.providers: dict[str, Provider] = {
-            name: adapter_for(spec.type or "openai")(name, spec)
-            for name, spec in self.config.providers.items()
-        }
-        self.router = Router(self.providers, clock=clock, sleeper=sleeper)
-        self.health = HealthChecker(self.router)
-        self.router.breakers.observers.append(
+        self._clock, self._sleeper = clock, sleeper
+        self._as_started = loaded.config.model_copy(deep=True)  # what a restart would change
+        self._reloading = asyncio.Lock()
+        self._draining: set[asyncio.Task[None]] = set()
+        #: Providers a reload replaced whose connections stay open until their requests end.
+        self.retiring: list[Provider] = []
+        self._adopt(self._routing_for(loaded, self._providers_for(loaded.config, {})), None)
+
+    def _providers_for(self, config: Config, running: dict[str, Provider]) -> dict[str, Provider]:
+        """One adapter per configured provider; a running one whose settings are unchanged is kept
+        (with its pooled connections). Reads keys, which may block: off the loop at reload."""
+        providers: dict[str, Provider] = {}
+        for name, spec in config.providers.items():
+            current = running.get(name)
+            keep = current is not None and current.config == spec
+            providers[name] = current if keep else adapter_for(spec.type or "openai")(name, spec)
+        return providers
+
+    def _routing_for(self, loaded: LoadedConfig, providers: dict[str, Provider]) -> _Routing:
+        """Build routing for a config; raises (and changes nothing) when its aliases do not resolve."""
+        served = {name: p.config.models for name, p in providers.items() if p.config.enabled}
+        resolver = Resolver(loaded.config, served)
+        router = Router(providers, clock=self._clock, sleeper=self._sleeper)
+        router.breakers.observers.append(
             lambda breaker, old, new: self.metrics.record_circuit_transition(
                 breaker.name, old.value, new.value))
-        self.health.observers.append(self.metrics.record_health_check)
-        self._rebuild_routes()
+        health = HealthChecker(router)
+        health.observers.append(self.metrics.record_health_check)
+        return _Routing(loaded, providers, resolver, router, health)
 
-    def _rebuild_routes(self) -> None:
-        served = {
-            name: provider.config.models
-            for name, provider in self.providers.items()
-            if provider.config.enabled
-        }
-        self.resolver = Resolver(self.config, served)
+    def _adopt(self, routing: _Routing, previous: Router | None) -> None:
+        """Switch to `routing` in one step (no await): a request sees the old config or the new."""
+        if previous is not None:
+            routing.router.take_over(previous)
+        self.loaded, self.config = routing.loaded, routing.loaded.config
+        self.providers, self.resolver = routing.providers, routing.resolver
+        self.router, self.health = routing.router, routing.health
         created = int(self.started_at)
         data = [
             {"id": name, "object": "model", "created": created, "owned_by": _owner(name)}
@@ -75,37 +122,75 @@ class Runtime:
         self.models_payload = orjson.dumps({"object": "list", "data": data})
 
     async def start(self) -> None:
-        if self.loaded.source is None and "ollama" not in self.providers:
-            await self._discover_ollama()
+        if self.loaded.source is None and await _found_ollama(self.config):
+            providers = self._providers_for(self.config, self.providers)
+            self._adopt(self._routing_for(self.loaded, providers), self.router)
         for provider in self.providers.values():
             await provider.start()
         self.health.start()
 
     async def close(self) -> None:
         await self.health.stop()
+        await cancel_all(self._draining)
         for provider in self.providers.values():
             await provider.close()
 
-    async def _discover_ollama(self) -> None:
-        """With no config file, a local Ollama that answers joins the defaults."""
-        base = ollama_base_url()
-        try:
-            timeout = aiohttp.ClientTimeout(total=0.5)
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-                base + "/api/tags"
-            ) as response:
-                if response.status != 200:
-                    return
-                tags = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError):
+    async def reload(self, loaded: LoadedConfig) -> ReloadSummary:
+        """Apply a freshly read config in place (see `config_reload`); `ReloadError` leaves the
+        running config as it was."""
+        async with self._reloading:
+            try:
+                apply_overrides(loaded.config, **self.overrides)
+                restart = needs_restart(self._as_started, loaded.config)
+                keep_startup_options(self.config, loaded.config)
+                if loaded.source is None:
+                    await _found_ollama(loaded.config)
+                providers = await asyncio.to_thread(self._providers_for, loaded.config, self.providers)
+                routing = self._routing_for(loaded, providers)
+            except ConfigError as exc:
+                raise ReloadError(str(exc)) from None
+            except Exception as exc:  # a resolver or adapter error names the option at fault
+                where = loaded.source or "built-in config"
+                raise ReloadError(
+                    f"{where}: invalid configuration: {getattr(exc, 'message', exc)}") from None
+            old_config, old_providers, old_router = self.config, self.providers, self.router
+            for provider in providers.values():
+                if old_providers.get(provider.name) is not provider:
+                    await provider.start()
+            await self.health.stop()
+            self._adopt(routing, old_router)
+            self.health.start()
+            self.reloaded_at = time.time()
+            for listener in self.reload_listeners:
+                listener(self.config)
+            self._retire(retired(old_providers, providers), old_router)
+            summary = summarize(old_config, self.config, old_providers, providers)
+        for name in summary.removed:
+            self.metrics.provider_state.pop(name, None)
+        summary.config_file = str(loaded.source) if loaded.source else None
+        summary.needs_restart = restart
+        return summary
+
+    def _retire(self, leaving: list[Provider], router: Router) -> None:
+        """Close replaced providers' connections once the requests still on them have ended."""
+        if not leaving:
             return
-        models = [str(m["name"]) for m in tags.get("models", []) if isinstance(m, dict) and "name" in m]
-        spec = ProviderConfig(base_url=base + "/v1", models=models or ["*"], api_key="none")
-        apply_preset("ollama", spec)
-        self.config.providers["ollama"] = spec
-        self.providers["ollama"] = adapter_for("openai")("ollama", spec)
-        self._rebuild_routes()
-        log.info("found a local Ollama at %s with %d models", base, len(models))
+        names = {p.name for p in leaving}
+
+        def busy() -> bool:
+            return any(stats.in_flight > 0 for name in names
+                       for stats in router.stats.deployments(name).values())
+
+        def closed(task: asyncio.Task[None]) -> None:
+            self._draining.discard(task)
+            for provider in leaving:
+                self.retiring.remove(provider)
+
+        task = asyncio.get_running_loop().create_task(
+            close_when_idle(leaving, busy, router.clock, drain_grace(leaving)))
+        self._draining.add(task)
+        self.retiring.extend(leaving)
+        task.add_done_callback(closed)
 
     def started(self, ctx: RequestContext) -> None:
         self.in_flight += 1
@@ -136,7 +221,32 @@ class Runtime:
             "in_flight": self.in_flight,
             "providers": list(self.providers),
             "config_file": str(self.loaded.source) if self.loaded.source else None,
+            "reloaded_at": self.reloaded_at,
+            "retiring_providers": [p.name for p in self.retiring],
         }
+
+
+async def _found_ollama(config: Config) -> bool:
+    """With no config file, a local Ollama that answers joins the defaults (added to `config`)."""
+    if "ollama" in config.providers:
+        return False
+    base = ollama_base_url()
+    try:
+        timeout = aiohttp.ClientTimeout(total=0.5)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
+            base + "/api/tags"
+        ) as response:
+            if response.status != 200:
+                return False
+            tags = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return False
+    models = [str(m["name"]) for m in tags.get("models", []) if isinstance(m, dict) and "name" in m]
+    spec = ProviderConfig(base_url=base + "/v1", models=models or ["*"], api_key="none")
+    apply_preset("ollama", spec)
+    config.providers["ollama"] = spec
+    log.info("found a local Ollama at %s with %d models", base, len(models))
+    return True
 
 
 def ollama_base_url() -> str:

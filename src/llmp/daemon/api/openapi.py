@@ -200,6 +200,9 @@ DOCUMENT: dict[str, Any] = {
             parameters=_named("a provider"), responses=_answers("probe", 401, 404))},
         "/admin/shutdown": {"post": _operation("Stop the daemon", None, admin=True,
                                                responses=_answers("stopping", 401))},
+        "/admin/reload": {"post": _operation(
+            "Re-read the config file and apply it (the server section waits for a restart)", None,
+            admin=True, responses=_answers("what changed, and what needs a restart", 400, 401))},
         "/admin/keys/reload": {"post": _operation(
             "Re-read keys", "KeySelection", admin=True, responses=_answers("reloaded", 400, 401))},
         "/admin/keys/test": {"post": _operation(

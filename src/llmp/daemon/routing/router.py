@@ -112,6 +112,17 @@ class Router:
         self._probe_waiters: set[asyncio.Future[None]] = set()
         self.breakers.observers.append(self._circuit_moved)
 
+    def take_over(self, previous: Router) -> None:
+        """Succeed `previous` after a config reload.
+
+        Requests it admitted may still be running on the providers they started
+        with; sharing its admissions lets `finished` here settle each one on the
+        breakers, limiter and statistics it took them from. Providers switched
+        off at run time stay off while they are still configured.
+        """
+        self._active = previous._active
+        self.disabled = {name for name in previous.disabled if name in self.providers}
+
     def _config(self, provider: str) -> ProviderConfig:
         return self.providers[provider].config
 

@@ -12,6 +12,7 @@ import time
 
 from aiohttp import web
 
+from llmp.core.config_schema import Config
 from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
@@ -41,6 +42,12 @@ class Telemetry:
         self.log_bodies = ledger is not None and runtime.config.usage.log_bodies
         self.settler = Settler(self._settle)
         self.request_finished = self.settler.add  # the observer hook: a queue append, nothing more
+
+    def reconfigure(self, config: Config) -> None:
+        """After a config reload: new prices and usage retention (recording itself is fixed at start)."""
+        self.prices = PriceTable(config.prices, free=self._runs_locally)
+        if self.ledger is not None:
+            self.ledger.retention_days = config.usage.retention_days
 
     def exposition(self) -> bytes:
         """`/metrics`, with every finished request counted."""
@@ -100,6 +107,7 @@ def install(app: web.Application, runtime: Runtime) -> Telemetry:
     telemetry = Telemetry(runtime, ledger)
     app[TELEMETRY] = telemetry
     runtime.observers.append(telemetry)
+    runtime.reload_listeners.append(telemetry.reconfigure)
     if telemetry.log_bodies:
         app.middlewares.append(_bodies_middleware(telemetry))
     app.router.add_get("/metrics", metrics_endpoint)

@@ -69,7 +69,12 @@ def setup_logging(
     enqueue.addFilter(RequestIdFilter())  # on the logging thread, where the request's id is known
     enqueue.addFilter(RedactingFilter())  # masks keys before any handler sees a record
     root.handlers[:] = [enqueue]
-    root.setLevel(config.level.upper())
+    apply_level(config)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     listener.start()
     return listener
+
+
+def apply_level(config: LoggingConfig) -> None:
+    """Set the daemon's log level: at start, and again when a reload changes it."""
+    logging.getLogger().setLevel(config.level.upper())
