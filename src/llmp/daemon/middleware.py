@@ -25,7 +25,6 @@ from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
 from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
 from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
-from llmp.daemon.runtime import REQUEST_ID
 from llmp.daemon.security.exposure import is_loopback
 from llmp.daemon.security.policy import Security
 from llmp.daemon.security.screen import read_body, screen
@@ -71,8 +70,7 @@ def make_guard(server: ServerConfig, security: Security) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
-        request[REQUEST_ID] = request_id
-        REQUEST_ID_VAR.set(request_id)
+        REQUEST_ID_VAR.set(request_id)  # for the log, the handlers and the answer's header
         if http_log.isEnabledFor(logging.DEBUG):
             http_log.debug("%s %s", request.method, request.path)
         host = request.headers.get("Host")

@@ -266,4 +266,3 @@ def _owner(name: str) -> str:
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
-REQUEST_ID = web.RequestKey("request_id", str)

@@ -31,8 +31,9 @@ from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.routing.rate_limit import estimate_tokens
 from llmp.daemon.routing.resolver import Target
-from llmp.daemon.runtime import REQUEST_ID, Runtime
+from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.policy import admit
+from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 JSON = "application/json"
 
@@ -52,7 +53,7 @@ async def serve(
 ) -> web.StreamResponse:
     stream = bool(body.get("stream", False))
     ctx = RequestContext(
-        request_id=request[REQUEST_ID],
+        request_id=REQUEST_ID_VAR.get() or "",
         inbound=fmt.name,
         operation=operation,
         requested_model=body["model"],
@@ -264,7 +265,7 @@ def _headers(ctx: RequestContext, content_type: str) -> dict[str, str]:
 def error_response(
     request: web.Request, fmt: InboundFormat, error: ClientError | UpstreamError
 ) -> web.Response:
-    headers = {"x-request-id": request.get(REQUEST_ID, "")}
+    headers = {"x-request-id": REQUEST_ID_VAR.get() or ""}
     if isinstance(error, ClientError):
         headers.update(error.headers)
     elif error.retry_after is not None and error.status in (429, 503, 529):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from llmp.daemon.runtime import REQUEST_ID
+from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 
 def refuse(
@@ -31,7 +31,7 @@ def refuse(
         status=status,
         headers={
             "Content-Type": "application/json",
-            "x-request-id": request.get(REQUEST_ID, ""),
+            "x-request-id": REQUEST_ID_VAR.get() or "",
             **(headers or {}),
         },
     )

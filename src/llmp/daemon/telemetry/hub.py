@@ -17,7 +17,7 @@ from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
 from llmp.daemon.middleware import Handler, Middleware
-from llmp.daemon.runtime import REQUEST_ID, Runtime
+from llmp.daemon.runtime import Runtime
 from llmp.daemon.telemetry import metrics as metrics_module
 from llmp.daemon.telemetry.access_log import AccessLog
 from llmp.daemon.telemetry.bodies import record_bodies
@@ -25,6 +25,7 @@ from llmp.daemon.telemetry.ledger import Ledger
 from llmp.daemon.telemetry.live_stats import LiveStats
 from llmp.daemon.telemetry.prices import PriceTable
 from llmp.daemon.telemetry.record import finished
+from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 from llmp.daemon.telemetry.settler import Settler
 from llmp.daemon.telemetry.usage import tokens_for
 
@@ -142,7 +143,7 @@ def _bodies_middleware(telemetry: Telemetry) -> Middleware:
     async def bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         if request.method == "POST" and request.path.startswith("/v1/") and telemetry.ledger:
-            await record_bodies(telemetry.ledger, request, response, request[REQUEST_ID])
+            await record_bodies(telemetry.ledger, request, response, REQUEST_ID_VAR.get() or "")
         return response
 
     return bodies
