@@ -15,7 +15,8 @@ from llmp.daemon.api import (
     openai_routes,
     openapi,
 )
-from llmp.daemon.middleware import make_guard
+from llmp.daemon.guard import Guard
+from llmp.daemon.routes import ROUTES, Routes
 from llmp.daemon.runtime import RUNTIME, Runtime
 from llmp.daemon.security.screen import install_security
 from llmp.daemon.telemetry import hub as telemetry
@@ -27,8 +28,9 @@ def build_app(runtime: Runtime) -> web.Application:
     app[RUNTIME] = runtime
     app[admin.SHUTDOWN] = asyncio.Event()
     security = install_security(app, runtime)
-    app.middlewares.append(make_guard(runtime.config.server, security))  # first: outermost
-    telemetry.install(app, runtime)  # logs, metrics, usage ledger, live stats
+    guard = Guard(runtime.config.server, security)
+    app[ROUTES] = Routes(app.router, guard)
+    telemetry.install(app, runtime, guard)  # logs, metrics, usage ledger, live stats
     admin.add_routes(app)
     admin_keys.add_routes(app)
     admin_reload.add_routes(app)
@@ -36,6 +38,7 @@ def build_app(runtime: Runtime) -> web.Application:
     admin_probe.add_routes(app)
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)
+    app[ROUTES].add_fallback()  # last: every path no route above takes
 
     async def start_providers(_: web.Application) -> None:
         await runtime.start()

@@ -11,6 +11,7 @@ import hmac
 from aiohttp import web
 
 from llmp.daemon.api import routing_admin
+from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME
 
 ADMIN_PREFIX = "/admin/"
@@ -56,8 +57,9 @@ async def shutdown(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/admin/status", status)
-    app.router.add_get("/admin/providers", providers)
-    app.router.add_post("/admin/shutdown", shutdown)
+    routes = app[ROUTES]
+    routes.get("/healthz", healthz)
+    routes.get("/admin/status", status)
+    routes.get("/admin/providers", providers)
+    routes.post("/admin/shutdown", shutdown)
     routing_admin.add_routes(app)

@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from llmp.core.audit import audit
+from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME
 from llmp.daemon.security.key_check import check_key
 from llmp.daemon.security.policy import SECURITY
@@ -57,5 +58,6 @@ async def test_keys(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/admin/keys/reload", reload_keys)
-    app.router.add_post("/admin/keys/test", test_keys)
+    routes = app[ROUTES]
+    routes.post("/admin/keys/reload", reload_keys)
+    routes.post("/admin/keys/test", test_keys)

@@ -14,6 +14,7 @@ import time
 from aiohttp import web
 
 from llmp.daemon.errors import UpstreamError
+from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME
 
 
@@ -49,4 +50,5 @@ async def probe(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/admin/probe/{name}", probe)
+    routes = app[ROUTES]
+    routes.get("/admin/probe/{name}", probe)

@@ -18,6 +18,7 @@ from llmp.core.audit import audit
 from llmp.core.config_loader import ConfigError
 from llmp.core.redact import redact
 from llmp.daemon.config_reload import ReloadError, read_again
+from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME
 
 log = logging.getLogger("llmp.daemon")
@@ -50,4 +51,5 @@ def _names(names: list[str]) -> str:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/admin/reload", reload_config)
+    routes = app[ROUTES]
+    routes.post("/admin/reload", reload_config)

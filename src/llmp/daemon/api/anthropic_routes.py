@@ -13,6 +13,7 @@ from llmp.daemon.api.dispatch import error_response, serve
 from llmp.daemon.api.validation import parse_json_object
 from llmp.daemon.errors import ClientError
 from llmp.daemon.providers.anthropic import CLIENT_BETA
+from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME, Runtime
 
 
@@ -37,7 +38,8 @@ def _endpoint(runtime: Runtime, operation: str, count_only: bool) -> Callable[[w
 
 
 def add_routes(app: web.Application) -> None:
+    routes = app[ROUTES]
     runtime = app[RUNTIME]
-    app.router.add_post(PATH_PREFIX, _endpoint(runtime, "chat", count_only=False))
+    routes.post(PATH_PREFIX, _endpoint(runtime, "chat", count_only=False))
     # Only an Anthropic provider can count; any other answers a 400 in Anthropic's shape.
-    app.router.add_post(PATH_PREFIX + "/count_tokens", _endpoint(runtime, "count_tokens", count_only=True))
+    routes.post(PATH_PREFIX + "/count_tokens", _endpoint(runtime, "count_tokens", count_only=True))

@@ -16,6 +16,7 @@ from llmp.daemon.api.validation import (
     validate_embedding,
 )
 from llmp.daemon.errors import ClientError
+from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME, Runtime
 
 
@@ -56,9 +57,10 @@ async def get_model(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    routes = app[ROUTES]
     runtime = app[RUNTIME]
-    app.router.add_post("/v1/chat/completions", _endpoint(runtime, "chat", validate_chat))
-    app.router.add_post("/v1/completions", _endpoint(runtime, "completions", validate_completion))
-    app.router.add_post("/v1/embeddings", _endpoint(runtime, "embeddings", validate_embedding))
-    app.router.add_get("/v1/models", list_models)
-    app.router.add_get("/v1/models/{name:.+}", get_model)
+    routes.post("/v1/chat/completions", _endpoint(runtime, "chat", validate_chat))
+    routes.post("/v1/completions", _endpoint(runtime, "completions", validate_completion))
+    routes.post("/v1/embeddings", _endpoint(runtime, "embeddings", validate_embedding))
+    routes.get("/v1/models", list_models)
+    routes.get("/v1/models/{name:.+}", get_model)

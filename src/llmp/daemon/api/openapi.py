@@ -14,6 +14,7 @@ from aiohttp import web
 
 from llmp import __version__
 from llmp.daemon.api.validation import ROLES
+from llmp.daemon.routes import ROUTES
 
 _JSON = "application/json"
 
@@ -224,4 +225,5 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/openapi.json", openapi_document)
+    routes = app[ROUTES]
+    routes.get("/openapi.json", openapi_document)

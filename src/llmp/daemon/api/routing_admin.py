@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from llmp.core.audit import audit
+from llmp.daemon.routes import ROUTES
 from llmp.daemon.routing.report import health_report
 from llmp.daemon.runtime import RUNTIME
 
@@ -42,6 +43,7 @@ def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/admin/providers/health", health)
-    app.router.add_post("/admin/providers/{name}/disable", _switch(False))
-    app.router.add_post("/admin/providers/{name}/enable", _switch(True))
+    routes = app[ROUTES]
+    routes.get("/admin/providers/health", health)
+    routes.post("/admin/providers/{name}/disable", _switch(False))
+    routes.post("/admin/providers/{name}/enable", _switch(True))

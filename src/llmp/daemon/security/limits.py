@@ -3,8 +3,8 @@
 Header lines are bounded in size and number. aiohttp arms its keep-alive
 timer as soon as a connection opens, so a client that has not sent complete
 headers within `read_timeout` (a slow-headers attack, or an idle connection)
-is disconnected; the body's own deadline is enforced in the security
-middleware, and its size by the application's `client_max_size`.
+is disconnected; the body's own deadline is enforced by the guard
+(`daemon.guard`), and its size by the application's `client_max_size`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Refusals written in the client's own wire format, before any handler ran.
 
-The security checks run in middleware, ahead of the route that knows its
+The security checks run in the guard, ahead of the handler that knows its
 format, so the format is told from the path: Anthropic's API lives under
 `/v1/messages`, everything else speaks OpenAI's shape.
 """

@@ -16,7 +16,8 @@ from llmp.core.config_schema import Config
 from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
-from llmp.daemon.middleware import Handler, Middleware
+from llmp.daemon.guard import Guard
+from llmp.daemon.routes import ROUTES, Answered
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.telemetry import metrics as metrics_module
 from llmp.daemon.telemetry.access_log import AccessLog
@@ -102,17 +103,18 @@ class Telemetry:
         }
 
 
-def install(app: web.Application, runtime: Runtime) -> Telemetry:
+def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
     usage = runtime.config.usage
     ledger = Ledger(resolve_paths().usage_db, retention_days=usage.retention_days) if usage.enabled else None
     telemetry = Telemetry(runtime, ledger)
     app[TELEMETRY] = telemetry
     runtime.observers.append(telemetry)
     runtime.reload_listeners.append(telemetry.reconfigure)
-    if telemetry.log_bodies:
-        app.middlewares.append(_bodies_middleware(telemetry))
-    app.router.add_get("/metrics", metrics_endpoint)
-    app.router.add_get("/admin/stats", stats_endpoint)
+    if telemetry.log_bodies and ledger is not None:
+        guard.answered.append(_body_recorder(ledger))
+    routes = app[ROUTES]
+    routes.get("/metrics", metrics_endpoint)
+    routes.get("/admin/stats", stats_endpoint)
 
     async def start_writers(_: web.Application) -> None:
         telemetry.settler.start()
@@ -138,12 +140,8 @@ async def stats_endpoint(request: web.Request) -> web.Response:
     return web.json_response(request.app[TELEMETRY].stats_payload())
 
 
-def _bodies_middleware(telemetry: Telemetry) -> Middleware:
-    @web.middleware
-    async def bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
-        response = await handler(request)
-        if request.method == "POST" and request.path.startswith("/v1/") and telemetry.ledger:
-            await record_bodies(telemetry.ledger, request, response, REQUEST_ID_VAR.get() or "")
-        return response
+def _body_recorder(ledger: Ledger) -> Answered:
+    async def record(request: web.Request, response: web.StreamResponse) -> None:
+        await record_bodies(ledger, request, response, REQUEST_ID_VAR.get() or "")
 
-    return bodies
+    return record

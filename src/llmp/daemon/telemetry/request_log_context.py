@@ -1,7 +1,7 @@
 """The request id on every log line a request causes.
 
 aiohttp serves each request in its own task and tasks copy the context they
-start in, so a context variable set by the guard middleware is visible to
+start in, so a context variable set by the guard (`daemon.guard`) is visible to
 everything the request runs, however deep, and to nothing else. The logging
 filter runs on the thread that logs (it sits on the queue handler, before the
 queue), which is where the variable has its value.

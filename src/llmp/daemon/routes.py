@@ -1,0 +1,47 @@
+"""Adding an endpoint: every route is served behind the application's guard.
+
+The guard (`guard.Guard`) wraps each handler where its route is added,
+rather than running as an aiohttp middleware: a middleware costs every request
+aiohttp's own middleware machinery too, about a dozen Python calls. A last
+route takes every path and method no other route has, so the guard answers
+those too (404, 405) in the client's wire shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Answered = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
+
+
+class Routes:
+    def __init__(self, router: web.UrlDispatcher, guard: Callable[[Handler], Handler]) -> None:
+        self._router = router
+        self._guard = guard
+
+    def get(self, path: str, handler: Handler) -> None:
+        self._router.add_get(path, self._guard(handler))
+
+    def post(self, path: str, handler: Handler) -> None:
+        self._router.add_post(path, self._guard(handler))
+
+    def add_fallback(self) -> None:
+        """The route for everything no other route takes; add it last."""
+        fallback = self._router.add_resource("/{tail:.*}")
+
+        async def no_route(request: web.Request) -> web.StreamResponse:
+            allowed: set[str] = set()
+            for resource in self._router.resources():
+                if resource is not fallback:
+                    allowed |= (await resource.resolve(request))[1]
+            if allowed:
+                raise web.HTTPMethodNotAllowed(request.method, allowed)
+            raise web.HTTPNotFound()
+
+        fallback.add_route("*", self._guard(no_route))
+
+
+ROUTES = web.AppKey("routes", Routes)
