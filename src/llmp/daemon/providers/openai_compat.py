@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from llmp.core.config_schema import ProviderConfig
 from llmp.daemon.errors import UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.providers.http import (
@@ -38,12 +39,17 @@ PATHS = {
 }
 DONE = b"[DONE]"
 LONG_READ = 1024  # bytes of whole events past which a read is searched for usage in its tail only
+MAX_DESTINATIONS = 1024  # (operation, model) pairs whose URL is remembered
 
 
 class OpenAICompatibleProvider(Provider):
     type_name = "openai"
     native_format = "openai"
     operations = frozenset({"chat", "completions", "embeddings"})
+
+    def __init__(self, name: str, config: ProviderConfig) -> None:
+        super().__init__(name, config)
+        self._destinations: dict[tuple[str, str], tuple[str, str]] = {}
 
     def headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
@@ -62,17 +68,27 @@ class OpenAICompatibleProvider(Provider):
         """The `model` the upstream expects in the body for a configured model name."""
         return model
 
+    def _destination(self, operation: str, model: str) -> tuple[str, str]:
+        """Where an operation for a model goes, and the model its body names: worked out once."""
+        key = (operation, model)
+        found = self._destinations.get(key)
+        if found is None:
+            if len(self._destinations) >= MAX_DESTINATIONS:  # "*" serves any name: stay bounded
+                self._destinations.clear()
+            found = self._destinations[key] = (self.url_for(operation, model), self.body_model(model))
+        return found
+
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        extra: dict[str, Any] = {"model": self.body_model(model)}
+        url, upstream_model = self._destination(operation, model)
+        extra: dict[str, Any] = {"model": upstream_model}
         asked = body.get("stream_options")
         hide_usage = stream and operation != "embeddings" and self.config.stream_usage and not (
             isinstance(asked, dict) and asked.get("include_usage")
         )
         if hide_usage:  # usage for the ledger; the client who did not ask never sees it
             extra["stream_options"] = {**(asked or {}), "include_usage": True}
-        url = self.url_for(operation, model)
         try:
             response = await self.http.request(
                 "POST", url, body=orjson.dumps({**body, **extra}), headers=self.headers()
