@@ -24,6 +24,8 @@ import orjson
 from llmp.core.redact import redact_values
 
 _EXCEPTIONS = logging.Formatter()
+_LEVELS = {level: logging.getLevelName(level).lower() for level in (
+    logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)}
 BATCH_BUFFER = 1 << 18  # bytes of log lines written in one go; the writer flushes when caught up
 
 
@@ -74,8 +76,9 @@ _timestamp = _Timestamps()
 
 
 def json_line(created: float, level: str, logger: str, fields: dict[str, Any]) -> bytes:
-    """One line of the log file, without its newline: `ts`, `level`, `logger`, then `fields`."""
-    entry: dict[str, Any] = {"ts": _timestamp(created), "level": level.lower(), "logger": logger}
+    """One line of the log file, without its newline: `ts`, `level` (as the file spells it:
+    lower case), `logger`, then `fields`."""
+    entry: dict[str, Any] = {"ts": _timestamp(created), "level": level, "logger": logger}
     entry.update(fields)
     return orjson.dumps(entry, default=str)
 
@@ -141,7 +144,7 @@ class QuietFile(logging.handlers.RotatingFileHandler):
         refuses, a full disk), as it does for any record.
         """
         try:
-            text = json_line(line.created, logging.getLevelName(line.level), line.logger, fields)
+            text = json_line(line.created, _LEVELS[line.level], line.logger, fields)
             with self.lock:  # type: ignore[union-attr]
                 self.write(text)
         except Exception:

@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
                 fields[key] = value
         if record.exc_info:
             fields["exc"] = self.formatException(record.exc_info)
-        return json_line(record.created, record.levelname, record.name, fields).decode()
+        return json_line(record.created, record.levelname.lower(), record.name, fields).decode()
 
 
 class ConsoleFormatter(logging.Formatter):
