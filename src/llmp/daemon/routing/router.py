@@ -134,14 +134,12 @@ class Router:
         return limiter
 
     def _lane(self, target: Target) -> _Lane:
-        key = (target.provider, target.model)
-        lane = self._lanes.get(key)
-        if lane is None:
-            lane = self._lanes[key] = _Lane(
-                self.breakers.get(target.provider, target.model),
-                self.breakers.get(target.provider), self.limiter(target.provider),
-                self.stats.get(target.provider, target.model), self.stats.get(target.provider),
-            )
+        """A deployment's lane, made the first time it is admitted (`_admit` looks it up itself)."""
+        lane = self._lanes[(target.provider, target.model)] = _Lane(
+            self.breakers.get(target.provider, target.model),
+            self.breakers.get(target.provider), self.limiter(target.provider),
+            self.stats.get(target.provider, target.model), self.stats.get(target.provider),
+        )
         return lane
 
     # -- provider status ----------------------------------------------------------
@@ -255,7 +253,7 @@ class Router:
         self, target: Target, tokens: Callable[[], int] | None
     ) -> tuple[Admission | None, float, bool]:
         """Ask the deployment's breaker, the provider's breaker and its rate limiter, in that order."""
-        lane = self._lane(target)
+        lane = self._lanes.get((target.provider, target.model)) or self._lane(target)
         deployment, provider_breaker = lane.deployment, lane.provider_breaker
         deployment_ticket = deployment.allow()
         if deployment_ticket is None:
