@@ -44,6 +44,7 @@ from llmp.daemon.routing.clock import Clock, Sleeper, SystemClock
 from llmp.daemon.routing.rate_limit import RateLimiter
 from llmp.daemon.routing.resolver import Route, Target
 from llmp.daemon.routing.retry import retry_delay
+from llmp.daemon.routing.route_errors import Blocked, all_blocked, deadline_error, nothing_usable
 from llmp.daemon.routing.stats import Stats, StatsBook
 from llmp.daemon.routing.strategies import Selector
 
@@ -82,13 +83,6 @@ class Admission:
     tokens: int
     started: float = 0.0
     first: float = 0.0  # seconds from attempt start to the attempt's return (first byte)
-
-
-@dataclass(slots=True)
-class _Blocked:
-    target: Target
-    rate_limited: bool
-    wait: float
 
 
 class Router:
@@ -217,7 +211,7 @@ class Router:
                     waits += 1  # only a wait that ran out counts: any circuit's move wakes all
                 pending = [b.target for b in blocked]
                 continue
-            raise self._all_blocked(route, blocked, last)
+            raise all_blocked(route, blocked, last)
 
     async def _wait_for_probe(self, seconds: float) -> bool:
         """Sleep until a circuit may admit again: `seconds`, or sooner if one changes state
@@ -240,13 +234,13 @@ class Router:
 
     def _admit_first(
         self, pending: list[Target], tokens: Callable[[], int] | None
-    ) -> tuple[Admission | None, list[_Blocked]]:
-        blocked: list[_Blocked] = []
+    ) -> tuple[Admission | None, list[Blocked]]:
+        blocked: list[Blocked] = []
         for target in pending:
             admission, wait, rate_limited = self._admit(target, tokens)
             if admission is not None:
                 return admission, []
-            blocked.append(_Blocked(target, rate_limited, wait))
+            blocked.append(Blocked(target, rate_limited, wait))
         return None, blocked
 
     def _admit(
@@ -324,11 +318,11 @@ class Router:
         if remaining <= 0:
             if asyncio.iscoroutine(call):
                 call.close()
-            raise _deadline_error(provider)
+            raise deadline_error(provider.name)
         try:
             return await within(remaining, call)
         except asyncio.TimeoutError:
-            raise _deadline_error(provider) from None
+            raise deadline_error(provider.name) from None
 
     def _failed(self, admission: Admission, error: UpstreamError, ctx: RequestContext) -> None:
         kind = error.kind
@@ -388,7 +382,7 @@ class Router:
         stats.record(now, ok, latency, ttft, message)
         lane.provider_stats.record(now, ok, latency, ttft, message)
 
-    # -- errors of the route as a whole --------------------------------------------
+    # -- the route as a whole: its deadline, and why nothing could be tried ---------
 
     def _budget(self, route: Route) -> float:
         """The request's deadline budget: the longest total timeout among the route's targets."""
@@ -406,8 +400,7 @@ class Router:
         return budget
 
     def _nothing_usable(self, route: Route, ctx: RequestContext) -> UpstreamError:
-        """Why no target could even be tried. When rejected keys are the only reason,
-        the client hears it as the authentication error it is (401), not as an outage."""
+        """Why no target could even be tried (see `route_errors.nothing_usable`)."""
         disabled, refused = [], []
         for target in route.targets:
             provider = self.providers.get(target.provider)
@@ -417,47 +410,4 @@ class Router:
                 disabled.append(target.provider)
             elif self.is_unauthorized(provider):
                 refused.append(target.provider)
-        if refused and not disabled:
-            names = list(dict.fromkeys(refused))
-            ctx.provider = names[0]
-            return UpstreamError(
-                ErrorKind.AUTH,
-                f"provider {', '.join(repr(n) for n in names)} rejected its API key; set a new "
-                f"one with `llmp keys set {names[0]}`",
-                status=401, provider=names[0], code="invalid_api_key",
-            )
-        reasons = [f"'{name}' is disabled" for name in dict.fromkeys(disabled)]
-        reasons += [f"'{name}' rejected its API key (set a new one)" for name in dict.fromkeys(refused)]
-        detail = f" ({'; '.join(reasons)})" if reasons else ""
-        return UpstreamError(
-            ErrorKind.OVERLOADED, f"no enabled provider can serve '{route.requested}'{detail}",
-            status=503, code="no_provider",
-        )
-
-    def _all_blocked(
-        self, route: Route, blocked: list[_Blocked], last: UpstreamError | None
-    ) -> UpstreamError:
-        after = f" after: {last.message}" if last is not None else ""
-        limited = [b.wait for b in blocked if b.rate_limited]
-        if limited:
-            wait = min(limited)
-            return UpstreamError(
-                ErrorKind.RATE_LIMITED,
-                f"every provider for '{route.requested}' is at its rate limit; "
-                f"retry in {wait:.1f}s{after}",
-                status=429, code="rate_limit_exceeded", retry_after=wait,
-            )
-        wait = min(b.wait for b in blocked)
-        return UpstreamError(
-            ErrorKind.OVERLOADED,
-            f"every provider for '{route.requested}' is failing (circuit open); "
-            f"retry in {wait:.1f}s{after}",
-            status=503, code="circuit_open", retry_after=wait,
-        )
-
-
-def _deadline_error(provider: Provider) -> UpstreamError:
-    return UpstreamError(
-        ErrorKind.TIMEOUT, "the request ran out of time across its retries",
-        status=504, provider=provider.name, code="deadline_exceeded",
-    )
+        return nothing_usable(route, ctx, disabled, refused)
