@@ -53,8 +53,7 @@ class Telemetry:
 
     def exposition(self) -> bytes:
         """`/metrics`, with every finished request counted."""
-        with self.settler.lock:
-            self.settler.settle_locked()
+        with self.settler.settled():
             return self.metrics.exposition()
 
     def flush(self) -> bool:
@@ -80,8 +79,7 @@ class Telemetry:
         return provider.type_name == "mock" or bool(preset and preset.local)
 
     def stats_payload(self) -> dict[str, object]:
-        with self.settler.lock:
-            self.settler.settle_locked()
+        with self.settler.settled():
             snapshot = self.stats.snapshot()
         runtime = self.runtime
         providers = []
@@ -110,7 +108,7 @@ def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
     app[TELEMETRY] = telemetry
     runtime.observers.append(telemetry)
     runtime.reload_listeners.append(telemetry.reconfigure)
-    if telemetry.log_bodies and ledger is not None:
+    if ledger is not None and telemetry.log_bodies:
         guard.answered.append(_body_recorder(ledger))
     routes = app[ROUTES]
     routes.get("/metrics", metrics_endpoint)

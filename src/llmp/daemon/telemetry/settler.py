@@ -17,7 +17,8 @@ import logging
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from llmp.daemon.context import RequestContext
 
@@ -32,8 +33,7 @@ class Settler:
         self._settle_one = settle_one
         self._interval = interval
         self._pending: deque[RequestContext] = deque()
-        #: Held while a batch is settled; hold it to read what the batches feed.
-        self.lock = threading.Lock()
+        self._lock = threading.Lock()  # held while a batch is settled
         self.add = self._pending.append  # the event loop's whole share, once per request
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -52,11 +52,18 @@ class Settler:
         self.settle()
 
     def settle(self) -> None:
-        with self.lock:
-            self.settle_locked()
+        with self._lock:
+            self._settle_pending()
 
-    def settle_locked(self) -> None:
-        """Settle what has queued; the caller holds `lock`."""
+    @contextmanager
+    def settled(self) -> Iterator[None]:
+        """Settle what has queued, then hold off the next batch while the caller reads what
+        the batches feed (metrics, live stats)."""
+        with self._lock:
+            self._settle_pending()
+            yield
+
+    def _settle_pending(self) -> None:
         pending = self._pending
         for _ in range(len(pending)):  # not `while pending`: the loop may be adding meanwhile
             ctx = pending.popleft()
