@@ -59,7 +59,7 @@ MESSAGE = "chat smart -> up/m-1 502 500.0ms 9->3 tok~ $0.500000 stream 2 attempt
 
 def test_access_line_keys_and_values(log_file: JsonLog) -> None:
     """The line the writer thread renders from the values the loop queued: every key, in order."""
-    AccessLog().request_finished(finished_record(finished(), Tokens(9, 3, 4, estimated=True), 0.5))
+    AccessLog().requests_finished([finished_record(finished(), Tokens(9, 3, 4, estimated=True), 0.5)])
     [line] = access_lines(log_file)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", line.pop("ts"))
     assert list(line.items()) == [("level", "info"), ("logger", "llmp.access"), ("msg", MESSAGE),
@@ -68,7 +68,7 @@ def test_access_line_keys_and_values(log_file: JsonLog) -> None:
 
 def test_without_the_daemons_logging_the_access_line_is_a_record(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="llmp.access"):
-        AccessLog().request_finished(finished_record(finished(), Tokens(9, 3, 4, estimated=True), 0.5))
+        AccessLog().requests_finished([finished_record(finished(), Tokens(9, 3, 4, estimated=True), 0.5)])
     [record] = caplog.records
     assert record.getMessage() == MESSAGE
     assert {name: getattr(record, name) for name in FIELDS} == FIELDS
@@ -79,10 +79,11 @@ def test_access_line_masks_secrets_and_survives_a_value_json_refuses(log_file: J
     access = AccessLog()
     masked_ctx = finished(request_id="Bearer abcdefghijklmnopqrstuvwxyz", provider="team",
                           model="secret-with-no-shape-42")
-    access.request_finished(finished_record(masked_ctx, None, None))
-    # not UTF-8: not written
-    access.request_finished(finished_record(finished(request_id="bad-\udcff"), None, None))
-    access.request_finished(finished_record(finished(request_id="after"), None, None))
+    access.requests_finished([  # one batch: the line JSON refuses costs only itself
+        finished_record(masked_ctx, None, None),
+        finished_record(finished(request_id="bad-\udcff"), None, None),  # not UTF-8: not written
+        finished_record(finished(request_id="after"), None, None),
+    ])
     masked, after = access_lines(log_file)
     assert masked["request_id"] == "Bearer abc…wxyz"
     assert "-> tea…e-42 502" in masked["msg"]  # provider/model: a registered key only together

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from llmp.cli.app import app
 from llmp.core.usage_db import connect
 from llmp.daemon.telemetry.hub import TELEMETRY
+from llmp.daemon.telemetry.prices import PriceTable
 from tests.daemon.telemetry.upstream_data import (
     COMPLETION,
     COST,
@@ -287,3 +289,28 @@ def test_a_negative_token_count_is_recorded_as_none(make_gateway, upstream: Fake
     assert (row["tokens_in"], row["tokens_out"]) == (USAGE["prompt_tokens"], 0)
     metrics = httpx.get(gateway.url + "/metrics").text
     assert 'llmp_tokens_total{direction="output",model="gpt-4o-mini",provider="up"} 0.0' in metrics
+
+
+def test_a_request_whose_telemetry_fails_costs_only_its_own_row(
+        make_gateway, isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Telemetry is settled in batches: a bug on one request must not take its batch with it."""
+    real_cost = PriceTable.cost
+
+    def cost(self: PriceTable, provider: str | None, model: str | None, tokens: object) -> float | None:
+        if model == "mock-2":
+            raise RuntimeError("a bug in pricing")
+        return real_cost(self, provider, model, tokens)
+
+    monkeypatch.setattr(PriceTable, "cost", cost)
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: [mock-1, mock-2]}\n")
+    client = gateway.openai()
+    ids = [client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": "hi"}]).headers["x-request-id"]
+        for model in ("mock-1", "mock-2", "mock-1")]
+    with caplog.at_level(logging.ERROR, logger="llmp.telemetry"):
+        flush(gateway)
+    assert [row["request_id"] for row in rows(isolated_env)] == [ids[0], ids[2]]
+    [failure] = [r for r in caplog.records if r.name == "llmp.telemetry"]
+    assert failure.getMessage() == f"telemetry for request {ids[1]} failed"
+    assert failure.exc_info is not None and str(failure.exc_info[1]) == "a bug in pricing"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from llmp.daemon.telemetry.log_queue import installed
@@ -13,29 +14,30 @@ log = logging.getLogger("llmp.access")
 
 
 class AccessLog:
-    def request_finished(self, record: Finished) -> None:
-        """Queue the line as the record itself; `_line` makes the line of it.
+    def requests_finished(self, records: Sequence[Finished]) -> None:
+        """Queue a batch of lines as the records themselves; `_line` makes a line of each.
 
-        In the daemon that happens on the log writer thread; the line is
-        stamped with the time the request ended.
+        In the daemon that happens on the log writer thread; each line is
+        stamped with the time its request ended.
         """
-        if not log.isEnabledFor(logging.INFO):
+        if not records or not log.isEnabledFor(logging.INFO):
             return
         queue = installed()
         if queue is not None:
-            queue.defer(log.name, logging.INFO, record, _line, record.started + record.latency)
-        else:
-            fields = _line(record)
+            queue.defer(log.name, logging.INFO, records, _line)
+            return
+        for record in records:
+            _, fields = _line(record)
             log.info(fields.pop("msg"), extra=fields)
 
 
-def _line(record: Finished) -> dict[str, Any]:
-    """The access line's message and fields."""
-    (_, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
+def _line(record: Finished) -> tuple[float, dict[str, Any]]:
+    """When the request ended, and the access line's message and fields."""
+    (started, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
      tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures) = record
     latency_ms = milliseconds(latency)
     summary = _summary(tokens, cost, stream, attempts, error_kind, failures)
-    return {
+    return started + latency, {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
                f"{latency_ms}ms{summary}",
         "request_id": request_id,

@@ -8,6 +8,7 @@ threads. `install` is the single call `build_app` makes.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from aiohttp import web
@@ -25,12 +26,13 @@ from llmp.daemon.telemetry.bodies import record_bodies
 from llmp.daemon.telemetry.ledger import Ledger
 from llmp.daemon.telemetry.live_stats import LiveStats
 from llmp.daemon.telemetry.prices import PriceTable
-from llmp.daemon.telemetry.record import finished
+from llmp.daemon.telemetry.record import Finished, finished
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 from llmp.daemon.telemetry.settler import Settler
 from llmp.daemon.telemetry.usage import tokens_for
 
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
+log = logging.getLogger("llmp.telemetry")
 
 
 class Telemetry:
@@ -61,15 +63,26 @@ class Telemetry:
         self.settler.settle()
         return self.ledger is None or self.ledger.flush()
 
-    def _settle(self, ctx: RequestContext) -> None:
+    def _settle(self, batch: list[RequestContext]) -> None:
+        """Count each request of a batch, then hand the batch's records to the writers at once."""
+        records = []
+        for ctx in batch:
+            try:
+                records.append(self._count(ctx))
+            except Exception:  # a bug here must cost this request's telemetry, not the batch's
+                log.exception("telemetry for request %s failed", ctx.request_id)
+        self.access_log.requests_finished(records)
+        if self.ledger is not None:
+            self.ledger.record(records)
+
+    def _count(self, ctx: RequestContext) -> Finished:
+        """Work out a request's usage and cost once, into the record every sink takes."""
         tokens = tokens_for(ctx)
         cost = None if tokens is None else self.prices.cost(ctx.provider, ctx.model, tokens)
         record = finished(ctx, tokens, cost)
-        self.access_log.request_finished(record)
         self.metrics.request_finished(record, ctx.tried)
         self.stats.request_finished(record)
-        if self.ledger is not None:
-            self.ledger.record(record)
+        return record
 
     def _runs_locally(self, name: str) -> bool:
         provider = self.runtime.providers.get(name)

@@ -1,7 +1,7 @@
 """The usage ledger's writer: rows queue up on the event loop, a thread commits them.
 
-`record` is a queue put of the request's record (no disk, no lock held by
-the loop); the writer makes the rows. The writer thread
+`record` is one queue put of a batch of finished requests' records (no
+disk, no lock held by the caller); the writer makes the rows. The writer thread
 commits whatever arrived within `flush_interval` as one transaction, so a
 `kill -9` loses at most that much, and prunes rows older than the retention
 once an hour. A failing disk costs rows and a warning, never a request.
@@ -51,8 +51,9 @@ class Ledger:
     def start(self) -> None:
         self._thread.start()
 
-    def record(self, record: Finished) -> None:
-        self._queue.put(("row", record))
+    def record(self, records: list[Finished]) -> None:
+        if records:
+            self._queue.put(("rows", records))
 
     def record_bodies(self, request_id: str, ts: float, request: str | None, response: str | None) -> None:
         self._queue.put(("bodies", (request_id, ts, request, response)))
@@ -99,7 +100,8 @@ class Ledger:
             db.close()
 
     def _write(self, db: sqlite3.Connection, batch: list[Any]) -> bool:
-        rows = [ledger_row(item[1]) for item in batch if item is not _STOP and item[0] == "row"]
+        rows = [ledger_row(record) for item in batch if item is not _STOP and item[0] == "rows"
+                for record in item[1]]
         bodies = [item[1] for item in batch if item is not _STOP and item[0] == "bodies"]
         try:
             with _transaction(db):

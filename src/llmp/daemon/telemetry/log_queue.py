@@ -15,7 +15,7 @@ import logging
 import logging.handlers
 import queue
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -39,21 +39,21 @@ def skip_unused_record_fields() -> None:
 
 @dataclass(slots=True)
 class Deferred:
-    """A log line queued as plain values, rendered by the writer thread: see `Enqueue.defer`."""
+    """Log lines queued as plain values, rendered by the writer thread: see `Enqueue.defer`."""
 
     logger: str
     level: int
-    values: tuple[Any, ...]
-    render: Callable[[tuple[Any, ...]], dict[str, Any]]  # `msg` first, then the line's fields
-    created: float  # when it was logged: the writer may reach it a moment later
+    values: Sequence[Any]  # one line each
+    #: A value as when what it tells of happened (Unix time) and the line's fields, `msg` first.
+    render: Callable[[Any], tuple[float, dict[str, Any]]]
 
-    def record(self, fields: dict[str, Any]) -> logging.LogRecord:
-        """The rendered line as a standard record, for a handler other than the file (the console)."""
+    def record(self, created: float, fields: dict[str, Any]) -> logging.LogRecord:
+        """A rendered line as a standard record, for a handler other than the file (the console)."""
         extra = dict(fields)
         message = extra.pop("msg")
         record = logging.getLogger(self.logger).makeRecord(
             self.logger, self.level, "(deferred)", 0, message, (), None, extra=extra)
-        record.created, record.msecs = self.created, self.created % 1 * 1000
+        record.created, record.msecs = created, created % 1 * 1000
         return record
 
 
@@ -75,12 +75,12 @@ class _Timestamps:
 _timestamp = _Timestamps()
 
 
-def json_line(created: float, level: str, logger: str, fields: dict[str, Any]) -> bytes:
-    """One line of the log file, without its newline: `ts`, `level` (as the file spells it:
-    lower case), `logger`, then `fields`."""
+def json_line(created: float, level: str, logger: str, fields: dict[str, Any], option: int = 0) -> bytes:
+    """One line of the log file (with its newline if `option` says `orjson.OPT_APPEND_NEWLINE`):
+    `ts`, `level` (as the file spells it: lower case), `logger`, then `fields`."""
     entry: dict[str, Any] = {"ts": _timestamp(created), "level": level, "logger": logger}
     entry.update(fields)
-    return orjson.dumps(entry, default=str)
+    return orjson.dumps(entry, default=str, option=option)
 
 
 class Enqueue(logging.handlers.QueueHandler):
@@ -90,18 +90,20 @@ class Enqueue(logging.handlers.QueueHandler):
     of the same record; this one is the root logger's only handler.
     """
 
-    def defer(self, logger: str, level: int, values: tuple[Any, ...],
-              render: Callable[[tuple[Any, ...]], dict[str, Any]], created: float) -> None:
-        """Queue a line as the values it is made of, for the writer thread to render with `render`.
+    def defer(self, logger: str, level: int, values: Sequence[Any],
+              render: Callable[[Any], tuple[float, dict[str, Any]]]) -> None:
+        """Queue lines as the values they are made of, for the writer thread to render with `render`.
 
         Building a `LogRecord` (and even the line's fields) is most of what a
         line costs; the access line (one per request) has no caller, exception
         or context to capture, and its request id is among its fields. The
         writer redacts its strings as this handler's `RedactingFilter` would,
-        and writes it to the file without a record, stamped `created` (Unix
-        time: when what it tells of happened, not when it was queued).
+        and writes it to the file without a record, stamped with the time
+        `render` gives (when what it tells of happened, not when it was
+        queued). A batch of lines is one queue item: a put and a get cost
+        about a microsecond each.
         """
-        self.queue.put_nowait(Deferred(logger, level, values, render, created))
+        self.queue.put_nowait(Deferred(logger, level, values, render))
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
@@ -120,7 +122,7 @@ class QuietFile(logging.handlers.RotatingFileHandler):
 
     It keeps count of its size in bytes: the standard check stats the path and
     seeks the file for every record, and the seek flushes what was buffered.
-    A deferred line (see `write_fields`) goes from orjson to the buffer as it is.
+    Deferred lines (see `write_lines`) go from orjson to the buffer as they are.
     """
 
     stream: IO[bytes] | None  # type: ignore[assignment]
@@ -133,36 +135,39 @@ class QuietFile(logging.handlers.RotatingFileHandler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.write(self.format(record).encode())
+            self.write(self.format(record).encode() + b"\n")
         except Exception:
             self.handleError(record)
 
-    def write_fields(self, line: Deferred, fields: dict[str, Any]) -> bool:
-        """Write a deferred line straight from its fields, or return False for a record to try it.
+    def write_lines(self, deferred: Deferred, lines: list[tuple[float, dict[str, Any]]]
+                    ) -> list[tuple[float, dict[str, Any]]]:
+        """Write deferred lines straight from their fields; return those left for records to try.
 
-        The standard path then reports why the line failed (a value JSON
+        The standard path then reports why a line failed (a value JSON
         refuses, a full disk), as it does for any record.
         """
-        try:
-            text = json_line(line.created, _LEVELS[line.level], line.logger, fields)
-            with self.lock:  # type: ignore[union-attr]
-                self.write(text)
-        except Exception:
-            return False
-        return True
+        level, logger, newline = _LEVELS[deferred.level], deferred.logger, orjson.OPT_APPEND_NEWLINE
+        refused = []
+        with self.lock:  # type: ignore[union-attr]
+            for line in lines:
+                try:
+                    self.write(json_line(line[0], level, logger, line[1], newline))
+                except Exception:
+                    refused.append(line)
+        return refused
 
     def write(self, line: bytes) -> None:
-        """Append a line (given without its newline), rotating first if it would fill the file."""
+        """Append a line (given with its newline), rotating first if it would fill the file."""
         if self.stream is None:
             self.stream = self._open()
         if self.maxBytes > 0:
             if self._size < 0:
                 self._size = self.stream.seek(0, 2)
-            if self._size and self._size + len(line) + 1 >= self.maxBytes:  # an empty file takes any line
+            if self._size and self._size + len(line) >= self.maxBytes:  # an empty file takes any line
                 self.doRollover()
                 self._size = self.stream.seek(0, 2)
-            self._size += len(line) + 1
-        self.stream.write(line + b"\n")
+            self._size += len(line)
+        self.stream.write(line)
 
     def flush(self) -> None:
         """Per-record flush skipped; closing or rotating still flushes."""
@@ -201,18 +206,17 @@ class Writer(logging.handlers.QueueListener):
         else:
             super().handle(record)
 
-    def _write_deferred(self, line: Deferred) -> None:
-        """Render, redact and write a deferred line; a record is built only for another handler."""
-        fields = line.render(line.values)
-        redact_values(fields)
-        record = None
+    def _write_deferred(self, deferred: Deferred) -> None:
+        """Render, redact and write deferred lines; records are built only for another handler."""
+        render = deferred.render
+        lines = [render(value) for value in deferred.values]
+        redact_values(*[fields for _, fields in lines])
         for handler in self.handlers:
-            if self.respect_handler_level and line.level < handler.level:
+            if self.respect_handler_level and deferred.level < handler.level:
                 continue
-            if isinstance(handler, QuietFile) and handler.write_fields(line, fields):
-                continue
-            record = record or line.record(fields)
-            handler.handle(record)
+            rest = handler.write_lines(deferred, lines) if isinstance(handler, QuietFile) else lines
+            for created, fields in rest:
+                handler.handle(deferred.record(created, fields))
 
     def stop(self) -> None:
         super().stop()

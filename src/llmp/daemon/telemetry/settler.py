@@ -6,9 +6,11 @@ times what the same code costs run back to back over a batch (measured with
 benchmarks/bench_proxy.py): a request's path through the loop leaves little of
 the telemetry code and data in the CPU's caches. So the loop only appends the
 finished request (a C-level deque append); a thread settles what has queued
-every `SETTLE_INTERVAL`, and whoever is about to read what telemetry counts
-(metrics, live stats, the ledger) settles first, under the same lock, so no
-reader sees a request as served but not yet counted.
+every `SETTLE_INTERVAL`, as one batch (each sink then takes the batch in one
+hand-over to its writer thread, not a queue put per request), and whoever is
+about to read what telemetry counts (metrics, live stats, the ledger) settles
+first, under the same lock, so no reader sees a request as served but not yet
+counted.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ _LIVE: weakref.WeakSet[Settler] = weakref.WeakSet()
 
 
 class Settler:
-    def __init__(self, settle_one: Callable[[RequestContext], None],
+    def __init__(self, settle_batch: Callable[[list[RequestContext]], None],
                  interval: float = SETTLE_INTERVAL) -> None:
-        self._settle_one = settle_one
+        self._settle_batch = settle_batch
         self._interval = interval
         self._pending: deque[RequestContext] = deque()
         self._lock = threading.Lock()  # held while a batch is settled
@@ -65,12 +67,15 @@ class Settler:
 
     def _settle_pending(self) -> None:
         pending = self._pending
-        for _ in range(len(pending)):  # not `while pending`: the loop may be adding meanwhile
-            ctx = pending.popleft()
-            try:
-                self._settle_one(ctx)
-            except Exception:  # a bug here must cost a request's telemetry, not the thread
-                log.exception("telemetry for request %s failed", ctx.request_id)
+        popleft = pending.popleft
+        # Not `while pending`: the loop may be adding meanwhile.
+        batch = [popleft() for _ in range(len(pending))]
+        if not batch:
+            return
+        try:
+            self._settle_batch(batch)
+        except Exception:  # a bug here must cost a batch's telemetry, not the thread
+            log.exception("telemetry for %d requests failed", len(batch))
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
