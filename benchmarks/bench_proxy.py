@@ -228,12 +228,18 @@ def _cpu(process: psutil.Process) -> tuple[float, float]:
     return total.user + total.system, (loop.user_time + loop.system_time) if loop else float("nan")
 
 
+TELEMETRY_LAG = 0.6  # seconds: more than the usage ledger's flush interval and the settler's
+
+
 async def load(url: str, pid: int, requests: int, kind: str, concurrency: int = 8) -> tuple[float, float]:
     """CPU seconds the proxy spent per request under concurrent load: in all, and on its loop."""
     process = psutil.Process(pid)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         for _ in range(50 if kind == "plain" else 10):  # warm up
             await _one(session, url, kind)
+        # llmp writes telemetry out in batches (the usage ledger every half second): the waits
+        # count this round's requests' share in this round, and only theirs.
+        await asyncio.sleep(TELEMETRY_LAG)
         before = _cpu(process)
         remaining = iter(range(requests))
 
@@ -242,6 +248,7 @@ async def load(url: str, pid: int, requests: int, kind: str, concurrency: int = 
                 await _one(session, url, kind)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.sleep(TELEMETRY_LAG)
         after = _cpu(process)
     return (after[0] - before[0]) / requests, (after[1] - before[1]) / requests
 
