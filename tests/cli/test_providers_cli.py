@@ -181,3 +181,21 @@ def test_health_needs_a_running_daemon() -> None:
     result = runner.invoke(app, ["providers", "health"])
     assert result.exit_code == 1
     assert "not running" in result.output
+
+
+def test_a_providers_figures_add_up_its_deployments(make_gateway) -> None:
+    """Traffic is counted per deployment; the provider's row is their sum."""
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: [mock-1, mock-2]}\n"
+                           "defaults:\n  retry: {attempts: 0}\n")
+    point_cli_at(gateway)
+    for model, extra in (("mock-1", {}), ("mock-1", {}), ("mock-2", {"mock": {"fail_status": 503}})):
+        httpx.post(gateway.base_url + "/chat/completions",
+                   json={"model": model, "messages": [{"role": "user", "content": "x"}], **extra})
+    result = runner.invoke(app, ["providers", "health", "--json"])
+    assert result.exit_code == 0, result.output
+    [mock] = json.loads(result.output)["providers"]
+    deployments = {d["model"]: d for d in mock["deployments"]}
+    assert (deployments["mock-1"]["requests"], deployments["mock-2"]["requests"]) == (2, 1)
+    assert (mock["requests"], mock["requests_5m"], mock["error_rate_5m"]) == (3, 3, round(1 / 3, 4))
+    assert mock["last_error"] == deployments["mock-2"]["last_error"] is not None
+    assert mock["latency_p50"] is not None and mock["in_flight"] == 0

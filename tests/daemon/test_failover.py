@@ -182,7 +182,7 @@ def test_connection_refused_fails_over(make_gateway, make_upstream, streamed: bo
         text = answer.parse().choices[0].message.content
     assert text == "fine"
     assert len(clock.slept) == 1
-    ctx_failures = gateway.runtime.router.stats.get("bad").summary(clock.now())
+    ctx_failures = gateway.runtime.router.stats.provider_summary("bad", clock.now())
     assert ctx_failures["error_rate_5m"] == 1.0
     assert "cannot connect" in ctx_failures["last_error"]
     wait_until(lambda: len(finished.contexts) == 1)

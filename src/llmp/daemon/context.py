@@ -52,6 +52,8 @@ class RequestContext:
     request_body: dict[str, Any] | None = None  # the client's parsed body
     response_body: bytes | None = None  # a non-streamed answer as the client got it
     stream_events: int = 0  # stream events relayed; estimates output tokens when no usage came
+    #: The router's admission that served the request, for the router to settle when it ends.
+    admission: Any = None
 
     @property
     def latency(self) -> float | None:

@@ -56,6 +56,9 @@ class CircuitBreaker:
         #: A success changes nothing: the circuit is closed and counts failures only (the usual
         #: case). The router then skips `record` for a success.
         self.ignores_success = config.failure_rate is None
+        #: The ticket `allow` hands out while the circuit is closed, and None while it is not:
+        #: the router takes it without a call (admission is on every request's path).
+        self.closed_ticket: Ticket | None = self._generation
         self._asked = False  # the half-open state was asked for by `probe_now`
 
     @property
@@ -137,6 +140,7 @@ class CircuitBreaker:
         old, self._state = self._state, new
         self.ignores_success = new is _CLOSED and self.config.failure_rate is None
         self._generation += 1
+        self.closed_ticket = self._generation if new is _CLOSED else None
         self._probes = 0
         self._asked = False
         self._events.clear()

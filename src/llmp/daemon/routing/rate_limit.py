@@ -31,6 +31,10 @@ class RateLimiter:
         self.in_flight = 0
         self.blocked_until = 0.0
         self.counts_tokens = config.tpm is not None  # asked on every admission
+        #: No budget of its own (the usual case): nothing to count, and only an upstream's
+        #: Retry-After can hold it. The router then calls `acquire` only while `blocked_until`
+        #: is set, and `release` never.
+        self.free = config.rpm is None and config.tpm is None and config.max_concurrent is None
 
     def wait_time(self, tokens: int = 0) -> float:
         """Seconds until a request of `tokens` fits the budget; 0 when it fits now."""
@@ -47,12 +51,10 @@ class RateLimiter:
         return max(0.0, *waits)
 
     def acquire(self, tokens: int = 0) -> bool:
-        config = self.config
-        if config.rpm is None and config.tpm is None and config.max_concurrent is None:
-            # No budget of its own (the usual case): only an upstream's Retry-After can block.
-            if self.blocked_until and self.blocked_until > self._clock.now():
+        if self.free:
+            if self.blocked_until > self._clock.now():
                 return False
-            self.in_flight += 1
+            self.blocked_until = 0.0  # passed: the router need not ask again
             return True
         if self.wait_time(tokens) > 0:
             return False
@@ -65,6 +67,8 @@ class RateLimiter:
         return True
 
     def release(self, estimated: int = 0, actual: int | None = None) -> None:
+        if self.free:
+            return
         self.in_flight = max(0, self.in_flight - 1)
         if actual is not None and self.config.tpm is not None and actual != estimated:
             self._add_tokens(self._clock.now(), actual - estimated)

@@ -30,7 +30,7 @@ def health_report(router: Router) -> dict[str, Any]:
 
 def _provider(router: Router, provider: Provider, now: float) -> dict[str, Any]:
     name = provider.name
-    stats = router.stats.get(name).summary(now)
+    stats = router.stats.provider_summary(name, now)
     breaker = router.breakers.get(name)
     deployments = []
     models = [m for m in provider.config.models if m != "*"]

@@ -68,7 +68,6 @@ class _Lane:
     provider_breaker: CircuitBreaker
     limiter: RateLimiter
     stats: Stats
-    provider_stats: Stats
 
 
 @dataclass(slots=True)
@@ -100,7 +99,6 @@ class Router:
         self.disabled: set[str] = set()  # taken out of rotation at run time (`llmp providers disable`)
         self._limiters: dict[str, RateLimiter] = {}
         self._unauthorized: dict[str, ResolvedKey] = {}
-        self._active: dict[int, Admission] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._budgets: dict[str, tuple[Route, float]] = {}  # per route, while it is the same route
         self._probe_waiters: set[asyncio.Future[None]] = set()
@@ -110,11 +108,11 @@ class Router:
         """Succeed `previous` after a config reload.
 
         Requests it admitted may still be running on the providers they started
-        with; sharing its admissions lets `finished` here settle each one on the
-        breakers, limiter and statistics it took them from. Providers switched
-        off at run time stay off while they are still configured.
+        with; each carries its admission (`RequestContext.admission`), so
+        `finished` here settles it on the breakers, limiter and statistics it
+        took them from. Providers switched off at run time stay off while they
+        are still configured.
         """
-        self._active = previous._active
         self.disabled = {name for name in previous.disabled if name in self.providers}
 
     def _config(self, provider: str) -> ProviderConfig:
@@ -132,7 +130,7 @@ class Router:
         lane = self._lanes[(target.provider, target.model)] = _Lane(
             self.breakers.get(target.provider, target.model),
             self.breakers.get(target.provider), self.limiter(target.provider),
-            self.stats.get(target.provider, target.model), self.stats.get(target.provider),
+            self.stats.get(target.provider, target.model),
         )
         return lane
 
@@ -246,22 +244,32 @@ class Router:
     def _admit(
         self, target: Target, tokens: Callable[[], int] | None
     ) -> tuple[Admission | None, float, bool]:
-        """Ask the deployment's breaker, the provider's breaker and its rate limiter, in that order."""
+        """Ask the deployment's breaker, the provider's breaker and its rate limiter, in that order.
+
+        A closed circuit's ticket and a free limiter's yes are taken without a
+        call: this runs for every request, nearly always with nothing to refuse.
+        """
         lane = self._lanes.get((target.provider, target.model)) or self._lane(target)
         deployment, provider_breaker = lane.deployment, lane.provider_breaker
-        deployment_ticket = deployment.allow()
+        deployment_ticket = deployment.closed_ticket
         if deployment_ticket is None:
-            return None, deployment.next_probe_in(), False
-        provider_ticket = provider_breaker.allow()
+            deployment_ticket = deployment.allow()
+            if deployment_ticket is None:
+                return None, deployment.next_probe_in(), False
+        provider_ticket = provider_breaker.closed_ticket
         if provider_ticket is None:
-            deployment.release(deployment_ticket)
-            return None, provider_breaker.next_probe_in(), False
+            provider_ticket = provider_breaker.allow()
+            if provider_ticket is None:
+                deployment.release(deployment_ticket)
+                return None, provider_breaker.next_probe_in(), False
         limiter = lane.limiter
-        estimate = tokens() if tokens is not None and limiter.counts_tokens else 0
-        if not limiter.acquire(estimate):
-            deployment.release(deployment_ticket)
-            provider_breaker.release(provider_ticket)
-            return None, limiter.wait_time(estimate), True
+        estimate = 0
+        if not limiter.free or limiter.blocked_until:
+            estimate = tokens() if tokens is not None and limiter.counts_tokens else 0
+            if not limiter.acquire(estimate):
+                deployment.release(deployment_ticket)
+                provider_breaker.release(provider_ticket)
+                return None, limiter.wait_time(estimate), True
         provider = self.providers[target.provider]
         return Admission(provider, target, lane, deployment_ticket, provider_ticket, estimate), 0.0, False
 
@@ -293,7 +301,7 @@ class Router:
                 raise
             else:
                 admission.first = self.clock.now() - admission.started
-                self._active[id(ctx)] = admission
+                ctx.admission = admission
                 return result
             failure.provider = failure.provider or provider.name
             self._failed(admission, failure, ctx)
@@ -340,9 +348,10 @@ class Router:
 
     def finished(self, ctx: RequestContext) -> None:
         """The request that an admission served has ended: settle its breakers, budget and stats."""
-        admission = self._active.pop(id(ctx), None)
+        admission = ctx.admission
         if admission is None:
             return
+        ctx.admission = None
         usage = ctx.usage or {}
         actual = usage.get("total_tokens") if isinstance(usage.get("total_tokens"), int) else None
         verdict = None if ctx.status == 499 else ctx.error_kind is None
@@ -360,7 +369,8 @@ class Router:
         there is nothing to say (the client went away first).
         """
         lane = admission.lane
-        lane.limiter.release(admission.tokens, actual)
+        if not lane.limiter.free:
+            lane.limiter.release(admission.tokens, actual)
         deployment, provider_breaker = lane.deployment, lane.provider_breaker
         if verdict is None:
             deployment.release(admission.deployment_ticket)
@@ -378,9 +388,7 @@ class Router:
         if served:
             total = now - admission.started
             latency, ttft = (total, admission.first) if stream else (admission.first, None)
-        message = None if ok else error
-        stats.record(now, ok, latency, ttft, message)
-        lane.provider_stats.record(now, ok, latency, ttft, message)
+        stats.record(now, ok, latency, ttft, None if ok else error)
 
     # -- the route as a whole: its deadline, and why nothing could be tried ---------
 

@@ -11,6 +11,7 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from llmp.core.keys import mask
@@ -98,6 +99,27 @@ class StatsBook:
 
     def deployments(self, provider: str) -> dict[str, Stats]:
         return {m: s for (p, m), s in self._stats.items() if p == provider and m is not None}
+
+    def provider_summary(self, provider: str, now: float) -> dict[str, Any]:
+        """A provider's figures: its own health checks, plus its deployments' traffic added up.
+
+        Traffic is recorded once, on the deployment that served it (that is on
+        every request's path); the provider's share is worked out only when
+        someone asks.
+        """
+        own = self.get(provider)
+        deployments = list(self.deployments(provider).values())
+        total = Stats(
+            in_flight=sum(d.in_flight for d in deployments),
+            requests=sum(d.requests for d in deployments),
+            last_checked=own.last_checked, last_check_ok=own.last_check_ok,
+            check_latency=own.check_latency,
+            samples=deque(sorted((sample for d in deployments for sample in d.samples),
+                                 key=itemgetter(0))),
+        )
+        latest = max((own, *deployments), key=lambda stats: stats.last_error_at or 0.0)
+        total.last_error, total.last_error_at = latest.last_error, latest.last_error_at
+        return total.summary(now)
 
 
 def _percentile(values: list[float], q: float) -> float | None:
