@@ -37,6 +37,7 @@ log = logging.getLogger("llmp.daemon")
 http_log = logging.getLogger("llmp.http")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 MAX_HOST_VERDICTS = 256
+CLIENT_API_PREFIX = "/v1/"
 
 
 def _error(
@@ -74,9 +75,19 @@ class Guard:
         #: Told of each /v1 POST that reached its handler, with the handler's answer (bodies).
         self.answered: list[Answered] = []
 
-    def __call__(self, handler: Handler) -> Handler:
+    def __call__(self, handler: Handler, method: str, path: str | None) -> Handler:
+        """`handler` behind the guard.
+
+        What depends only on the route is worked out here, once: whether its
+        `path` is an admin or a client API path, and whether its answers go to
+        the `answered` hooks. The route that takes any path (`path` None) has
+        it worked out per request.
+        """
         server, security, answered = self._server, self._security, self.answered
         host_verdicts = self._host_verdicts
+        admin = None if path is None else path.startswith(ADMIN_PREFIX)
+        client_api = None if path is None else path.startswith(CLIENT_API_PREFIX)
+        hooked = method == "POST" and client_api is True
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
@@ -91,17 +102,18 @@ class Guard:
                 allowed = host_verdicts[host] = _host_allowed(request, server)
             if not allowed:
                 return _error(403, "Host header not allowed", "permission_error", request_id)
-            if request.path.startswith(ADMIN_PREFIX) and not token_ok(request):
+            if (request.path.startswith(ADMIN_PREFIX) if admin is None else admin) and not token_ok(request):
                 security.failures.record(path=request.path, remote=request.remote, reason="admin token")
                 return _error(401, "admin token missing or wrong", "authentication_error", request_id)
             try:
-                refusal = screen(request, security)
+                refusal = screen(request, security, request.path.startswith(CLIENT_API_PREFIX)
+                                 if client_api is None else client_api)
                 if refusal is None and request.can_read_body:
                     refusal = await read_body(request, server.limits.read_timeout)
                 if refusal is not None:
                     return refusal
                 response = await handler(request)
-                if answered and request.method == "POST" and request.path.startswith("/v1/"):
+                if hooked and answered:
                     for hook in answered:
                         await hook(request, response)
             except web.HTTPException as exc:

@@ -15,18 +15,20 @@ from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Answered = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
+#: The guard: a handler behind it, given the route's method and path (None: any path).
+Guarding = Callable[[Handler, str, "str | None"], Handler]
 
 
 class Routes:
-    def __init__(self, router: web.UrlDispatcher, guard: Callable[[Handler], Handler]) -> None:
+    def __init__(self, router: web.UrlDispatcher, guard: Guarding) -> None:
         self._router = router
         self._guard = guard
 
     def get(self, path: str, handler: Handler) -> None:
-        self._router.add_get(path, self._guard(handler))
+        self._router.add_get(path, self._guard(handler, "GET", path))
 
     def post(self, path: str, handler: Handler) -> None:
-        self._router.add_post(path, self._guard(handler))
+        self._router.add_post(path, self._guard(handler, "POST", path))
 
     def add_fallback(self) -> None:
         """The route for everything no other route takes; add it last."""
@@ -41,7 +43,7 @@ class Routes:
                 raise web.HTTPMethodNotAllowed(request.method, allowed)
             raise web.HTTPNotFound()
 
-        fallback.add_route("*", self._guard(no_route))
+        fallback.add_route("*", self._guard(no_route, "*", None))
 
 
 ROUTES = web.AppKey("routes", Routes)

@@ -38,7 +38,7 @@ from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 JSON = "application/json"
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     status: int = 200
     content_type: str = JSON

@@ -44,8 +44,12 @@ def _preflight(request: web.Request, origin: str) -> web.Response:
     })
 
 
-def screen(request: web.Request, security: Security) -> web.StreamResponse | None:
-    """The answer to a request refused for its origin or its credentials (or a preflight)."""
+def screen(request: web.Request, security: Security, client_api: bool) -> web.StreamResponse | None:
+    """The answer to a request refused for its origin or its credentials (or a preflight).
+
+    `client_api`: the request is for the client API (`/v1/...`), which client
+    credentials guard when they are configured.
+    """
     if "Origin" in request.headers:
         origin = _cors_origin(request)
         if origin is None:
@@ -53,7 +57,7 @@ def screen(request: web.Request, security: Security) -> web.StreamResponse | Non
                           "(see server.cors_origins).", "permission_error", code="origin_not_allowed")
         if request.method == "OPTIONS":
             return _preflight(request, origin)
-    if request.path.startswith("/v1/") and security.auth.enabled:
+    if client_api and security.auth.enabled:
         try:
             request[CLIENT] = security.auth.authenticate(request.headers)
         except AuthFailure as exc:

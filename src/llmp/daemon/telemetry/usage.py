@@ -12,8 +12,7 @@ characters per token) and the ledger row says it is an estimate.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -23,8 +22,7 @@ CHARS_PER_TOKEN = 4
 _USAGE_KEY = b'"usage"'
 
 
-@dataclass(frozen=True, slots=True)
-class Tokens:
+class Tokens(NamedTuple):  # a tuple: made for every request, at half a frozen dataclass's cost
     input: int  # every prompt token, cached ones included
     output: int
     cached: int  # the part of `input` served from the provider's prompt cache
