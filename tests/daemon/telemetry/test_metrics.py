@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from llmp.daemon.context import RequestContext
+from llmp.daemon.telemetry import metrics as metrics_module
 from llmp.daemon.telemetry.metrics import Metrics
 from llmp.daemon.telemetry.record import finished
 from llmp.daemon.telemetry.usage import Tokens
@@ -174,3 +175,20 @@ defaults:
     assert value(samples, "llmp_health_check_duration_seconds_count", provider="ok", outcome="ok") == 1
     assert value(samples, "llmp_provider_up", provider="ok") == 1
     assert healthy.requests[-1].path == "/v1/models"
+
+
+def test_models_a_client_makes_up_do_not_grow_the_metrics_without_bound(
+        make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A provider serving "*" takes any name: past a limit, new names are counted as `other`."""
+    monkeypatch.setattr(metrics_module, "MAX_LABEL_VALUES", 3)
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: ['*']}\n")
+    client = gateway.openai()
+    names = [f"made-up-{i}" for i in range(6)]
+    for name in [*names, names[0], names[5]]:
+        client.chat.completions.create(model=f"mock/{name}", messages=[{"role": "user", "content": "x"}])
+    gateway.wait_idle()
+    samples = scrape(gateway.url)
+    counted = {dict(labels)["model"]: count for (name, labels), count in samples.items()
+               if name == "llmp_requests_total" and dict(labels).get("provider") == "mock"
+               and dict(labels)["status_class"] == "2xx"}
+    assert counted == {"made-up-0": 2, "made-up-1": 1, "made-up-2": 1, "other": 4}

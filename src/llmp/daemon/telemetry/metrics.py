@@ -49,6 +49,8 @@ CIRCUIT_STATES = ("closed", "half_open", "open")
 NONE = "none"  # the label of a request that never reached a provider (unknown model, bad input)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 STATUS_CLASSES = ("2xx", "4xx", "5xx")
+MAX_LABEL_VALUES = 1000  # distinct models (or routes, or deployment circuits) one label tells apart
+OTHER = "other"  # the label value of everything past that
 SERIES_LABELS = ("provider", "model")
 
 
@@ -144,6 +146,26 @@ def _add_histogram(family: HistogramMetricFamily, labels: list[str], le: tuple[s
                                      created))
 
 
+class _LabelValues:
+    """The values one label has taken so far, up to a limit; later ones count as `OTHER`.
+
+    Model names reach labels from clients (`provider/any-name`, or any name at
+    a provider serving "*"): a series for each would grow the daemon's memory,
+    and every scrape, without bound.
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) >= MAX_LABEL_VALUES:
+            return OTHER
+        self._seen.add(value)
+        return value
+
+
 class Metrics:
     def __init__(self, in_flight: Callable[[], float] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -173,6 +195,9 @@ class Metrics:
             ["provider"], registry=r)
         #: what routing last reported per provider, for /admin/stats
         self.provider_state: dict[str, dict[str, Any]] = {}
+        self._models = _LabelValues()
+        self._routes = _LabelValues()
+        self._deployments = _LabelValues()
 
     def request_finished(self, record: Finished, tried: list[tuple[str, str]]) -> None:
         """Count one finished request: plain arithmetic, run on the event loop for every request.
@@ -182,8 +207,9 @@ class Metrics:
         """
         key = (record.provider or NONE, record.model or NONE)
         series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = _Series()
+        if series is None:  # a new model, or one counted as OTHER
+            key = (key[0], self._models(key[1]))
+            series = self._series.get(key) or self._series.setdefault(key, _Series())
         status = record.status
         series.requests[0 if status < 400 else 2 if status >= 500 else 1] += 1
         latency = record.latency
@@ -202,7 +228,7 @@ class Metrics:
             series.cost += record.cost
         if len(tried) < 2:  # most requests: one attempt, nothing retried or moved
             return
-        route = record.alias or record.requested_model
+        route = self._routes(record.alias or record.requested_model)
         for before, after in pairwise(tried):
             if before == after:  # the same deployment again: a retry
                 self.retries.labels(route).inc()
@@ -215,6 +241,9 @@ class Metrics:
         self.fallbacks.labels(route, from_provider, to_provider).inc()
 
     def record_circuit_transition(self, provider: str, old: str, new: str) -> None:
+        """`provider` names the circuit: a provider, or a deployment (`provider/model`)."""
+        if "/" in provider:  # a deployment: its model may be any name a client sent
+            provider = self._deployments(provider)
         self.circuit_transitions.labels(provider, old, new).inc()
         for state in CIRCUIT_STATES:
             self.circuit_state.labels(provider, state).set(1 if state == new else 0)
