@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from llmp.cli.app import app
 from llmp.core.paths import resolve_paths
 from llmp.core.state import DaemonState, process_create_time, write_state
+from llmp.daemon.routing import router as router_module
 from tests.daemon.routing_support import MODEL, healthy, two_providers
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import fail
@@ -199,3 +200,22 @@ def test_a_providers_figures_add_up_its_deployments(make_gateway) -> None:
     assert (mock["requests"], mock["requests_5m"], mock["error_rate_5m"]) == (3, 3, round(1 / 3, 4))
     assert mock["last_error"] == deployments["mock-2"]["last_error"] is not None
     assert mock["latency_p50"] is not None and mock["in_flight"] == 0
+
+
+def test_deployments_a_client_makes_up_are_forgotten_once_idle(
+        make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each model name is a deployment with its own breaker and statistics; past a limit, the
+    idle ones are dropped, so a client making names up cannot grow them without bound."""
+    monkeypatch.setattr(router_module, "MAX_LANES", 3)
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: ['*']}\n")
+    point_cli_at(gateway)
+    client = gateway.openai()
+    for i in range(7):
+        answer = client.chat.completions.create(
+            model=f"mock/made-up-{i}", messages=[{"role": "user", "content": "x"}])
+        assert answer.choices[0].message.content
+    result = runner.invoke(app, ["providers", "health", "--json"])
+    assert result.exit_code == 0, result.output
+    [mock] = json.loads(result.output)["providers"]
+    models = [d["model"] for d in mock["deployments"]]
+    assert len(models) <= 3 and "made-up-6" in models

@@ -67,6 +67,11 @@ class CircuitBreaker:
             self._move(State.HALF_OPEN)
         return self._state
 
+    @property
+    def idle(self) -> bool:
+        """Closed, with no outcome kept in its window: a fresh breaker would behave the same."""
+        return self._state is _CLOSED and not self._events
+
     def next_probe_in(self) -> float:
         """Seconds until this breaker admits a request again (0 when it does now)."""
         state = self.state
@@ -168,6 +173,9 @@ class BreakerRegistry:
 
     def deployments(self, provider: str) -> dict[str, CircuitBreaker]:
         return {m: b for (p, m), b in self._breakers.items() if p == provider and m is not None}
+
+    def forget(self, provider: str, model: str) -> None:
+        self._breakers.pop((provider, model), None)
 
     def _moved(self, breaker: CircuitBreaker, old: State, new: State) -> None:
         self.transitions[(breaker.name, old.value, new.value)] += 1

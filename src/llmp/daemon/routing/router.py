@@ -58,6 +58,7 @@ _FINAL = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY}
 _HEALTHY_ANSWER = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY, ErrorKind.CONTEXT_LENGTH}
 MAX_PROBE_WAITS = 3
 MAX_BUDGETS = 1024  # routes whose deadline budget is remembered
+MAX_LANES = 4096  # deployments whose breakers and statistics are kept while idle
 
 
 @dataclass(slots=True)
@@ -127,12 +128,29 @@ class Router:
 
     def _lane(self, target: Target) -> _Lane:
         """A deployment's lane, made the first time it is admitted (`_admit` looks it up itself)."""
+        if len(self._lanes) >= MAX_LANES:
+            self._forget_idle_lanes()
         lane = self._lanes[(target.provider, target.model)] = _Lane(
             self.breakers.get(target.provider, target.model),
             self.breakers.get(target.provider), self.limiter(target.provider),
             self.stats.get(target.provider, target.model),
         )
         return lane
+
+    def _forget_idle_lanes(self) -> None:
+        """Drop the deployments with nothing to remember: a closed circuit with no failure in
+        its window, and nothing in flight.
+
+        Clients choose model names (`provider/any-name`, or any name at a provider
+        serving "*"), and each new one is a deployment with a breaker and statistics
+        of its own; without this, a client making names up would grow them without
+        bound. A forgotten deployment starts afresh if it is asked for again.
+        """
+        for (provider, model), lane in list(self._lanes.items()):
+            if lane.deployment.idle and lane.stats.in_flight == 0:
+                del self._lanes[(provider, model)]
+                self.breakers.forget(provider, model)
+                self.stats.forget(provider, model)
 
     # -- provider status ----------------------------------------------------------
 

@@ -100,6 +100,9 @@ class StatsBook:
     def deployments(self, provider: str) -> dict[str, Stats]:
         return {m: s for (p, m), s in self._stats.items() if p == provider and m is not None}
 
+    def forget(self, provider: str, model: str) -> None:
+        self._stats.pop((provider, model), None)
+
     def provider_summary(self, provider: str, now: float) -> dict[str, Any]:
         """A provider's figures: its own health checks, plus its deployments' traffic added up.
 
