@@ -7,8 +7,8 @@ ledger add.
 
 Four processes: a fake OpenAI upstream, and three proxies in front of it —
 `bare` (a minimal aiohttp pass-through, the yardstick of the CPU budget), `off`
-(llmp with no observers and no stream-usage injection)
-and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
+(llmp with no access log, no ledger and no stream-usage injection; its metrics
+and live stats still count) and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
 SQLite ledger, live stats, stream usage asked for and hidden). llmp is served
 the way the daemon serves it (`main.make_runner`). Each proxy's own CPU time
 (the whole process, and its event-loop thread alone; on Linux from each
@@ -17,7 +17,11 @@ chunks, it served; latency is measured one request at a time, the proxies
 taking turns request by request. Within a round the modes run back to back,
 and each round starts with another mode; the budget is judged on each round's
 own on/bare ratio (the median round is reported, with the spread), since a
-shared VM's speed drifts more between rounds than the proxies differ.
+shared VM's speed drifts more between rounds than the proxies differ. llmp's
+telemetry threads write a round's log lines and ledger rows a moment after its
+requests (the ledger every half second), so every load waits `TELEMETRY_LAG`
+after its warm-up and after its last request: a round is charged its own
+requests' telemetry, all of it, and nothing else.
 
 Three kinds of traffic:
 
