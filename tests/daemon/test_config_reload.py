@@ -270,3 +270,19 @@ def test_prices_and_log_level_take_effect(
     assert ask(daemon, "gpt-fake") == "from fake"
     wait_until(lambda: last_cost() == 7.0)  # 7 prompt tokens at $1 each
     wait_until(lambda: len(debug_lines()) == 1)  # only the request after the reload
+
+
+def test_a_daemon_on_built_in_defaults_reads_a_config_file_written_since(
+    isolated_env: Path, fake: FakeUpstream
+) -> None:
+    with running_daemon(isolated_env) as state:  # no config file yet: the built-in defaults
+        assert ask(state, "mock-1") == "hi"
+        assert_model_not_found(state, "gpt-fake")
+        write(isolated_env, openai_provider("fake", fake, "gpt-fake"))
+        result = run_llmp("reload")
+        assert result.code == 0, result.err
+        assert str(isolated_env / "config.yaml") in result.out and "added fake" in result.out
+        assert ask(state, "gpt-fake") == "from fake"
+        write(isolated_env, openai_provider("fake", fake, "gpt-fake") + MOCK)
+        assert run_llmp("reload").code == 0  # from now on it is that file that is read
+        assert ask(state, "mock-1") == "hi"

@@ -26,6 +26,7 @@ from typing import Any
 
 from llmp.core.config_loader import LoadedConfig, load_config
 from llmp.core.config_schema import Config
+from llmp.core.paths import resolve_paths
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.routing.clock import Clock
 
@@ -61,11 +62,11 @@ class ReloadSummary:
 
 
 def read_again(running: LoadedConfig) -> LoadedConfig:
-    """The config the daemon started with, read anew: its file, or the built-in defaults."""
+    """The config the daemon runs on, read anew: its file, or, for a daemon started on the
+    built-in defaults, the default config file if one has been written since (else the
+    defaults again)."""
     if running.source is None:
-        from llmp.core.builtin_config import builtin_config
-
-        return LoadedConfig(builtin_config(), None)
+        return load_config(resolve_paths().default_config_file)
     return load_config(running.source, explicit=True)
 
 
