@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from llmp.cli.app import app
 from llmp.core.paths import resolve_paths
 from llmp.core.state import DaemonState, process_create_time, write_state
-from llmp.daemon.routing import router as router_module
+from llmp.daemon.routing import lanes as lanes_module
 from tests.daemon.routing_support import MODEL, healthy, two_providers
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import fail
@@ -206,7 +206,7 @@ def test_deployments_a_client_makes_up_are_forgotten_once_idle(
         make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each model name is a deployment with its own breaker and statistics; past a limit, the
     idle ones are dropped, so a client making names up cannot grow them without bound."""
-    monkeypatch.setattr(router_module, "MAX_LANES", 3)
+    monkeypatch.setattr(lanes_module, "MAX_LANES", 3)
     gateway = make_gateway("providers:\n  mock: {type: mock, models: ['*']}\n")
     point_cli_at(gateway)
     client = gateway.openai()

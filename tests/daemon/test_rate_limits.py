@@ -81,7 +81,7 @@ def test_max_concurrent_holds_a_slot_until_the_stream_ends(make_gateway, make_up
         assert post(gateway).headers["x-llmp-provider"] == "good"
         bad._server.call_soon(release.set)  # type: ignore[union-attr]
         assert "[DONE]" in "".join(held.iter_text())
-    wait_until(lambda: gateway.runtime.router.limiter("bad").in_flight == 0)
+    wait_until(lambda: gateway.runtime.router.lanes.limiter("bad").in_flight == 0)
     assert post(gateway).headers["x-llmp-provider"] == "bad"
 
 

@@ -41,11 +41,11 @@ from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.routing.breaker import BreakerRegistry, CircuitBreaker, State, Ticket
 from llmp.daemon.routing.clock import Clock, Sleeper, SystemClock
-from llmp.daemon.routing.rate_limit import RateLimiter
+from llmp.daemon.routing.lanes import Lane, Lanes
 from llmp.daemon.routing.resolver import Route, Target
 from llmp.daemon.routing.retry import retry_delay
 from llmp.daemon.routing.route_errors import Blocked, all_blocked, deadline_error, nothing_usable
-from llmp.daemon.routing.stats import Stats, StatsBook
+from llmp.daemon.routing.stats import StatsBook
 from llmp.daemon.routing.strategies import Selector
 
 T = TypeVar("T")
@@ -58,17 +58,6 @@ _FINAL = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY}
 _HEALTHY_ANSWER = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY, ErrorKind.CONTEXT_LENGTH}
 MAX_PROBE_WAITS = 3
 MAX_BUDGETS = 1024  # routes whose deadline budget is remembered
-MAX_LANES = 4096  # deployments whose breakers and statistics are kept while idle
-
-
-@dataclass(slots=True)
-class _Lane:
-    """What admitting and settling one deployment touch, looked up once per deployment."""
-
-    deployment: CircuitBreaker
-    provider_breaker: CircuitBreaker
-    limiter: RateLimiter
-    stats: Stats
 
 
 @dataclass(slots=True)
@@ -77,7 +66,7 @@ class Admission:
 
     provider: Provider
     target: Target
-    lane: _Lane
+    lane: Lane
     deployment_ticket: Ticket
     provider_ticket: Ticket
     tokens: int
@@ -98,9 +87,8 @@ class Router:
         self.stats = StatsBook(self.clock)
         self.selector = Selector(self.stats, lambda p: self._config(p).weight, self.rng)
         self.disabled: set[str] = set()  # taken out of rotation at run time (`llmp providers disable`)
-        self._limiters: dict[str, RateLimiter] = {}
+        self.lanes = Lanes(self.breakers, self.stats, lambda p: self._config(p).rate_limit, self.clock)
         self._unauthorized: dict[str, ResolvedKey] = {}
-        self._lanes: dict[tuple[str, str], _Lane] = {}
         self._budgets: dict[str, tuple[Route, float]] = {}  # per route, while it is the same route
         self._probe_waiters: set[asyncio.Future[None]] = set()
         self.breakers.observers.append(self._circuit_moved)
@@ -118,39 +106,6 @@ class Router:
 
     def _config(self, provider: str) -> ProviderConfig:
         return self.providers[provider].config
-
-    def limiter(self, provider: str) -> RateLimiter:
-        limiter = self._limiters.get(provider)
-        if limiter is None:
-            limiter = RateLimiter(self._config(provider).rate_limit, self.clock)
-            self._limiters[provider] = limiter
-        return limiter
-
-    def _lane(self, target: Target) -> _Lane:
-        """A deployment's lane, made the first time it is admitted (`_admit` looks it up itself)."""
-        if len(self._lanes) >= MAX_LANES:
-            self._forget_idle_lanes()
-        lane = self._lanes[(target.provider, target.model)] = _Lane(
-            self.breakers.get(target.provider, target.model),
-            self.breakers.get(target.provider), self.limiter(target.provider),
-            self.stats.get(target.provider, target.model),
-        )
-        return lane
-
-    def _forget_idle_lanes(self) -> None:
-        """Drop the deployments with nothing to remember: a closed circuit with no failure in
-        its window, and nothing in flight.
-
-        Clients choose model names (`provider/any-name`, or any name at a provider
-        serving "*"), and each new one is a deployment with a breaker and statistics
-        of its own; without this, a client making names up would grow them without
-        bound. A forgotten deployment starts afresh if it is asked for again.
-        """
-        for (provider, model), lane in list(self._lanes.items()):
-            if lane.deployment.idle and lane.stats.in_flight == 0:
-                del self._lanes[(provider, model)]
-                self.breakers.forget(provider, model)
-                self.stats.forget(provider, model)
 
     # -- provider status ----------------------------------------------------------
 
@@ -267,7 +222,7 @@ class Router:
         A closed circuit's ticket and a free limiter's yes are taken without a
         call: this runs for every request, nearly always with nothing to refuse.
         """
-        lane = self._lanes.get((target.provider, target.model)) or self._lane(target)
+        lane = self.lanes.known.get((target.provider, target.model)) or self.lanes.make(target)
         deployment, provider_breaker = lane.deployment, lane.provider_breaker
         deployment_ticket = deployment.closed_ticket
         if deployment_ticket is None:
@@ -360,7 +315,7 @@ class Router:
         if kind is ErrorKind.AUTH:
             self.mark_unauthorized(admission.provider)
         if kind is ErrorKind.RATE_LIMITED and error.retry_after:
-            self.limiter(name).block_for(error.retry_after)
+            self.lanes.limiter(name).block_for(error.retry_after)
         verdict = False if kind.unhealthy else (True if kind in _HEALTHY_ANSWER else None)
         self._settle(admission, verdict, ok=False, error=error.message)
 
