@@ -11,7 +11,10 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # the router imports this module
+    from llmp.daemon.routing.router import Admission
 
 _ID_PREFIX = os.urandom(8).hex()  # this process's, so ids differ across restarts
 _ID_COUNTER = itertools.count(1)
@@ -53,7 +56,7 @@ class RequestContext:
     response_body: bytes | None = None  # a non-streamed answer as the client got it
     stream_events: int = 0  # stream events relayed; estimates output tokens when no usage came
     #: The router's admission that served the request, for the router to settle when it ends.
-    admission: Any = None
+    admission: Admission | None = None
 
     @property
     def latency(self) -> float | None:

@@ -82,11 +82,9 @@ class CircuitBreaker:
         return 0.0
 
     def allow(self) -> Ticket | None:
-        if self._state is _CLOSED:  # the usual case, without the state property's clock read
-            return self._generation
-        state = self.state
-        if state is State.CLOSED:
-            return self._generation
+        if self.closed_ticket is not None:  # the usual case, without the state property's clock read
+            return self.closed_ticket
+        state = self.state  # not closed: only open, or half-open once the recovery time is up
         if state is State.HALF_OPEN and self._probes < self.config.half_open_requests:
             self._probes += 1
             return self._generation

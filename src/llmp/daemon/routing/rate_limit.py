@@ -67,8 +67,6 @@ class RateLimiter:
         return True
 
     def release(self, estimated: int = 0, actual: int | None = None) -> None:
-        if self.free:
-            return
         self.in_flight = max(0, self.in_flight - 1)
         if actual is not None and self.config.tpm is not None and actual != estimated:
             self._add_tokens(self._clock.now(), actual - estimated)

@@ -35,7 +35,7 @@ def _line(record: Finished) -> tuple[float, dict[str, Any]]:
     """When the request ended, and the access line's message and fields."""
     (started, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
      tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures) = record
-    latency_ms = round(latency * 1000, 2)  # `milliseconds`, less a call: this runs for every request
+    latency_ms = milliseconds(latency)
     summary = _summary(tokens, cost, stream, attempts, error_kind, failures)
     return started + latency, {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
