@@ -233,6 +233,8 @@ def test_requests_in_flight_finish_on_the_provider_they_started_with(
     rest = list(events)
     text = "".join(c.choices[0].delta.content or "" for c in [*first, *rest] if c.choices)
     assert text == "first second third" and rest[-1].choices[0].finish_reason == "stop"
+    # The fake counts a stream once its handler returns, a moment after the client has read it.
+    wait_until(lambda: fake.answered + fake.cancelled == 2)
     assert fake.cancelled == 0 and fake.answered == 2
     # Once they have ended, the replaced providers' connections are closed (no grace wait).
 
