@@ -95,3 +95,14 @@ def test_a_line_break_in_a_provider_name_is_a_404(make_gateway) -> None:
                                 headers=headers)):
         assert response.status_code == 404, response.text
         assert "no provider named 'a" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("path", ["/v1/models/a%0Ab", "/v1/chat/completions%0A", "/%0A", "/nope%0Ais%0Dhere"])
+def test_a_line_break_in_a_path_is_answered_in_the_clients_shape(make_gateway, path: str) -> None:
+    """A route's pattern (`.`) stops at a line break: such a path used to fall past every
+    route, and aiohttp answered a plain-text 404 of its own."""
+    gateway = make_gateway(MOCK)
+    for method in ("GET", "POST"):
+        response = httpx.request(method, gateway.url + path, json={})
+        assert response.status_code in (404, 405), response.text
+        assert set(response.json()["error"]) >= {"message", "type"}

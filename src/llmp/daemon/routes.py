@@ -32,7 +32,8 @@ class Routes:
 
     def add_fallback(self) -> None:
         """The route for everything no other route takes; add it last."""
-        fallback = self._router.add_resource("/{tail:.*}")
+        # `[\s\S]`, not `.`: a path may hold a decoded line break, which `.` does not match.
+        fallback = self._router.add_resource(r"/{tail:[\s\S]*}")
 
         async def no_route(request: web.Request) -> web.StreamResponse:
             allowed: set[str] = set()
