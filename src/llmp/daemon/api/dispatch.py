@@ -36,6 +36,7 @@ from llmp.daemon.security.policy import admit
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 JSON = "application/json"
+ESTIMATED = {"x-llmp-token-count": "estimate"}  # a count llmp guessed, the provider having no counter
 
 
 @dataclass(slots=True)
@@ -46,6 +47,7 @@ class Outcome:
     first: bytes = b""
     rest: AsyncIterator[bytes] | None = None
     forwarded: Forwarded | None = None
+    headers: dict[str, str] | None = None  # for the client, besides those every answer has
 
 
 async def serve(
@@ -86,8 +88,10 @@ async def serve(
         ctx.response_body = outcome.body
         ctx.first_byte_at = ctx.finished_at = time.monotonic()
         runtime.finished(ctx)
-        return web.Response(body=outcome.body, status=outcome.status,
-                            headers=_headers(ctx, outcome.content_type))
+        headers = _headers(ctx, outcome.content_type)
+        if outcome.headers:
+            headers.update(outcome.headers)
+        return web.Response(body=outcome.body, status=outcome.status, headers=headers)
     return await _write_stream(request, fmt, runtime, ctx, outcome)
 
 
@@ -97,7 +101,7 @@ async def _attempt(
 ) -> Outcome:
     if operation not in provider.operations and not (
         operation == "completions" and "chat" in provider.operations
-    ):
+    ) and operation != "count_tokens":  # every adapter counts, by estimate if it must
         raise provider.unsupported(operation)
     if stream:
         return await _open_stream(fmt, operation, body, ctx, provider, target)
@@ -105,7 +109,8 @@ async def _attempt(
         forwarded = await provider.forward(operation, body, target.model, False)
         return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body)
     answer = await _canonical_call(provider, operation, fmt.to_canonical(operation, body), target.model)
-    return Outcome(body=fmt.encode_response(operation, answer))
+    return Outcome(body=fmt.encode_response(operation, answer),
+                   headers=ESTIMATED if answer.get("estimated") else None)
 
 
 async def _open_stream(
@@ -159,6 +164,8 @@ async def _canonical_call(
 ) -> dict[str, Any]:
     if operation == "embeddings":
         return await provider.embeddings(request, model)  # type: ignore[arg-type]
+    if operation == "count_tokens":
+        return await provider.count_tokens(request, model)  # type: ignore[arg-type]
     if operation == "completions":
         if "completions" in provider.operations:
             return await provider.completions(request, model)

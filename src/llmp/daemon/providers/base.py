@@ -26,6 +26,7 @@ from llmp.core.config_schema import ProviderConfig
 from llmp.core.keys import ResolvedKey, resolve_key
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.http import UpstreamHTTP
+from llmp.daemon.providers.token_estimate import estimate_input_tokens
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 
@@ -107,6 +108,15 @@ class Provider(abc.ABC):
 
     async def completions(self, request: dict[str, Any], model: str) -> dict[str, Any]:
         raise self.unsupported("completions")
+
+    async def count_tokens(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """`{"input_tokens": n, "estimated": bool}` for a canonical request.
+
+        An adapter whose upstream can count overrides this; every other one
+        guesses locally, because a client that counts (Claude Code does, to
+        decide when to compact) breaks on an error here.
+        """
+        return {"input_tokens": estimate_input_tokens(dict(request)), "estimated": True}
 
     async def list_models(self) -> list[str]:
         """Models the upstream offers (used for discovery and health checks)."""
