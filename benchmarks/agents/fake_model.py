@@ -166,7 +166,7 @@ def openai_answer(body: dict[str, Any], answer: Any, stream: bool) -> Any:
     if (body.get("stream_options") or {}).get("include_usage"):
         events.append(_sse({"id": ident, "object": "chat.completion.chunk", "created": created,
                             "model": model, "choices": [], "usage": usage}))
-    return events + [b"data: [DONE]\n\n"]
+    return [*events, b"data: [DONE]\n\n"]
 
 
 def anthropic_answer(body: dict[str, Any], answer: Any, stream: bool) -> Any:

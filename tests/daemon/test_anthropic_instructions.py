@@ -119,12 +119,13 @@ def test_documents_become_text_and_file_parts(make_gateway, upstream: FakeUpstre
     client.messages.create(model="up/gpt-4o-mini", max_tokens=20, messages=[{"role": "user", "content": [
         {"type": "document", "title": "notes.txt",
          "source": {"type": "text", "media_type": "text/plain", "data": "Buy milk."}},
-        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
-         "cache_control": {"type": "ephemeral"}},
+        {"type": "document", "cache_control": {"type": "ephemeral"},
+         "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}},
         {"type": "text", "text": "Summarise both."}]}])
     assert upstream.requests[-1].json["messages"] == [{"role": "user", "content": [
         {"type": "text", "text": "notes.txt\n\nBuy milk."},
-        {"type": "file", "file": {"filename": "document.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"}},
+        {"type": "file", "file": {"filename": "document.pdf",
+                                  "file_data": "data:application/pdf;base64,JVBERi0x"}},
         {"type": "text", "text": "Summarise both."}]}]
 
 
@@ -135,7 +136,9 @@ def test_documents_become_text_and_file_parts(make_gateway, upstream: FakeUpstre
     (openai_config, "up/gpt-4o-mini"), (gemini_config, "gemini/gemini-2.5-flash"),
     (lambda url: MOCK_ONLY, "mock-1"),
 ])
-def test_count_tokens_is_an_estimate_marked_as_one(make_gateway, upstream: FakeUpstream, config, model) -> None:
+def test_count_tokens_is_an_estimate_marked_as_one(
+    make_gateway, upstream: FakeUpstream, config, model
+) -> None:
     client = make_gateway(config(upstream.url)).anthropic()
     short = client.messages.with_raw_response.count_tokens(
         model=model, messages=[{"role": "user", "content": "hi"}])
