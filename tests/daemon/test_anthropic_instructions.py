@@ -133,8 +133,7 @@ def test_documents_become_text_and_file_parts(make_gateway, upstream: FakeUpstre
 
 
 @pytest.mark.parametrize(("config", "model"), [
-    (openai_config, "up/gpt-4o-mini"), (gemini_config, "gemini/gemini-2.5-flash"),
-    (lambda url: MOCK_ONLY, "mock-1"),
+    (openai_config, "up/gpt-4o-mini"), (lambda url: MOCK_ONLY, "mock-1"),
 ])
 def test_count_tokens_is_an_estimate_marked_as_one(
     make_gateway, upstream: FakeUpstream, config, model
@@ -159,3 +158,21 @@ def test_counting_on_anthropic_is_anthropics_own(make_gateway, upstream: FakeUps
     assert counted.parse().input_tokens == 14
     assert "x-llmp-token-count" not in counted.headers
     assert upstream.requests[-1].json["messages"] == CONVERSATION
+
+
+def test_gemini_counts_with_its_own_endpoint(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.then(reply({"totalTokens": 31, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 31}]}))
+    client = make_gateway(gemini_config(upstream.url)).anthropic()
+    counted = client.messages.with_raw_response.count_tokens(
+        model="gemini/gemini-2.5-flash", system="You are terse.", messages=CONVERSATION)
+    assert counted.parse().input_tokens == 31 and "x-llmp-token-count" not in counted.headers
+    sent = upstream.requests[-1]
+    assert sent.path == "/v1beta/models/gemini-2.5-flash:countTokens"
+    generate = sent.json["generateContentRequest"]
+    assert generate["model"] == "models/gemini-2.5-flash"
+    assert len(generate["systemInstruction"]["parts"]) == 3 and len(generate["contents"]) == 3
+    # Gemini refusing to count still leaves the client with a number, marked as a guess.
+    upstream.then(reply({"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}}, status=404))
+    guessed = client.messages.with_raw_response.count_tokens(
+        model="gemini/gemini-2.5-flash", messages=CONVERSATION)
+    assert guessed.headers["x-llmp-token-count"] == "estimate" and guessed.parse().input_tokens > 0
