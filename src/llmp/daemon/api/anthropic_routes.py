@@ -1,9 +1,11 @@
 """The Anthropic-compatible endpoints: point the `anthropic` SDK's base_url at the daemon root.
 
-Before routing, only what routing needs is checked (a JSON object with a model
-name): a body bound for an Anthropic provider goes upstream as the client sent
-it, whatever newer fields or roles it holds. The `?beta=true` that Claude Code
-adds to the path is a query string, which these routes ignore.
+A body bound only for Anthropic providers is checked for nothing but what
+routing needs (a JSON object with a model name) and goes upstream as the client
+sent it, whatever newer fields or roles it holds: Anthropic judges it. A body
+that some target will translate is checked first, so what cannot be translated
+is a clear 400 before anything is sent. The `?beta=true` that Claude Code adds
+to the path is a query string, which these routes ignore.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from llmp.daemon.api.anthropic_validation import validate_messages
 from llmp.daemon.api.anthropic_wire import ANTHROPIC, PATH_PREFIX
 from llmp.daemon.api.dispatch import error_response, serve
 from llmp.daemon.api.validation import parse_json_object, require_model
@@ -32,6 +35,8 @@ def _endpoint(runtime: Runtime, operation: str, count_only: bool) -> Callable[[w
         try:
             body = parse_json_object(await request.read(), max_depth)
             require_model(body)
+            if _translated(runtime, body["model"]):
+                validate_messages(body, count_only=count_only)
         except ClientError as error:
             return error_response(request, ANTHROPIC, error)
         if count_only:
@@ -44,6 +49,20 @@ def _endpoint(runtime: Runtime, operation: str, count_only: bool) -> Callable[[w
             CLIENT_HEADERS.reset(token)  # a keep-alive connection may serve its next request in this task
 
     return handler
+
+
+def _translated(runtime: Runtime, model: str) -> bool:
+    """Whether any target of the model's route is a provider that does not speak Anthropic.
+
+    An unknown model counts as not translated: dispatch answers its 404.
+    """
+    try:
+        targets = runtime.resolver.resolve(model).targets
+    except ClientError:
+        return False
+    providers = runtime.providers
+    return any(providers[t.provider].native_format != ANTHROPIC.name
+               for t in targets if t.provider in providers)
 
 
 def add_routes(app: web.Application) -> None:

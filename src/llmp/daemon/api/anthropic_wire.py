@@ -1,10 +1,10 @@
 """Anthropic's Messages wire format, as the daemon speaks it to Anthropic clients.
 
 With an Anthropic provider behind, dispatch relays the body untouched and this
-is only consulted for errors; with any other provider, requests are checked
-(only then: the shape translation relies on), go through the canonical form,
-and answers come back as Anthropic messages and stream events. Counting tokens
-with such a provider is the provider's own count or llmp's estimate.
+is only consulted for errors; with any other provider, requests (checked by the
+route handler) go through the canonical form, and answers come back as
+Anthropic messages and stream events. Counting tokens with such a provider is
+the provider's own count or llmp's estimate.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import orjson
 
 from llmp.daemon.api.anthropic_events import anthropic_stream, event, message_from_chat
 from llmp.daemon.api.anthropic_inbound import to_canonical
-from llmp.daemon.api.anthropic_validation import validate_messages
 from llmp.daemon.errors import ClientError, UpstreamError
 from llmp.daemon.providers.anthropic_response import (
     MALFORMED,
@@ -47,7 +46,6 @@ class AnthropicWire:
     def to_canonical(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         if operation not in ("chat", "count_tokens"):
             raise ClientError(f"{operation} needs an Anthropic provider.")
-        validate_messages(body, count_only=operation == "count_tokens")
         return to_canonical(body)
 
     def encode_response(self, operation: str, response: dict[str, Any]) -> bytes:
