@@ -17,8 +17,8 @@ from tests.daemon.claude_code_fixtures import request
 from tests.daemon.gemini_fixtures import gemini_config
 from tests.daemon.gemini_fixtures import load as gemini_load
 from tests.daemon.test_anthropic_sdk import MOCK_ONLY
-from tests.daemon.test_openai_sdk import COMPLETION, openai_config
-from tests.support.fake_upstream import FakeUpstream, reply
+from tests.daemon.test_openai_sdk import COMPLETION, chunk, openai_config
+from tests.support.fake_upstream import FakeUpstream, reply, sse_json, stream
 
 PASSED = "claude/claude-sonnet-4-5-20250929"
 THINKING = {"type": "thinking", "thinking": "They want Paris.", "signature": "EqQBCgIYAhIM1gbc"}
@@ -176,3 +176,58 @@ def test_gemini_counts_with_its_own_endpoint(make_gateway, upstream: FakeUpstrea
     guessed = client.messages.with_raw_response.count_tokens(
         model="gemini/gemini-2.5-flash", messages=CONVERSATION)
     assert guessed.headers["x-llmp-token-count"] == "estimate" and guessed.parse().input_tokens > 0
+
+
+def test_sdk_streams_a_translated_tool_turn_and_replays_it(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.then(stream(sse_json([
+        chunk({"role": "assistant", "reasoning_content": "Check tomorrow's forecast."}),
+        chunk({"tool_calls": [{"index": 0, "id": "call_7", "type": "function",
+                               "function": {"name": "get_weather", "arguments": '{"city": '}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"Paris"}'}}]}),
+        chunk({}, "tool_calls"),
+        chunk({}, usage={"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49}),
+    ])), reply(COMPLETION))
+    client = make_gateway(openai_config(upstream.url)).anthropic()
+    tool = {"name": "get_weather", "input_schema": {"type": "object",
+                                                    "properties": {"city": {"type": "string"}}}}
+    with client.messages.stream(model="up/gpt-4o-mini", max_tokens=200, tools=[tool],
+                                messages=CONVERSATION, thinking={"type": "adaptive"}) as events_seen:
+        turn = events_seen.get_final_message()
+    thinking, call = turn.content
+    assert thinking.thinking == "Check tomorrow's forecast." and turn.stop_reason == "tool_use"
+    assert (call.name, call.input) == ("get_weather", {"city": "Paris"})
+    assert turn.usage.input_tokens == 40 and turn.usage.output_tokens == 9
+    client.messages.create(model="up/gpt-4o-mini", max_tokens=200, tools=[tool], messages=[
+        *CONVERSATION, {"role": "assistant", "content": [block.model_dump() for block in turn.content]},
+        {"role": "system", "content": "Use the tool's words."},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "Rain"}]}])
+    replayed = upstream.requests[-1].json["messages"][-4:]
+    assert replayed == [
+        {"role": "user", "content": "And tomorrow?"},
+        {"role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_7", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+        {"role": "system", "content": "Use the tool's words."},
+        {"role": "tool", "tool_call_id": "call_7", "content": "Rain"},
+    ]
+
+
+def test_a_route_that_may_translate_checks_first(make_gateway, make_upstream) -> None:
+    claude, other = make_upstream(), make_upstream()
+    claude.always(reply(load("response_text.json")))
+    gateway = make_gateway(anthropic_config(claude.url, f"""
+  up:
+    type: openai
+    base_url: {other.url}/v1
+    api_key: sk-test-upstream-key-123456
+models:
+  coder: [{PASSED}, up/gpt-4o-mini]
+"""))
+    client = gateway.anthropic()
+    message = client.messages.create(model="coder", max_tokens=20, messages=CONVERSATION)
+    assert message.content[0].type == "text"
+    assert claude.requests[-1].json["messages"] == CONVERSATION
+    with pytest.raises(anthropic.BadRequestError) as caught:
+        client.messages.create(model="coder", max_tokens=20, messages=[{"role": "narrator", "content": "x"}])
+    assert "messages.0.role" in caught.value.body["error"]["message"]
+    assert len(claude.requests) == 1 and other.requests == []
