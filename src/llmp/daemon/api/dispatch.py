@@ -36,6 +36,7 @@ from llmp.daemon.security.policy import admit
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 JSON = "application/json"
+_VIA_CHAT = frozenset({"completions", "responses"})  # served by chat when the provider has no other way
 
 
 @dataclass(slots=True)
@@ -96,7 +97,7 @@ async def _attempt(
     ctx: RequestContext, provider: Provider, target: Target,
 ) -> Outcome:
     if operation not in provider.operations and not (
-        operation == "completions" and "chat" in provider.operations
+        operation in _VIA_CHAT and "chat" in provider.operations
     ):
         raise provider.unsupported(operation)
     if stream:
@@ -173,7 +174,7 @@ async def _canonical_stream(
     if operation == "completions":
         chunks = await provider.chat_stream(chat_request_from_completion(request), model)  # type: ignore[arg-type]
         return completion_chunks(chunks)  # type: ignore[arg-type]
-    if operation != "chat":
+    if operation not in ("chat", "responses"):
         raise ClientError(f"streaming is not available for {operation}", param="stream")
     return await provider.chat_stream(request, model)  # type: ignore[arg-type,return-value]
 
