@@ -50,7 +50,8 @@ class Outcome:
 
 
 async def serve(
-    request: web.Request, runtime: Runtime, fmt: InboundFormat, operation: str, body: dict[str, Any]
+    request: web.Request, runtime: Runtime, fmt: InboundFormat, operation: str, body: dict[str, Any],
+    dropped_tools: str | None = None,
 ) -> web.StreamResponse:
     stream = bool(body.get("stream", False))
     ctx = RequestContext(
@@ -60,6 +61,7 @@ async def serve(
         requested_model=body["model"],
         stream=stream,
         request_body=body,
+        dropped_tools=dropped_tools,
     )
     runtime.started(ctx)
     try:
@@ -260,6 +262,8 @@ def _headers(ctx: RequestContext, content_type: str) -> dict[str, str]:
         headers["x-llmp-provider"] = ctx.provider
     if ctx.model:
         headers["x-llmp-model"] = ctx.model
+    if ctx.dropped_tools:
+        headers["x-llmp-dropped-tools"] = ctx.dropped_tools
     return headers
 
 

@@ -16,6 +16,7 @@ and are left out, named in `Call.dropped` so the client is told.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from llmp.daemon.errors import ClientError
 log = logging.getLogger("llmp.daemon")
 
 NAMESPACE_SEPARATOR = "__"
+_MAX_DROPPED_NAMED = 16
+_UNTAME = re.compile(r"[^A-Za-z0-9_.-]")
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
 
 
@@ -38,12 +41,14 @@ class Call:
     body: dict[str, Any]
     names: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
     dropped: list[str] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # as chat tools, worked out once
     history: list[dict[str, Any]] = field(default_factory=list)  # stored items expanded before `input`
     id: str = field(default_factory=lambda: "resp_" + uuid.uuid4().hex)
     created_at: int = field(default_factory=lambda: int(time.time()))
     sequence: int = 0  # the last stream event's number, so a failure event continues it
     output: list[dict[str, Any]] = field(default_factory=list)  # the items answered so far
     writer: Any = None  # the stream's event writer, once a stream has begun
+    response: dict[str, Any] | None = None  # the finished response object, to be stored
 
 
 def to_canonical(call: Call) -> dict[str, Any]:
@@ -64,9 +69,8 @@ def to_canonical(call: Call) -> dict[str, Any]:
     if effort:
         request["reasoning_effort"] = effort
     _text_format(body, request)
-    tools = _tools(body.get("tools") or [], call)
-    if tools:
-        request["tools"] = tools
+    if call.tools:
+        request["tools"] = call.tools
         choice = _tool_choice(body.get("tool_choice"))
         if choice is not None:
             request["tool_choice"] = choice
@@ -168,9 +172,10 @@ def _function(tool: dict[str, Any], name: str) -> dict[str, Any]:
     return {"type": "function", "function": function}
 
 
-def _tools(tools: list[dict[str, Any]], call: Call) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for tool in tools:
+def prepare_tools(call: Call) -> None:
+    """The request's tools as chat tools, with what was flattened or left out noted on the call."""
+    out = call.tools
+    for tool in call.body.get("tools") or ():
         kind = tool.get("type")
         if kind == "function":
             call.names[tool["name"]] = (None, tool["name"])
@@ -178,14 +183,19 @@ def _tools(tools: list[dict[str, Any]], call: Call) -> list[dict[str, Any]]:
         elif kind == "namespace":
             for inner in tool.get("tools") or []:
                 if inner.get("type") != "function":
-                    call.dropped.append(f"{tool.get('name')}.{inner.get('name')}")
+                    _drop(call, f"{tool['name']}.{inner.get('name') or inner['type']}")
                     continue
                 flat = f"{tool['name']}{NAMESPACE_SEPARATOR}{inner['name']}"
                 call.names[flat] = (tool["name"], inner["name"])
                 out.append(_function(inner, flat))
         else:
-            call.dropped.append(str(tool.get("name") or kind))
-    return out
+            _drop(call, str(kind))
+
+
+def _drop(call: Call, name: str) -> None:
+    """Note a tool left out; its name goes into a header and the access line, so it is kept tame."""
+    if len(call.dropped) < _MAX_DROPPED_NAMED:
+        call.dropped.append(_UNTAME.sub("?", name[:64]))
 
 
 def _tool_choice(choice: Any) -> Any:

@@ -7,8 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
+from llmp.core.paths import resolve_paths
 from llmp.daemon.api.dispatch import error_response, serve
-from llmp.daemon.api.responses_inbound import Call
+from llmp.daemon.api.responses_inbound import Call, input_items, prepare_tools
+from llmp.daemon.api.responses_store import ResponseStore
 from llmp.daemon.api.responses_wire import CALL, RESPONSES
 from llmp.daemon.api.validation import (
     ARRAY,
@@ -27,6 +29,8 @@ from llmp.daemon.errors import ClientError
 from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME, Runtime
 
+STORE = web.AppKey("responses_store", ResponseStore)
+MAX_ID = 200
 PARAMETERS = {
     "input": of_kind(str, list), "instructions": STRING, "tools": ARRAY, "tool_choice": of_kind(str, dict),
     "parallel_tool_calls": BOOLEAN, "max_output_tokens": MAX_TOKENS, "temperature": TEMPERATURE,
@@ -62,23 +66,78 @@ def _tool(tool: Any, where: str) -> None:
             _tool(member, f"{where}.tools[{index}]")
 
 
-def _endpoint(runtime: Runtime) -> Callable[[web.Request], Any]:
+def not_found(response_id: str, param: str | None = None) -> ClientError:
+    """OpenAI's answer for an id it does not hold (or no longer holds)."""
+    shown = response_id[:MAX_ID]
+    if param:
+        return ClientError(f"Previous response with id '{shown}' not found.", status=404, param=param,
+                           code="previous_response_not_found")
+    return ClientError(f"No response found with id '{shown}'.", status=404, code="not_found")
+
+
+def _endpoint(runtime: Runtime, store: ResponseStore) -> Callable[[web.Request], Any]:
     max_depth = runtime.config.server.limits.max_json_depth
+    reject_dropped = runtime.config.server.responses.unsupported_tools == "reject"
 
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
             body = parse_json_object(await request.read(), max_depth)
             validate_responses(body)
+            call = Call(body)
+            prepare_tools(call)
+            if call.dropped and reject_dropped:
+                raise ClientError(f"these tools cannot run on the providers llmp serves: "
+                                  f"{', '.join(call.dropped)}", param="tools", code="unsupported_tool")
+            previous = body.get("previous_response_id")
+            if previous:
+                stored = await store.get(previous)
+                if stored is None:
+                    raise not_found(previous, "previous_response_id")
+                call.history = stored[0]
         except ClientError as error:
             return error_response(request, RESPONSES, error)
-        token = CALL.set(Call(body))
+        token = CALL.set(call)
+        dropped = ", ".join(call.dropped) or None
         try:
-            return await serve(request, runtime, RESPONSES, "responses", body)
+            answer = await serve(request, runtime, RESPONSES, "responses", body, dropped_tools=dropped)
         finally:
             CALL.reset(token)  # a keep-alive connection may serve its next request in this task
+        if call.response is not None and body.get("store", True):
+            store.put(call.id, [*call.history, *input_items(body.get("input")), *call.response["output"]],
+                      call.response)
+        return answer
 
     return handler
 
 
+async def get_response(request: web.Request) -> web.Response:
+    response_id = request.match_info["response_id"]
+    stored = await request.app[STORE].get(response_id)
+    if stored is None:
+        return error_response(request, RESPONSES, not_found(response_id))
+    return web.json_response(stored[1])
+
+
+async def delete_response(request: web.Request) -> web.Response:
+    response_id = request.match_info["response_id"]
+    if not await request.app[STORE].delete(response_id):
+        return error_response(request, RESPONSES, not_found(response_id))
+    return web.json_response({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
 def add_routes(app: web.Application) -> None:
-    app[ROUTES].post("/v1/responses", _endpoint(app[RUNTIME]))
+    runtime = app[RUNTIME]
+    settings = runtime.config.server.responses
+    store = ResponseStore(resolve_paths().data_dir / "responses.sqlite3",
+                          max_age=settings.store_max_age_days * 86400,
+                          max_bytes=int(settings.store_max_mb * 1024 * 1024))
+    app[STORE] = store
+
+    async def close_store(app: web.Application) -> None:
+        store.close()
+
+    app.on_cleanup.append(close_store)
+    routes = app[ROUTES]
+    routes.post("/v1/responses", _endpoint(runtime, store))
+    routes.get("/v1/responses/{response_id}", get_response)
+    routes.delete("/v1/responses/{response_id}", delete_response)

@@ -71,7 +71,8 @@ class ResponseEvents:
         self._start(out)
         self._close(out)
         name = "response.completed" if self.status == "completed" else "response.incomplete"
-        out.append(self.emit(name, {"response": self.snapshot(self.status, self.usage or {})}))
+        self.call.response = self.snapshot(self.status, self.usage or {})
+        out.append(self.emit(name, {"response": self.call.response}))
         return b"".join(out)
 
     def failed(self, code: str, message: str) -> bytes:

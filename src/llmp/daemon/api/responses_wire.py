@@ -39,7 +39,7 @@ class ResponsesWire:
             answer = response_from_chat(call, response)
         except MALFORMED as exc:
             raise unreadable(None) from exc
-        call.output = answer["output"]
+        call.output, call.response = answer["output"], answer
         return orjson.dumps(answer)
 
     def encode_stream(
