@@ -202,6 +202,9 @@ class ProviderConfig(StrictModel):
     # Ask an OpenAI-compatible upstream for usage on streams (`stream_options.include_usage`)
     # and hide that extra chunk from a client that did not ask; false for servers that reject it.
     stream_usage: bool = True
+    # The upstream serves OpenAI's Responses API (`/responses`) itself: `/v1/responses`
+    # requests are relayed untouched. Default: true for OpenAI's own API, false elsewhere.
+    responses_api: bool | None = None
 
     @field_validator("api_version", mode="before")
     @classmethod

@@ -104,7 +104,8 @@ async def _attempt(
         raise provider.unsupported(operation)
     if stream:
         return await _open_stream(fmt, operation, body, ctx, provider, target)
-    if provider.native_format == fmt.name:
+    if fmt.name in provider.relayed_formats:
+        ctx.dropped_tools = None  # a relaying upstream runs every tool itself
         forwarded = await provider.forward(operation, body, target.model, False)
         return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body)
     answer = await _canonical_call(provider, operation, fmt.to_canonical(operation, body), target.model)
@@ -136,7 +137,8 @@ async def _first_bytes(
     provider: Provider, target: Target,
 ) -> Outcome:
     forwarded: Forwarded | None = None
-    if provider.native_format == fmt.name:
+    if fmt.name in provider.relayed_formats:
+        ctx.dropped_tools = None
         forwarded = await provider.forward(operation, body, target.model, True)
         assert forwarded.chunks is not None
         chunks = forwarded.chunks

@@ -49,6 +49,8 @@ class Call:
     output: list[dict[str, Any]] = field(default_factory=list)  # the items answered so far
     writer: Any = None  # the stream's event writer, once a stream has begun
     response: dict[str, Any] | None = None  # the finished response object, to be stored
+    unknown_previous: str | None = None  # a previous_response_id llmp does not hold
+    reject_dropped: bool = False  # refuse rather than leave out tools a chat provider cannot run
 
 
 def to_canonical(call: Call) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from llmp.core.paths import resolve_paths
 from llmp.daemon.api.dispatch import error_response, serve
 from llmp.daemon.api.responses_inbound import Call, input_items, prepare_tools
 from llmp.daemon.api.responses_store import ResponseStore
-from llmp.daemon.api.responses_wire import CALL, RESPONSES
+from llmp.daemon.api.responses_wire import CALL, MAX_ID, RESPONSES, not_found
 from llmp.daemon.api.validation import (
     ARRAY,
     BOOLEAN,
@@ -30,7 +30,6 @@ from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME, Runtime
 
 STORE = web.AppKey("responses_store", ResponseStore)
-MAX_ID = 200
 PARAMETERS = {
     "input": of_kind(str, list), "instructions": STRING, "tools": ARRAY, "tool_choice": of_kind(str, dict),
     "parallel_tool_calls": BOOLEAN, "max_output_tokens": MAX_TOKENS, "temperature": TEMPERATURE,
@@ -66,15 +65,6 @@ def _tool(tool: Any, where: str) -> None:
             _tool(member, f"{where}.tools[{index}]")
 
 
-def not_found(response_id: str, param: str | None = None) -> ClientError:
-    """OpenAI's answer for an id it does not hold (or no longer holds)."""
-    shown = response_id[:MAX_ID]
-    if param:
-        return ClientError(f"Previous response with id '{shown}' not found.", status=404, param=param,
-                           code="previous_response_not_found")
-    return ClientError(f"No response found with id '{shown}'.", status=404, code="not_found")
-
-
 def _endpoint(runtime: Runtime, store: ResponseStore) -> Callable[[web.Request], Any]:
     max_depth = runtime.config.server.limits.max_json_depth
     reject_dropped = runtime.config.server.responses.unsupported_tools == "reject"
@@ -85,15 +75,10 @@ def _endpoint(runtime: Runtime, store: ResponseStore) -> Callable[[web.Request],
             validate_responses(body)
             call = Call(body)
             prepare_tools(call)
-            if call.dropped and reject_dropped:
-                raise ClientError(f"these tools cannot run on the providers llmp serves: "
-                                  f"{', '.join(call.dropped)}", param="tools", code="unsupported_tool")
+            call.reject_dropped = reject_dropped
             previous = body.get("previous_response_id")
             if previous:
-                stored = await store.get(previous)
-                if stored is None:
-                    raise not_found(previous, "previous_response_id")
-                call.history = stored[0]
+                body = await _expand(call, store, previous)
         except ClientError as error:
             return error_response(request, RESPONSES, error)
         token = CALL.set(call)
@@ -103,11 +88,31 @@ def _endpoint(runtime: Runtime, store: ResponseStore) -> Callable[[web.Request],
         finally:
             CALL.reset(token)  # a keep-alive connection may serve its next request in this task
         if call.response is not None and body.get("store", True):
-            store.put(call.id, [*call.history, *input_items(body.get("input")), *call.response["output"]],
-                      call.response)
+            asked = input_items(call.body.get("input"))
+            store.put(call.id, [*call.history, *asked, *call.response["output"]], call.response)
         return answer
 
     return handler
+
+
+async def _expand(call: Call, store: ResponseStore, previous: str) -> dict[str, Any]:
+    """The body a relaying upstream gets: the stored conversation in full, when llmp holds it.
+
+    An id llmp does not hold may be the upstream's own (a response an OpenAI
+    provider stored): it goes to a relaying upstream as it is, and only a
+    translated request answers 404 (see `responses_wire`).
+    """
+    if len(previous) > MAX_ID:
+        raise not_found(previous, "previous_response_id")
+    stored = await store.get(previous)
+    body = call.body
+    if stored is None:
+        call.unknown_previous = previous
+        return body
+    call.history = stored[0]
+    relayed = {name: value for name, value in body.items() if name != "previous_response_id"}
+    relayed["input"] = [*call.history, *input_items(body.get("input"))]
+    return relayed
 
 
 async def get_response(request: web.Request) -> web.Response:

@@ -22,14 +22,30 @@ from llmp.daemon.errors import ClientError, UpstreamError
 from llmp.daemon.providers.anthropic_response import MALFORMED, unreadable
 
 CALL: ContextVar[Call] = ContextVar("llmp_responses_call")
+MAX_ID = 200  # longer ids are not ours, and are not repeated back whole
+
+
+def not_found(response_id: str, param: str | None = None) -> ClientError:
+    """OpenAI's answer for an id it does not hold (or no longer holds)."""
+    shown = response_id[:MAX_ID]
+    if param:
+        return ClientError(f"Previous response with id '{shown}' not found.", status=404, param=param,
+                           code="previous_response_not_found")
+    return ClientError(f"No response found with id '{shown}'.", status=404, code="not_found")
 
 
 class ResponsesWire:
     name = "responses"
 
     def to_canonical(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        call = CALL.get()
+        if call.unknown_previous is not None:
+            raise not_found(call.unknown_previous, "previous_response_id")
+        if call.dropped and call.reject_dropped:
+            raise ClientError(f"these tools cannot run on the provider serving this model: "
+                              f"{', '.join(call.dropped)}", param="tools", code="unsupported_tool")
         try:
-            return to_canonical(CALL.get())
+            return to_canonical(call)
         except MALFORMED as exc:  # a field of the wrong shape deep in an item
             raise ClientError(f"the request's input or tools are malformed ({type(exc).__name__})") from exc
 
