@@ -299,3 +299,17 @@ def test_unsupported_tools_can_be_refused(make_gateway, upstream: FakeUpstream) 
                                           tools=[WEATHER, {"type": "web_search"}])
     assert "web_search" in caught.value.message and caught.value.body["param"] == "tools"
     assert upstream.count() == 0
+
+
+def test_streamed_reasoning_becomes_a_reasoning_summary(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(stream(anthropic_events("stream_thinking_tool_use.sse")))
+    client = make_gateway(anthropic_config(upstream.url)).openai()
+    with client.responses.stream(model=CLAUDE, input="Weather?", tools=[WEATHER],
+                                 reasoning={"effort": "medium", "summary": "auto"}) as events:
+        seen = list(events)
+        final = events.get_final_response()
+    deltas = "".join(e.delta for e in seen if e.type == "response.reasoning_summary_text.delta")
+    reasoning = final.output[0]
+    assert reasoning.type == "reasoning" and deltas and reasoning.summary[0].text == deltas
+    assert final.output[-1].type == "function_call"
+    assert upstream.requests[-1].json["thinking"]["type"] == "enabled"
