@@ -9,7 +9,7 @@ bounded so the suite stays fast on two cores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -99,18 +99,26 @@ CHAT_BODIES = st.fixed_dictionaries(
 )
 
 
-def test_arbitrary_chat_bodies(gateway: Gateway) -> None:
+def fuzz_bodies(gateway: Gateway, path: str, bodies: st.SearchStrategy[dict], examples: int,
+                answered: Callable[[dict, httpx.Response], None] | None = None) -> None:
+    """Post each generated body: an answer, or a 4xx in OpenAI's shape naming the problem."""
     with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
 
-        @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(body=CHAT_BODIES)
+        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=bodies)
         def check(body: dict) -> None:
-            response = client.post("/chat/completions", json=body)
+            response = client.post(path, json=body)
             assert response.status_code in (200, 400, 404), response.text
             if response.status_code != 200:
                 assert response.json()["error"]["message"]
+            elif answered is not None:
+                answered(body, response)
 
         check()
+
+
+def test_arbitrary_chat_bodies(gateway: Gateway) -> None:
+    fuzz_bodies(gateway, "/chat/completions", CHAT_BODIES, 100)
 
 
 ITEM_TYPES = st.sampled_from(
@@ -137,21 +145,13 @@ RESPONSES_BODIES = st.fixed_dictionaries(
 
 
 def test_arbitrary_responses_bodies(gateway: Gateway) -> None:
-    with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
+    def answered(body: dict, response: httpx.Response) -> None:
+        if body.get("stream"):
+            assert b"event: response.completed" in response.content, response.text
+        else:
+            assert response.json()["object"] == "response"
 
-        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(body=RESPONSES_BODIES)
-        def check(body: dict) -> None:
-            response = client.post("/responses", json=body)
-            assert response.status_code in (200, 400, 404), response.text
-            if response.status_code != 200:
-                assert response.json()["error"]["message"]
-            elif body.get("stream"):
-                assert b"event: response.completed" in response.content, response.text
-            else:
-                assert response.json()["object"] == "response"
-
-        check()
+    fuzz_bodies(gateway, "/responses", RESPONSES_BODIES, 150, answered)
 
 
 def test_arbitrary_bytes(gateway: Gateway) -> None:

@@ -20,7 +20,7 @@ from llmp.daemon.api.responses_events import (
     response_object,
 )
 from llmp.daemon.api.responses_inbound import Call
-from llmp.daemon.providers.anthropic_response import MALFORMED, unreadable
+from llmp.daemon.api.stream_walk import walk, written
 
 
 class ResponseEvents:
@@ -33,7 +33,7 @@ class ResponseEvents:
         self.started = False
         self.kind: str | None = None  # "reasoning", "text" or "tool:<index>"
         self.item: dict[str, Any] = {}
-        self.text = ""
+        self.buffer = ""
         self.status = "completed"
         self.usage: dict[str, Any] | None = None
 
@@ -49,22 +49,11 @@ class ResponseEvents:
         out: list[bytes] = []
         self.model = self.model or str(chunk.get("model") or "")
         self._start(out)
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                self._reasoning(str(reasoning), out)
-            if delta.get("content"):
-                self._text(str(delta["content"]), out)
-            for tool_call in delta.get("tool_calls") or []:
-                self._tool(tool_call, out)
-            if choice.get("finish_reason"):
-                self.status = _STATUS_OF_FINISH.get(choice["finish_reason"], "completed")
+        walk(self, chunk, out)
         return b"".join(out)
+
+    def finished(self, reason: str) -> None:
+        self.status = _STATUS_OF_FINISH.get(reason, "completed")
 
     def finish(self) -> bytes:
         out: list[bytes] = []
@@ -97,30 +86,30 @@ class ResponseEvents:
 
     def _open(self, kind: str, item: dict[str, Any], out: list[bytes]) -> None:
         self._close(out)
-        self.kind, self.item, self.text = kind, item, ""
+        self.kind, self.item, self.buffer = kind, item, ""
         out.append(self.emit("response.output_item.added", {"output_index": self._index, "item": item}))
 
-    def _reasoning(self, delta: str, out: list[bytes]) -> None:
+    def reasoning(self, delta: str, out: list[bytes]) -> None:
         index = self._index
         where = {"item_id": f"rs_{self.suffix}_{index}", "output_index": index, "summary_index": 0}
         if self.kind != "reasoning":
             self._open("reasoning", reasoning_item(where["item_id"], ""), out)
             out.append(self.emit("response.reasoning_summary_part.added",
                                  {**where, "part": {"type": "summary_text", "text": ""}}))
-        self.text += delta
+        self.buffer += delta
         out.append(self.emit("response.reasoning_summary_text.delta", {**where, "delta": delta}))
 
-    def _text(self, delta: str, out: list[bytes]) -> None:
+    def text(self, delta: str, out: list[bytes]) -> None:
         item_id = f"msg_{self.suffix}_{self._index}"
         where = {"item_id": item_id, "output_index": self._index, "content_index": 0}
         if self.kind != "text":
             self._open("text", message_item(item_id, "", "in_progress"), out)
             out.append(self.emit("response.content_part.added", {
                 **where, "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []}}))
-        self.text += delta
+        self.buffer += delta
         out.append(self.emit("response.output_text.delta", {**where, "delta": delta, "logprobs": []}))
 
-    def _tool(self, tool_call: dict[str, Any], out: list[bytes]) -> None:
+    def tool_call(self, tool_call: dict[str, Any], out: list[bytes]) -> None:
         kind = f"tool:{int(tool_call.get('index') or 0)}"
         function = tool_call.get("function") or {}
         if self.kind != kind:
@@ -130,14 +119,14 @@ class ResponseEvents:
             self._open(kind, item, out)
         arguments = function.get("arguments")
         if arguments:
-            self.text += arguments
+            self.buffer += arguments
             out.append(self.emit("response.function_call_arguments.delta", {
                 "item_id": self.item["id"], "output_index": self._index, "delta": arguments}))
 
     def _close(self, out: list[bytes]) -> None:
         if self.kind is None:
             return
-        index, item, text = self._index, self.item, self.text
+        index, item, text = self._index, self.item, self.buffer
         if self.kind == "text":
             where = {"item_id": item["id"], "output_index": index, "content_index": 0}
             done = message_item(item["id"], text, "completed")
@@ -159,15 +148,7 @@ class ResponseEvents:
         self.kind = None
 
 
-async def response_stream(call: Call, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+def response_stream(call: Call, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     call.sequence, call.output = 0, []  # a failed attempt before the first byte leaves nothing behind
-    writer = ResponseEvents(call)
-    call.writer = writer
-    async for chunk in chunks:
-        try:
-            data = writer.feed(chunk)
-        except MALFORMED as exc:
-            raise unreadable(None) from exc
-        if data:
-            yield data
-    yield writer.finish()
+    call.writer = ResponseEvents(call)
+    return written(call.writer, chunks)
