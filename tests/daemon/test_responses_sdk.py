@@ -23,6 +23,7 @@ from tests.daemon.anthropic_fixtures import load as anthropic_load
 from tests.daemon.gemini_fixtures import events as gemini_events
 from tests.daemon.gemini_fixtures import gemini_config
 from tests.daemon.gemini_fixtures import load as gemini_load
+from tests.daemon.test_cohere import cohere_config, fixture_json, sse_events
 from tests.daemon.test_openai_sdk import openai_config
 from tests.support.fake_upstream import FakeUpstream, reply, sse_json, stream
 
@@ -313,3 +314,20 @@ def test_streamed_reasoning_becomes_a_reasoning_summary(make_gateway, upstream: 
     assert reasoning.type == "reasoning" and deltas and reasoning.summary[0].text == deltas
     assert final.output[-1].type == "function_call"
     assert upstream.requests[-1].json["thinking"]["type"] == "enabled"
+
+
+# -- Cohere and mock: the same translation ----------------------------------------------
+
+
+def test_cohere_and_mock_answer_and_stream(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.then(reply(fixture_json("chat_response.json")), stream(sse_events("stream_text.sse")))
+    with_mock = cohere_config(upstream.url) + "  mock:\n    type: mock\n    models: [mock-1]\n"
+    client = make_gateway(with_mock).openai()
+    plain = client.responses.create(model="co/command-a-03-2025", input="hi", instructions="Be brief")
+    assert plain.output_text and plain.usage.input_tokens > 0
+    assert upstream.requests[-1].json["messages"][0] == {"role": "system", "content": "Be brief"}
+    with client.responses.stream(model="co/command-a-03-2025", input="hi") as events:
+        assert events.get_final_response().output_text
+    echoed = client.responses.create(model="mock/mock-1", input=[
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "echo this"}]}])
+    assert echoed.output_text == "echo this"
