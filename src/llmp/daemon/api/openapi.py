@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from llmp import __version__
+from llmp.daemon.api.responses_schema import RESPONSES_REQUEST, responses_paths
 from llmp.daemon.api.validation import ROLES
 from llmp.daemon.routes import ROUTES
 
@@ -219,6 +220,8 @@ DOCUMENT: dict[str, Any] = {
 }
 # Counting needs no max_tokens (there is no answer to bound).
 _SCHEMAS["CountTokensRequest"] = {**_SCHEMAS["MessagesRequest"], "required": ["model", "messages"]}
+_SCHEMAS["ResponsesRequest"] = RESPONSES_REQUEST
+DOCUMENT["paths"].update(responses_paths(_operation, _answers, _CLIENT_ERRORS, _UPSTREAM_ERRORS))
 _ENCODED = orjson.dumps(DOCUMENT)
 
 

@@ -62,6 +62,9 @@ class Provider(abc.ABC):
         self.config = config
         self.key: ResolvedKey = resolve_key(name, config)
         self.http = UpstreamHTTP(name, config.timeout)
+        #: The inbound formats relayed untouched (worked out once, looked up per request).
+        self.relayed_formats: frozenset[str] = frozenset(
+            (self.native_format,) if self.native_format else ())
 
     @property
     def base_url(self) -> str:
