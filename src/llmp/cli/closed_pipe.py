@@ -16,7 +16,7 @@ import os
 import sys
 from typing import Any, NoReturn
 
-import click
+import typer
 from typer.core import TyperGroup
 
 
@@ -53,13 +53,13 @@ def _closed_pipe_or_raise(exc: BaseException) -> NoReturn:
 class PipeSafeGroup(TyperGroup):
     """The `llmp` command group: a closed output pipe ends it with `quiet_exit`."""
 
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().make_context(*args, **kwargs)
         except (BrokenPipeError, SystemExit) as exc:
             _closed_pipe_or_raise(exc)
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (BrokenPipeError, SystemExit) as exc:
