@@ -24,10 +24,12 @@ OWNER_SUFFIX = ".owner"
 STARTING_GRACE = 120.0  # seconds a daemon may take from unpacking to writing its owner file
 
 
-def claim(bundle_dir: Path, pid: int, create_time: float) -> None:
-    """Record that the process `pid` runs from `bundle_dir` (a frozen daemon, at start)."""
+def claim(bundle_dir: Path, pid: int, create_time: float) -> Path:
+    """Record that the process `pid` runs from `bundle_dir` (a frozen daemon, at start);
+    the owner file, which the daemon removes as it exits."""
     owner = bundle_dir.with_name(bundle_dir.name + OWNER_SUFFIX)
     owner.write_text(json.dumps({"pid": pid, "create_time": create_time}), encoding="utf-8")
+    return owner
 
 
 def remove_stale(unpack_dir: Path, now: float | None = None) -> list[Path]:

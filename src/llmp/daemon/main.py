@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import errno
 import logging
 import os
@@ -48,7 +47,15 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     paths = resolve_paths()
     paths.ensure()
-    settle_process(paths, detached=not args.foreground)
+    owner = settle_process(paths, detached=not args.foreground)
+    try:
+        return _run(args, paths)
+    finally:
+        if owner is not None:
+            owner.unlink(missing_ok=True)
+
+
+def _run(args: argparse.Namespace, paths: Paths) -> int:
     explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
     try:
         loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
@@ -73,11 +80,11 @@ def main(argv: list[str]) -> int:
         listener.stop()
 
 
-def settle_process(paths: Paths, *, detached: bool) -> None:
+def settle_process(paths: Paths, *, detached: bool) -> Path | None:
     """The user's environment (not a one-file bootloader's) for whatever the daemon starts.
 
-    A detached daemon also claims its unpacked folder in llmp's cache, so a later
-    `llmp start` knows whose it is, and works from the state folder rather than
+    A detached daemon also claims its unpacked folder in llmp's cache (the owner
+    file returned is removed at exit), so a later `llmp start` knows whose it is, and works from the state folder rather than
     holding open the folder `llmp start` was typed in.
     """
     bundle = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
@@ -85,12 +92,15 @@ def settle_process(paths: Paths, *, detached: bool) -> None:
     os.environ.clear()
     os.environ.update(cleaned)
     if not detached:
-        return
-    if bundle is not None and Path(bundle).parent.resolve() == paths.unpack_dir.resolve():
-        pid = os.getpid()
-        with contextlib.suppress(OSError):
-            claim(Path(bundle), pid, process_create_time(pid) or time.time())
+        return None
     os.chdir(paths.state_dir)
+    if bundle is None or Path(bundle).parent.resolve() != paths.unpack_dir.resolve():
+        return None
+    pid = os.getpid()
+    try:
+        return claim(Path(bundle), pid, process_create_time(pid) or time.time())
+    except OSError:
+        return None
 
 
 def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
