@@ -68,7 +68,7 @@ def settled_rss(pid: int) -> int:
     return last
 
 
-def daemon_runs(command: list[str], runs: int) -> tuple[list[float], list[int], list[int]]:
+def daemon_runs(command: list[str], runs: int, frozen: bool) -> tuple[list[float], list[int], list[int]]:
     """`start` times, daemon RSS, and bootloader-parent RSS (0 when there is none)."""
     starts: list[float] = []
     rss: list[int] = []
@@ -81,10 +81,8 @@ def daemon_runs(command: list[str], runs: int) -> tuple[list[float], list[int], 
                                            capture_output=True, text=True).stdout)
         pid = status["pid"]
         rss.append(settled_rss(pid))
-        parent = psutil.Process(pid).parent()
-        frozen_parent = parent is not None and parent.exe() == psutil.Process(pid).exe() \
-            and "python" not in Path(parent.exe()).name
-        parents.append(parent.memory_info().rss if frozen_parent and parent else 0)
+        parent = psutil.Process(pid).parent() if frozen else None  # the one-file bootloader
+        parents.append(parent.memory_info().rss if parent is not None else 0)
         subprocess.run([*command, "stop"], env=env, check=True, stdout=subprocess.DEVNULL)
     return starts, rss, parents
 
@@ -118,7 +116,7 @@ def main() -> int:
              0.3 if name == "frozen" else None)
         line("--help", [timed([*command, "--help"], home.env()) for _ in range(args.runs)], "s",
              0.35 if name == "frozen" else None)
-        starts, rss, parents = daemon_runs(command, max(3, args.runs // 3))
+        starts, rss, parents = daemon_runs(command, max(3, args.runs // 3), name == "frozen")
         line("start until ready", starts, "s", 1.0 if name == "frozen" else None)
         line("idle daemon RSS", [r / MiB for r in rss], "MiB")
         if any(parents):
