@@ -114,8 +114,8 @@ class Smoke:
         self.check(status.get("running") is True and status.get("port"), f"status --json: {status}")
         self.check(not stale.exists(), "llmp start left the unpacked folder of a dead daemon")
         daemon_folders = [folder for folder in self.unpack_dir.glob("_MEI*") if folder.is_dir()]
-        self.check(len(daemon_folders) == 1 and (self.unpack_dir / f"{daemon_folders[0].name}.owner").exists(),
-                   f"the daemon did not unpack into llmp's cache: {daemon_folders}")
+        owned = len(daemon_folders) == 1 and (self.unpack_dir / f"{daemon_folders[0].name}.owner").exists()
+        self.check(owned, f"the daemon did not unpack into llmp's cache: {daemon_folders}")
 
         reply = json.loads(self.run("chat", "-m", "mock-1", "--json", "hello from the smoke test"))
         content = reply["choices"][0]["message"]["content"]
@@ -128,7 +128,8 @@ class Smoke:
         self.check(all(p.get("ok") for p in tested.get("providers", [])), f"test --json: {tested}")
         self.run("stop")
 
-        self.wait_for(lambda: not psutil.pid_exists(status["pid"]), f"the daemon (pid {status['pid']}) to exit")
+        pid = status["pid"]
+        self.wait_for(lambda: not psutil.pid_exists(pid), f"the daemon (pid {pid}) to exit")
         self.wait_for(lambda: not self.llmp_processes(), "every llmp process to exit")
         self.wait_for(lambda: not self.unpacked(), "the unpacked folders to be removed")
         leftovers = [p.name for p in self.unpack_dir.iterdir()] if self.unpack_dir.exists() else []

@@ -84,8 +84,9 @@ def settle_process(paths: Paths, *, detached: bool) -> Path | None:
     """The user's environment (not a one-file bootloader's) for whatever the daemon starts.
 
     A detached daemon also claims its unpacked folder in llmp's cache (the owner
-    file returned is removed at exit), so a later `llmp start` knows whose it is, and works from the state folder rather than
-    holding open the folder `llmp start` was typed in.
+    file returned is removed at exit), so a later `llmp start` knows whose it is,
+    and works from the state folder rather than holding open the folder `llmp
+    start` was typed in.
     """
     bundle = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
     cleaned = user_environment(os.environ, bundle)
