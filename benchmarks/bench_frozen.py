@@ -77,13 +77,15 @@ def daemon_runs(command: list[str], runs: int, frozen: bool) -> tuple[list[float
         home = Home()
         env = home.env()
         starts.append(timed([*command, "start"], env))
-        status = json.loads(subprocess.run([*command, "status", "--json"], env=env, check=True,
-                                           capture_output=True, text=True).stdout)
-        pid = status["pid"]
-        rss.append(settled_rss(pid))
-        parent = psutil.Process(pid).parent() if frozen else None  # the one-file bootloader
-        parents.append(parent.memory_info().rss if parent is not None else 0)
-        subprocess.run([*command, "stop"], env=env, check=True, stdout=subprocess.DEVNULL)
+        try:  # a failed measurement must not leave a daemon running
+            status = json.loads(subprocess.run([*command, "status", "--json"], env=env, check=True,
+                                               capture_output=True, text=True).stdout)
+            pid = status["pid"]
+            rss.append(settled_rss(pid))
+            parent = psutil.Process(pid).parent() if frozen else None  # the one-file bootloader
+            parents.append(parent.memory_info().rss if parent is not None else 0)
+        finally:
+            subprocess.run([*command, "stop"], env=env, check=True, stdout=subprocess.DEVNULL)
     return starts, rss, parents
 
 
