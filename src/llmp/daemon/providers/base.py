@@ -18,6 +18,7 @@ checks the status, so every failure before the first byte raises
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -61,6 +62,7 @@ class Provider(abc.ABC):
         self.name = name
         self.config = config
         self.key: ResolvedKey = resolve_key(name, config)
+        self._report_key_problem()
         self.http = UpstreamHTTP(name, config.timeout)
         #: The inbound formats relayed untouched (worked out once, looked up per request).
         self.relayed_formats: frozenset[str] = frozenset(
@@ -73,6 +75,11 @@ class Provider(abc.ABC):
     def reload_key(self) -> None:
         """Read the key again (it may have been set or removed while the daemon runs)."""
         self.key = resolve_key(self.name, self.config)
+        self._report_key_problem()
+
+    def _report_key_problem(self) -> None:
+        if self.key.problem:  # a keyring that refused, said once per (re)load rather than "no key"
+            logging.getLogger("llmp.providers").warning("provider %s: %s", self.name, self.key.problem)
 
     def serves(self, model: str) -> bool:
         return "*" in self.config.models or model in self.config.models
