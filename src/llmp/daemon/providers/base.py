@@ -29,6 +29,9 @@ from llmp.daemon.providers.http import UpstreamHTTP
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 
+_AUTH_HEADERS = {"authorization", "x-api-key", "api-key", "x-goog-api-key"}
+
+
 @dataclass
 class Forwarded:
     """An upstream answer in the client's own wire format, to be relayed as it is."""
@@ -60,6 +63,7 @@ class Provider(abc.ABC):
         self.name = name
         self.config = config
         self.key: ResolvedKey = resolve_key(name, config)
+        self.key_missing = self._key_missing()
         self.http = UpstreamHTTP(name, config.timeout)
 
     @property
@@ -69,6 +73,30 @@ class Provider(abc.ABC):
     def reload_key(self) -> None:
         """Read the key again (it may have been set or removed while the daemon runs)."""
         self.key = resolve_key(self.name, self.config)
+        self.key_missing = self._key_missing()
+
+    def _key_missing(self) -> bool:
+        """Needs an API key and has none (worked out when the key is read, not per request)."""
+        return self.key.source == "missing" and self.uses_api_key()
+
+    def uses_api_key(self) -> bool:
+        """Whether requests carry the API key: not when the config's own headers authenticate,
+        nor (see the adapters) when the adapter has other credentials."""
+        return not any(header.lower() in _AUTH_HEADERS for header in self.config.headers)
+
+    def missing_key_error(self) -> UpstreamError:
+        """Why this provider cannot be called: it needs a key and has none.
+
+        Raised before any upstream call, so an offline user reads what to do
+        instead of a DNS error, and the upstream never sees a keyless request.
+        """
+        variable = self.key.variable or f"{self.name.upper().replace('-', '_')}_API_KEY"
+        return UpstreamError(
+            ErrorKind.AUTH,
+            f"no API key for provider '{self.name}': set {variable} or run "
+            f"`llmp keys set {self.name}`",
+            status=401, provider=self.name, code="missing_api_key",
+        )
 
     def serves(self, model: str) -> bool:
         return "*" in self.config.models or model in self.config.models
