@@ -21,12 +21,13 @@ providers_app = typer.Typer(
     no_args_is_help=False, invoke_without_command=True,
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+WIDE = typer.Option(False, "--wide", help="Show every column and whole values, however wide.")
 STATE_STYLE = {"healthy": "green", "degraded": "yellow", "down": "red", "unauthorized": "red",
                "unknown": "dim"}
 
 
 @providers_app.callback()
-def list_providers(ctx: typer.Context, json_output: bool = JSON) -> None:
+def list_providers(ctx: typer.Context, json_output: bool = JSON, wide: bool = WIDE) -> None:
     """List providers: type, base URL, models, and where the key comes from (never the key)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -34,18 +35,21 @@ def list_providers(ctx: typer.Context, json_output: bool = JSON) -> None:
     if json_output:
         print_json({"providers": listing})
         return
-    from rich.table import Table
+    from llmp.cli.tables import Column, Styled, render
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("name", "type", "base url", "models", "key", "enabled"):
-        table.add_column(column)
-    for p in listing:
-        key = f"{p['key_source']} ({'present' if p['key_present'] else 'missing'})"
-        if p["key_source"] == "none":
-            key = "not needed"
-        table.add_row(p["name"], p["type"] or "-", p["base_url"] or "-",
-                      ", ".join(p["models"]), key, "yes" if p["enabled"] else "[red]no[/]")
-    console().print(table)
+    columns = [Column("name"), Column("type", optional=True), Column("base url", kind="url"),
+               Column("models", kind="text"), Column("key"), Column("enabled")]
+    rows = [[p["name"], p["type"], p["base_url"], ", ".join(p["models"]),
+             Styled(key_state(p), "red" if key_state(p) == "missing" else ""),
+             "yes" if p["enabled"] else Styled("no", "red")] for p in listing]
+    render(console(), columns, rows, wide=wide)
+
+
+def key_state(entry: dict[str, Any]) -> str:
+    """The key-state phrase of a listing entry (a daemon from before `key_state` sends only the source)."""
+    from llmp.core.keys import STATE_WORDS
+
+    return str(entry.get("key_state") or STATE_WORDS.get(entry["key_source"], entry["key_source"]))
 
 
 def _listing() -> list[dict[str, Any]]:
@@ -76,7 +80,8 @@ def _from_config() -> list[dict[str, Any]]:
         key = resolve_key(name, spec)
         listing.append({"name": name, "type": spec.type, "base_url": spec.base_url,
                         "models": spec.models, "enabled": spec.enabled,
-                        "key_source": key.source, "key_present": key.present})
+                        "key_source": key.source, "key_state": key.state,
+                        "key_present": key.present})
     return listing
 
 
