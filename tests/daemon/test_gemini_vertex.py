@@ -182,7 +182,6 @@ async def test_list_models_reads_the_gemini_catalogue(upstream: FakeUpstream) ->
 
 def test_example_config_gemini_providers() -> None:
     from llmp.core.config_loader import parse_config
-
     from llmp.core.starter_config import example_text
 
     providers = parse_config(example_text()).providers

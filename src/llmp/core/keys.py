@@ -20,7 +20,8 @@ from llmp.core.redact import mask, register_secret
 
 KEYRING_SERVICE = keyring_store.SERVICE
 STATE_WORDS = {"none": "not needed"}
-__all__ = ["KEYRING_SERVICE", "STATE_WORDS", "ResolvedKey", "key_env_vars", "mask", "resolve_key", "resolve_secret"]
+__all__ = ["KEYRING_SERVICE", "STATE_WORDS", "ResolvedKey", "key_env_vars", "mask",
+           "missing_key_message", "resolve_key", "resolve_secret"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,12 @@ class ResolvedKey:
     @property
     def masked(self) -> str:
         return mask(self.value) if self.value else "-"
+
+
+def missing_key_message(name: str, variable: str | None) -> str:
+    """What every part of llmp says about a provider that needs a key and has none."""
+    variable = variable or name.upper().replace("-", "_") + "_API_KEY"
+    return f"no API key for provider '{name}': set {variable} or run `llmp keys set {name}`"
 
 
 def key_env_vars(name: str, provider: ProviderConfig) -> tuple[str, ...]:

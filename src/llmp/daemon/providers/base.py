@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from llmp.core.config_schema import ProviderConfig
-from llmp.core.keys import ResolvedKey, resolve_key
+from llmp.core.keys import ResolvedKey, missing_key_message, resolve_key
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.http import UpstreamHTTP
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
-
+PROBE_PROMPT = "ping"
 _AUTH_HEADERS = {"authorization", "x-api-key", "api-key", "x-goog-api-key"}
 
 
@@ -90,11 +90,8 @@ class Provider(abc.ABC):
         Raised before any upstream call, so an offline user reads what to do
         instead of a DNS error, and the upstream never sees a keyless request.
         """
-        variable = self.key.variable or f"{self.name.upper().replace('-', '_')}_API_KEY"
         return UpstreamError(
-            ErrorKind.AUTH,
-            f"no API key for provider '{self.name}': set {variable} or run "
-            f"`llmp keys set {self.name}`",
+            ErrorKind.AUTH, missing_key_message(self.name, self.key.variable),
             status=401, provider=self.name, code="missing_api_key",
         )
 
@@ -139,6 +136,23 @@ class Provider(abc.ABC):
     async def list_models(self) -> list[str]:
         """Models the upstream offers (used for discovery and health checks)."""
         return [m for m in self.config.models if m != "*"]
+
+    @classmethod
+    def lists_models(cls) -> bool:
+        """Whether `list_models` asks the upstream (an authenticated call) or only reads the config."""
+        return cls.list_models is not Provider.list_models
+
+    async def probe_completion(self, model: str) -> None:
+        """The smallest authenticated completion (one token), for health and key checks."""
+        request: dict[str, Any] = {
+            "model": model, "max_tokens": 1, "messages": [{"role": "user", "content": PROBE_PROMPT}],
+        }
+        if not self.streams_only:
+            await self.chat(request, model)  # type: ignore[arg-type]
+            return
+        chunks = await self.chat_stream({**request, "stream": True}, model)  # type: ignore[arg-type]
+        async for _ in chunks:
+            pass
 
     # -- pass-through ---------------------------------------------------------
 
