@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import typer
 
 from llmp import __version__
-from llmp.cli import chat, keys, lifecycle, logs, provider_check, providers, usage
+from llmp.cli import chat, config_cmd, keys, lifecycle, logs, provider_check, providers, usage
 from llmp.core.redact import RedactingFilter
 
 app = typer.Typer(
     name="llmp",
     help="A local LLM gateway: one OpenAI-compatible endpoint on localhost for every provider.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     # A traceback with locals would print API keys held in variables.
     pretty_exceptions_show_locals=False,
 )
@@ -46,7 +47,17 @@ keys.register(app)
 chat.register(app)
 provider_check.register(app)
 usage.register(app)
+config_cmd.register(app)
+
+
+def command() -> Any:
+    """The click command `llmp` runs: Typer's tree with conventional `--help` placeholders."""
+    from typer.main import get_command
+
+    from llmp.cli.help_format import conventional_placeholders
+
+    return conventional_placeholders(get_command(app))
 
 
 def run() -> None:
-    app()
+    command()(prog_name="llmp")

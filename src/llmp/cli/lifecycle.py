@@ -78,10 +78,14 @@ def status(
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
     from llmp.cli.daemon_control import live_state
 
+    from llmp.cli.config_cmd import config_file
+
     state = live_state(resolve_paths())
+    chosen, _ = config_file()
     info: dict[str, Any] = {
         "running": False, "pid": None, "host": None, "port": None,
         "version": __version__, "uptime_s": None, "requests": None, "providers": [],
+        "config_path": str(chosen), "config_exists": chosen.exists(),
     }
     if state is not None:
         info.update(running=True, pid=state.pid, host=state.host, port=state.port,
@@ -148,6 +152,7 @@ def _print_status(info: dict[str, Any]) -> None:
     out = console()
     if not info["running"]:
         out.print("llmp is [bold]not running[/] (start it with [bold]llmp start[/])")
+        out.print(f"config: {_config_line(info)}", highlight=False, soft_wrap=True)
         return
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="dim")
@@ -160,10 +165,22 @@ def _print_status(info: dict[str, Any]) -> None:
     table.add_row("requests", str(info.get("requests", "?")))
     table.add_row("in flight", str(info.get("in_flight", "?")))
     table.add_row("providers", ", ".join(info.get("providers") or []) or "-")
-    table.add_row("config", info.get("config_file") or "built-in defaults")
+    table.add_row("config", _config_line(info))
     if "error" in info:
         table.add_row("error", info["error"])
     out.print(table)
+
+
+def _config_line(info: dict[str, Any]) -> str:
+    """The file read (or that would be read), and whether it exists: never just "defaults"."""
+    from llmp.cli.tables import cell
+
+    if info.get("config_file"):
+        return cell(info["config_file"])
+    path = cell(info["config_path"])
+    if info["config_exists"]:
+        return f"{path} (read at the next llmp start or llmp reload)" if info["running"] else path
+    return f"{path} (not there: built-in defaults; write one with llmp config init)"
 
 
 def _duration(seconds: float | None) -> str:

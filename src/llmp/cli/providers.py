@@ -91,6 +91,7 @@ def health(
     watch: bool = typer.Option(False, "--watch", help="Keep the table live (Ctrl-C to stop)."),
     every: float = typer.Option(2.0, "--every", min=0.2, help="Seconds between refreshes with --watch."),
     json_output: bool = JSON,
+    wide: bool = WIDE,
 ) -> None:
     """Per provider and deployment: state, circuit, latency, errors, last check."""
     state = _require_daemon()
@@ -99,39 +100,50 @@ def health(
     if json_output:
         print_json(report)
         return
+    from llmp.cli.tables import render
+
     if not watch:
-        console().print(health_table(report))
+        render(console(), *health_rows(report), wide=wide)
         return
     from rich.live import Live
 
+    from llmp.cli.tables import build
+
+    out = console()
+
+    def table(answer: dict[str, Any]) -> Any:
+        return build(out.width, *health_rows(answer), wide=wide)[0]
+
     try:
-        with Live(health_table(report), console=console(), auto_refresh=False) as live:
+        with Live(table(report), console=out, auto_refresh=False) as live:
             while True:
                 time.sleep(every)
-                live.update(health_table(_admin(state, "GET", "/admin/providers/health")),
-                            refresh=True)
+                live.update(table(_admin(state, "GET", "/admin/providers/health")), refresh=True)
     except KeyboardInterrupt:
         return
 
 
-def health_table(report: dict[str, Any]) -> Any:
-    from rich.table import Table
+def health_rows(report: dict[str, Any]) -> tuple[list[Any], list[list[Any]]]:
+    """The health table's columns and rows: a provider, then each of its deployments indented."""
+    from llmp.cli.tables import Column, Styled
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("provider", "state", "circuit", "p50", "p95", "ttft", "errors 5m", "requests",
-                   "last check", "last error"):
-        table.add_column(column)
+    columns = [Column("provider"), Column("state"), Column("circuit"), Column("p50", "number"),
+               Column("p95", "number", optional=True), Column("ttft", "number", optional=True),
+               Column("err 5m", "number"), Column("reqs", "number", optional=True),
+               Column("checked", "number", optional=True), Column("last error", "text")]
     now = time.time()
+    rows: list[list[Any]] = []
     for p in report["providers"]:
-        name = p["name"] if p["enabled"] else f"{p['name']} [dim](disabled)[/]"
-        table.add_row(name, *_row(p, now))
+        name = p["name"] if p["enabled"] else Styled(f"{p['name']} (disabled)", "dim")
+        rows.append([name, *_row(p, now)])
         for d in p["deployments"]:
-            table.add_row(f"  [dim]{d['model']}[/]", *_row(d, now))
-    return table
+            rows.append([Styled(f"  {d['model']}", "dim"), *_row(d, now)])
+    return columns, rows
 
 
-def _row(entry: dict[str, Any], now: float) -> list[str]:
-    style = STATE_STYLE.get(entry["state"], "")
+def _row(entry: dict[str, Any], now: float) -> list[Any]:
+    from llmp.cli.tables import Styled, count
+
     circuit = entry["circuit"]
     shown = circuit["state"].replace("_", "-")
     if "next_probe_in" in circuit:
@@ -139,20 +151,22 @@ def _row(entry: dict[str, Any], now: float) -> list[str]:
     rate = entry["error_rate_5m"]
     checked = entry["last_checked"]
     return [
-        f"[{style}]{entry['state']}[/]" if style else entry["state"],
+        Styled(entry["state"], STATE_STYLE.get(entry["state"], "")),
         shown,
         _ms(entry["latency_p50"]),
         _ms(entry["latency_p95"]),
         _ms(entry["ttft_p50"]),
         "-" if rate is None else f"{rate:.0%}",
-        str(entry["requests"]),
+        count(entry["requests"]),
         "-" if checked is None else f"{max(0, now - checked):.0f}s ago",
-        entry["last_error"] or "-",
+        entry["last_error"],
     ]
 
 
 def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+    from llmp.cli.tables import duration_ms
+
+    return duration_ms(None if seconds is None else seconds * 1000)
 
 
 @providers_app.command()

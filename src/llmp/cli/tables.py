@@ -118,12 +118,30 @@ def render(
     """Print a table of `rows` (values, or `Styled` values) that fits `out`'s width.
 
     A row that is `None` starts a new section (a rule between groups of rows).
-    Identifying columns keep their whole width; prose columns share what is left.
+    """
+    table, needed = build(out.width, columns, rows, title=title, wide=wide, footer=footer,
+                          sections=sections)
+    if wide and needed > out.width:  # as wide as the values need: the terminal wraps, nothing is cut
+        from rich.console import Console
+
+        out = Console(file=out.file, width=needed, no_color=out.no_color,
+                      color_system=out.color_system, force_terminal=out.is_terminal)
+    out.print(table)
+
+
+def build(
+    limit: int, columns: Sequence[Column], rows: Sequence[Sequence[Any] | None], *,
+    title: str | None = None, wide: bool = False, footer: bool = False, sections: bool = False,
+) -> tuple[Any, int]:
+    """The rich Table for `limit` columns, and the width it needs.
+
+    Identifying columns keep their whole width; optional columns go, last
+    first, only when shortening long URLs and paths and wrapping prose is not
+    enough; prose columns share what is left.
     """
     chosen = list(columns)
     data = _cells(columns, rows, shorten=False)
     natural = _widths(columns, data)
-    limit = out.width
     if not wide and _least(chosen, natural) > limit:
         data = _cells(columns, rows, shorten=True)  # long URLs and paths give up their middles
         natural = _widths(columns, data)
@@ -132,14 +150,7 @@ def render(
     widths = dict(natural)
     if not wide:
         _share(chosen, widths, limit)
-    table = _table(chosen, columns, data, title, widths, footer, sections)
-    if wide:  # as wide as the values need, whatever the terminal: it wraps lines, nothing is cut
-        from rich.console import Console
-
-        out = Console(file=out.file, width=max(limit, _total(chosen, natural)),
-                      no_color=out.no_color, color_system=out.color_system,
-                      force_terminal=out.is_terminal, highlight=False)
-    out.print(table)
+    return _table(chosen, columns, data, title, widths, footer, sections), _total(chosen, widths)
 
 
 def _cells(columns: Sequence[Column], rows: Sequence[Sequence[Any] | None],

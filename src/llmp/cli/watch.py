@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from llmp.cli.lifecycle import _duration
-from llmp.cli.usage import money
+from llmp.cli.tables import money
 from llmp.core.paths import resolve_paths
 
 HEALTH_STYLE = {"healthy": "green", "failing": "red", "unknown": "dim"}

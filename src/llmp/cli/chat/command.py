@@ -44,12 +44,21 @@ def chat(
     from llmp.cli.console import fail
 
     text = _prompt_text(prompt)
+    hint = prompt_hint(model, prompt)
     if text is not None and not text.strip():
-        fail("nothing to send: the prompt and the piped input are empty")
+        fail("nothing to send: the prompt and the piped input are empty" + hint)
     if text is None and json_output:
         fail("--json needs a prompt (an argument or piped input)")
     _chat(text, model, system, temperature, max_tokens, stream=not (no_stream or json_output),
-          json_output=json_output)
+          json_output=json_output, hint=hint)
+
+
+def prompt_hint(model: str | None, prompt: list[str] | None) -> str:
+    """`llmp chat -m hi`: a lone value after -m that reads like a prompt, not a model name."""
+    if not model or prompt or "/" in model:
+        return ""
+    return (f" (-m/--model names the model; the prompt is an argument: "
+            f"llmp chat \"{model}\", or llmp chat -m MODEL \"{model}\")")
 
 
 def _prompt_text(words: list[str] | None) -> str | None:
@@ -65,7 +74,7 @@ def _prompt_text(words: list[str] | None) -> str | None:
 
 def _chat(
     text: str | None, model: str | None, system: str | None, temperature: float | None,
-    max_tokens: int | None, *, stream: bool, json_output: bool,
+    max_tokens: int | None, *, stream: bool, json_output: bool, hint: str = "",
 ) -> None:
     from llmp.cli.autostart import ensure_daemon
     from llmp.cli.chat.client import ChatClient, ChatError
@@ -98,7 +107,7 @@ def _chat(
         if reply.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
     except ChatError as error:
-        fail(error.message)
+        fail(error.message + (hint if error.status == 404 else ""))
     finally:
         client.close()
 

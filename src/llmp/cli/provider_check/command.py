@@ -36,6 +36,7 @@ def test(
         False, "--direct", help="Bypass the daemon: call the providers from this process."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds each check may take."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    wide: bool = typer.Option(False, "--wide", help="Show whole values, however wide."),
 ) -> None:
     """Check each provider: key, reachable, authenticated, completion, stream, embeddings."""
     import asyncio
@@ -56,7 +57,7 @@ def test(
     if json_output:
         print_json(as_json(reports, "direct" if direct else "daemon"))
     else:
-        print_table(console(), reports, where)
+        print_table(console(), reports, where, wide)
     if not all(report.ok for report in reports):
         raise typer.Exit(1)
 
