@@ -128,7 +128,7 @@ def show(json_output: bool = JSON) -> None:
 
     where = source or f"built-in defaults (no file at {chosen})"
     sys.stdout.write(f"# effective config from {where}\n# keys are masked; LLMP_* variables applied\n")
-    yaml = YAML(typ="safe", pure=True)
+    yaml = YAML(typ="rt")  # keeps the schema's order: server first, as in the example
     yaml.default_flow_style = False
     yaml.dump(data, sys.stdout)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from llmp.cli.completion import complete_key_name, complete_provider
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
@@ -73,7 +74,8 @@ def _notify_daemon(name: str) -> str:
 
 @keys_app.command("set")
 def set_key(
-    name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret."),
+    name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret.",
+                               autocompletion=complete_key_name),
     from_stdin: bool = typer.Option(False, "--stdin", help="Read the key from standard input."),
     to_file: bool = typer.Option(
         False, "--file", help="Store it in a file only you can read (mode 0600) instead of the keyring."
@@ -125,7 +127,8 @@ def set_key(
 
 
 @keys_app.command("rm")
-def remove_key(name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret.")) -> None:
+def remove_key(name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret.",
+                                          autocompletion=complete_key_name)) -> None:
     """Remove a stored key from the keyring and the key file."""
     from llmp.core import key_file, keyring_store
     from llmp.core.audit import audit
@@ -219,7 +222,8 @@ async def _test_directly(config: Any, name: str | None) -> list[dict[str, Any]]:
 
 @keys_app.command("test")
 def test_keys(
-    name: str | None = typer.Argument(None, help="One provider (default: all)."),
+    name: str | None = typer.Argument(None, help="One provider (default: all).",
+                                      autocompletion=complete_provider),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     wide: bool = typer.Option(False, "--wide", help="Show whole values, however wide."),
 ) -> None:

@@ -76,9 +76,8 @@ def status(
         watch_dashboard(interval)
         return
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
-    from llmp.cli.daemon_control import live_state
-
     from llmp.cli.config_cmd import config_file
+    from llmp.cli.daemon_control import live_state
 
     state = live_state(resolve_paths())
     chosen, _ = config_file()

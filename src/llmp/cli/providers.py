@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from llmp.cli.completion import complete_provider
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 
@@ -37,8 +38,8 @@ def list_providers(ctx: typer.Context, json_output: bool = JSON, wide: bool = WI
         return
     from llmp.cli.tables import Column, Styled, render
 
-    columns = [Column("name"), Column("type", optional=True), Column("base url", kind="url"),
-               Column("models", kind="text"), Column("key"), Column("enabled")]
+    columns = [Column("name"), Column("type", optional=2), Column("base url", kind="url"),
+               Column("models", kind="text", optional=1), Column("key"), Column("enabled")]
     rows = [[p["name"], p["type"], p["base_url"], ", ".join(p["models"]),
              Styled(key_state(p), "red" if key_state(p) == "missing" else ""),
              "yes" if p["enabled"] else Styled("no", "red")] for p in listing]
@@ -128,14 +129,16 @@ def health_rows(report: dict[str, Any]) -> tuple[list[Any], list[list[Any]]]:
     from llmp.cli.tables import Column, Styled
 
     columns = [Column("provider"), Column("state"), Column("circuit"), Column("p50", "number"),
-               Column("p95", "number", optional=True), Column("ttft", "number", optional=True),
-               Column("err 5m", "number"), Column("reqs", "number", optional=True),
-               Column("checked", "number", optional=True), Column("last error", "text")]
+               Column("p95", "number", optional=2), Column("ttft", "number", optional=4),
+               Column("errors", "number"), Column("reqs", "number", optional=1),
+               Column("checked", "number", optional=3), Column("last error", "text")]
     now = time.time()
     rows: list[list[Any]] = []
     for p in report["providers"]:
-        name = p["name"] if p["enabled"] else Styled(f"{p['name']} (disabled)", "dim")
-        rows.append([name, *_row(p, now)])
+        row = _row(p, now)
+        if not p["enabled"]:
+            row[0] = Styled("disabled", "dim")
+        rows.append([p["name"], *row])
         for d in p["deployments"]:
             rows.append([Styled(f"  {d['model']}", "dim"), *_row(d, now)])
     return columns, rows
@@ -147,7 +150,7 @@ def _row(entry: dict[str, Any], now: float) -> list[Any]:
     circuit = entry["circuit"]
     shown = circuit["state"].replace("_", "-")
     if "next_probe_in" in circuit:
-        shown += f" ({circuit['next_probe_in']:.0f}s)"
+        shown += f" {circuit['next_probe_in']:.0f}s"
     rate = entry["error_rate_5m"]
     checked = entry["last_checked"]
     return [
@@ -170,14 +173,16 @@ def _ms(seconds: float | None) -> str:
 
 
 @providers_app.command()
-def disable(name: str = typer.Argument(..., help="Provider name.")) -> None:
+def disable(name: str = typer.Argument(..., help="Provider name.",
+                                       autocompletion=complete_provider)) -> None:
     """Take a provider out of rotation until `enable` (or a restart)."""
     _switch(name, "disable")
     console().print(f"provider [bold]{name}[/] disabled: no requests go to it")
 
 
 @providers_app.command()
-def enable(name: str = typer.Argument(..., help="Provider name.")) -> None:
+def enable(name: str = typer.Argument(..., help="Provider name.",
+                                      autocompletion=complete_provider)) -> None:
     """Put a provider disabled with `disable` back into rotation."""
     _switch(name, "enable")
     console().print(f"provider [bold]{name}[/] enabled")

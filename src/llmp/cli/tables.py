@@ -12,7 +12,7 @@ becomes terminal text), and each column says what kind of value it holds:
 * `text`: prose (details, errors, model lists): wraps;
 * `number`: right-aligned, already rounded for people (see `count`, `money`).
 
-Columns marked `optional` are dropped, last first, when the table would not
+Columns marked `optional` are dropped, highest rank first, when the table would not
 fit; `--wide` keeps them all and lets lines run as long as they need.
 """
 
@@ -26,14 +26,14 @@ from typing import Any, Literal
 Kind = Literal["id", "url", "path", "text", "number", "plain"]
 ELLIPSIS = "…"
 URL_ROOM = 40  # longest URL shown whole in a narrow table
-PATH_ROOM = 48
+PATH_ROOM = 40
 
 
 @dataclass(frozen=True)
 class Column:
     header: str
     kind: Kind = "id"
-    optional: bool = False
+    optional: int = 0  # 0: always shown; otherwise dropped when space runs out, highest first
     footer: str = ""
 
 
@@ -41,7 +41,7 @@ def cell(value: Any) -> str:
     """A value as rich markup that prints literally: the one door every table value goes through."""
     from rich.markup import escape
 
-    return escape("-" if value is None or value == "" else str(value))
+    return escape("-" if value is None else str(value))
 
 
 def shorten_url(url: str, room: int = URL_ROOM) -> str:
@@ -113,14 +113,13 @@ def _shown(value: str, kind: Kind, shorten: bool) -> str:
 
 def render(
     out: Any, columns: Sequence[Column], rows: Sequence[Sequence[Any] | None], *,
-    title: str | None = None, wide: bool = False, footer: bool = False, sections: bool = False,
+    title: str | None = None, wide: bool = False, footer: bool = False,
 ) -> None:
     """Print a table of `rows` (values, or `Styled` values) that fits `out`'s width.
 
-    A row that is `None` starts a new section (a rule between groups of rows).
+    A row that is `None` starts a new section (a blank line between groups of rows).
     """
-    table, needed = build(out.width, columns, rows, title=title, wide=wide, footer=footer,
-                          sections=sections)
+    table, needed = build(out.width, columns, rows, title=title, wide=wide, footer=footer)
     if wide and needed > out.width:  # as wide as the values need: the terminal wraps, nothing is cut
         from rich.console import Console
 
@@ -131,26 +130,26 @@ def render(
 
 def build(
     limit: int, columns: Sequence[Column], rows: Sequence[Sequence[Any] | None], *,
-    title: str | None = None, wide: bool = False, footer: bool = False, sections: bool = False,
+    title: str | None = None, wide: bool = False, footer: bool = False,
 ) -> tuple[Any, int]:
     """The rich Table for `limit` columns, and the width it needs.
 
-    Identifying columns keep their whole width; optional columns go, last
-    first, only when shortening long URLs and paths and wrapping prose is not
-    enough; prose columns share what is left.
+    What gives way, in order, while the table is too wide: prose wraps down to
+    a floor; long URLs and paths lose their middles; optional columns go, last
+    first; URLs and paths wrap. Names, models and numbers never give way.
     """
     chosen = list(columns)
     data = _cells(columns, rows, shorten=False)
     natural = _widths(columns, data)
-    if not wide and _least(chosen, natural) > limit:
-        data = _cells(columns, rows, shorten=True)  # long URLs and paths give up their middles
+    if not wide and _least(chosen, natural, fold=False) > limit:
+        data = _cells(columns, rows, shorten=True)
         natural = _widths(columns, data)
-        while _least(chosen, natural) > limit and _drop_optional(chosen):
+        while _least(chosen, natural, fold=False) > limit and _drop_optional(chosen):
             pass
     widths = dict(natural)
     if not wide:
         _share(chosen, widths, limit)
-    return _table(chosen, columns, data, title, widths, footer, sections), _total(chosen, widths)
+    return _table(chosen, columns, data, title, widths, footer), _total(chosen, widths)
 
 
 def _cells(columns: Sequence[Column], rows: Sequence[Sequence[Any] | None],
@@ -170,13 +169,23 @@ def _widths(columns: Sequence[Column], data: list[list[str] | None]) -> dict[str
     return widths
 
 
-def _floor(column: Column, natural: int) -> int:
-    """The narrowest a column gets: its whole width unless it holds prose."""
-    return min(natural, max(len(column.header), 10)) if column.kind in _FLEXIBLE else natural
+_PROSE = ("text", "plain")
+_LOCATION = ("url", "path")
+PROSE_FLOOR = 10
+LOCATION_FLOOR = 24
 
 
-def _least(chosen: list[Column], widths: dict[str, int]) -> int:
-    return sum(_floor(c, widths[c.header]) for c in chosen) + 2 * (len(chosen) - 1)
+def _floor(column: Column, natural: int, fold: bool) -> int:
+    """The narrowest a column may get: prose wraps, locations wrap only when `fold`."""
+    if column.kind in _PROSE:
+        return min(natural, max(len(column.header), PROSE_FLOOR))
+    if column.kind in _LOCATION and fold:
+        return min(natural, max(len(column.header), LOCATION_FLOOR))
+    return natural
+
+
+def _least(chosen: list[Column], widths: dict[str, int], fold: bool) -> int:
+    return sum(_floor(c, widths[c.header], fold) for c in chosen) + 2 * (len(chosen) - 1)
 
 
 def _total(chosen: list[Column], widths: dict[str, int]) -> int:
@@ -184,20 +193,18 @@ def _total(chosen: list[Column], widths: dict[str, int]) -> int:
 
 
 def _share(chosen: list[Column], widths: dict[str, int], limit: int) -> None:
-    """Give prose columns what identifying columns leave, the widest giving way first."""
-    excess = _total(chosen, widths) - limit
-    flexible = sorted((c for c in chosen if c.kind in _FLEXIBLE), key=lambda c: -widths[c.header])
-    while excess > 0 and flexible:
-        widest = flexible[0]
-        if widths[widest.header] <= min(widths[widest.header], max(len(widest.header), 10)):
-            flexible.pop(0)
-            continue
-        widths[widest.header] -= 1
-        excess -= 1
-        flexible.sort(key=lambda c: -widths[c.header])
-
-
-_FLEXIBLE = ("text", "path", "plain")
+    """Narrow prose columns, the widest first, then URLs and paths, until the table fits."""
+    for kinds, fold in ((_PROSE, False), (_LOCATION, True)):
+        excess = _total(chosen, widths) - limit
+        giving = [c for c in chosen if c.kind in kinds]
+        while excess > 0 and giving:
+            widest = max(giving, key=lambda c: widths[c.header])
+            floor = max(len(widest.header), LOCATION_FLOOR if fold else PROSE_FLOOR)
+            if widths[widest.header] <= floor:
+                giving.remove(widest)
+                continue
+            widths[widest.header] -= 1
+            excess -= 1
 
 
 @dataclass(frozen=True)
@@ -219,32 +226,31 @@ def _styled(value: Any, kind: Kind, shorten: bool) -> str:
 
 
 def _drop_optional(chosen: list[Column]) -> bool:
-    for column in reversed(chosen):
-        if column.optional:
-            chosen.remove(column)
-            return True
-    return False
+    optional = [column for column in chosen if column.optional]
+    if not optional:
+        return False
+    chosen.remove(max(optional, key=lambda column: column.optional))
+    return True
 
 
 def _table(
     chosen: list[Column], columns: Sequence[Column], data: list[list[str] | None],
-    title: str | None, widths: dict[str, int], footer: bool, sections: bool,
+    title: str | None, widths: dict[str, int], footer: bool,
 ) -> Any:
-    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD if sections else None,
-                  pad_edge=False, show_footer=footer, show_edge=False)
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False,
+                  show_footer=footer, show_edge=False)
     for column in chosen:
         table.add_column(
             column.header, footer=column.footer, width=widths[column.header],
             justify="right" if column.kind == "number" else "left",
-            no_wrap=column.kind not in _FLEXIBLE, overflow="fold",
+            no_wrap=column.kind not in (*_PROSE, *_LOCATION), overflow="fold",
         )
     indexes = [columns.index(column) for column in chosen]
     for row in data:
-        if row is None:
-            table.add_section()
+        if row is None:  # a blank line between sections: no box, so every column's width is its own
+            table.add_row(*("" for _ in indexes))
             continue
         table.add_row(*(row[i] for i in indexes))
     return table

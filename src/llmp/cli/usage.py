@@ -131,12 +131,12 @@ def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy,
     columns = [
         Column(by.value, footer="total"),
         Column("requests", "number", footer=exact(total["requests"])),
-        Column("errors", "number", optional=True, footer=exact(total["errors"])),
+        Column("errors", "number", optional=1, footer=exact(total["errors"])),
         Column("tokens in", "number", footer=exact(total["tokens_in"])),
         Column("tokens out", "number", footer=exact(total["tokens_out"])),
-        Column("cached", "number", optional=True, footer=exact(total["tokens_cached"])),
+        Column("cached", "number", optional=3, footer=exact(total["tokens_cached"])),
         Column("cost", "number", footer=cost(total["cost"])),
-        Column("latency", "number", optional=True, footer=duration_ms(total["avg_latency_ms"])),
+        Column("latency", "number", optional=2, footer=duration_ms(total["avg_latency_ms"])),
     ]
     table = []
     for row in rows:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmp.cli.completion import complete_model
+
 if TYPE_CHECKING:
     from llmp.cli.chat.client import ChatClient
     from llmp.cli.chat.conversation import Conversation
@@ -28,7 +30,8 @@ PROMPT = typer.Argument(
 def chat(
     prompt: list[str] | None = PROMPT,
     model: str | None = typer.Option(
-        None, "--model", "-m", help="Model or alias (default: LLMP_MODEL, an alias 'chat' or "
+        None, "--model", "-m", autocompletion=complete_model,
+        help="Model or alias (default: LLMP_MODEL, an alias 'chat' or "
         "'default', else the first chat model the daemon serves)."),
     system: str | None = typer.Option(None, "--system", "-s", help="System prompt."),
     temperature: float | None = typer.Option(None, "--temperature", min=0.0, max=2.0),

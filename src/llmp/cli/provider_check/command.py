@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmp.cli.completion import complete_model, complete_provider
+
 if TYPE_CHECKING:
     from llmp.cli.provider_check.checks import Options, ProviderReport
     from llmp.cli.provider_check.probe import Probe
@@ -21,13 +23,15 @@ class SelectionError(Exception):
     """The providers or model asked for do not match the configuration."""
 
 
-PROVIDERS = typer.Argument(None, help="Providers to check (default: every configured provider).")
+PROVIDERS = typer.Argument(None, autocompletion=complete_provider,
+                           help="Providers to check (default: every configured provider).")
 
 
 def test(
     providers: list[str] | None = PROVIDERS,
     model: str | None = typer.Option(
-        None, "--model", "-m", help="Model to test: NAME for every provider checked, or "
+        None, "--model", "-m", autocompletion=complete_model,
+        help="Model to test: NAME for every provider checked, or "
         "PROVIDER/NAME for that provider (default: its first listed model)."),
     embedding_model: str | None = typer.Option(
         None, "--embedding-model", help="Embedding model (default: the first listed "

@@ -79,7 +79,7 @@ def print_table(console: Any, reports: list[ProviderReport], where: str, wide: b
                          latency(check.latency_ms), redact(check.detail, report.secrets)])
     columns = [Column("provider"), Column("check"), Column("ok"), Column("latency", "number"),
                Column("detail", "text")]
-    render(console, columns, rows, title=f"llmp test · {where}", wide=wide, sections=True)
+    render(console, columns, rows, title=f"llmp test · {where}", wide=wide)
     failing = [report.provider for report in reports if not report.ok]
     if failing:
         console.print(f"[red]✗[/] {len(failing)} of {len(reports)} failing: "
