@@ -99,7 +99,7 @@ def init(
             out.print(f"             {provider.name} (key: {provider.key_state})", highlight=False)
         if not found:
             out.print("  no provider keys found in the environment or the keyring; add one with "
-                      "llmp keys set NAME, then uncomment it", highlight=False, soft_wrap=True)
+                      "llmp keys set NAME, then uncomment it", highlight=False)
     if to is None or target == config_file()[0]:
         out.print("  next: llmp config validate, then llmp start", highlight=False)
     else:

@@ -113,13 +113,14 @@ def _shown(value: str, kind: Kind, shorten: bool) -> str:
 
 def render(
     out: Any, columns: Sequence[Column], rows: Sequence[Sequence[Any] | None], *,
-    title: str | None = None, wide: bool = False, footer: bool = False,
+    title: str | None = None, wide: bool = False, footer: bool = False, header: bool = True,
 ) -> None:
     """Print a table of `rows` (values, or `Styled` values) that fits `out`'s width.
 
     A row that is `None` starts a new section (a blank line between groups of rows).
     """
     table, needed = build(out.width, columns, rows, title=title, wide=wide, footer=footer)
+    table.show_header = header
     if wide and needed > out.width:  # as wide as the values need: the terminal wraps, nothing is cut
         from rich.console import Console
 

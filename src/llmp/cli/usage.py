@@ -5,6 +5,7 @@ Reads the SQLite file directly, so it works whether or not the daemon runs.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 import sqlite3
@@ -55,6 +56,18 @@ def parse_since(text: str, now: float | None = None) -> float:
         ) from None
 
 
+def _flush_running_daemon() -> None:
+    """A running daemon commits what it has counted, so a request just made shows up."""
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+    from llmp.cli.daemon_control import live_state
+
+    state = live_state(resolve_paths())
+    if state is None:
+        return
+    with contextlib.suppress(DaemonUnreachable):  # an older daemon, or a busy one: read what is there
+        admin_request(state, "POST", "/admin/usage/flush", timeout=5.0)
+
+
 def summarize(db: sqlite3.Connection, since: float, by: GroupBy) -> list[dict[str, Any]]:
     group = _GROUP_SQL[by]
     query = f"""
@@ -96,6 +109,7 @@ def usage(
 ) -> None:
     """Requests, tokens and cost from the usage ledger."""
     start = parse_since(since)
+    _flush_running_daemon()
     path = resolve_paths().usage_db
     if not path.exists():
         fail(f"no usage recorded yet ({path} does not exist)")
