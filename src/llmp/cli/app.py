@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import typer
 
 from llmp import __version__
 from llmp.cli import chat, config_cmd, keys, lifecycle, logs, provider_check, providers, usage
+from llmp.cli.help_format import PlaceholderGroup
 from llmp.core.redact import RedactingFilter
 
 app = typer.Typer(
     name="llmp",
     help="A local LLM gateway: one OpenAI-compatible endpoint on localhost for every provider.",
+    cls=PlaceholderGroup,  # TEXT / INTEGER / nothing after a flag in --help
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     # A traceback with locals would print API keys held in variables.
@@ -50,14 +51,5 @@ usage.register(app)
 config_cmd.register(app)
 
 
-def command() -> Any:
-    """The click command `llmp` runs: Typer's tree with conventional `--help` placeholders."""
-    from typer.main import get_command
-
-    from llmp.cli.help_format import conventional_placeholders
-
-    return conventional_placeholders(get_command(app))
-
-
 def run() -> None:
-    command()(prog_name="llmp")
+    app(prog_name="llmp")

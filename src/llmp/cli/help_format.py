@@ -13,7 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from typer.core import TyperGroup
+
 _TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH", "bool": ""}
+
+
+class PlaceholderGroup(TyperGroup):
+    """The root `llmp` group: sets the placeholders of the whole tree before it parses anything,
+    so `--help` at any depth shows them, and Typer's own running (its exception handling
+    included) stays as it is."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> Any:
+        if parent is None:
+            conventional_placeholders(self)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
 
 def conventional_placeholders(command: Any) -> Any:
