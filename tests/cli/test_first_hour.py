@@ -87,3 +87,16 @@ def test_completion_offers_providers_models_and_aliases(isolated_env: Path,
     os.environ.pop("LLMP_CONFIG", None)
     (isolated_env / "config.yaml").write_text("providers: [broken\n")
     assert complete("llmp test ", monkeypatch) == []  # a broken config: nothing, and no error
+
+
+def test_chat_without_a_model_skips_a_provider_that_has_no_key(isolated_env: Path) -> None:
+    write_config(isolated_env, "  openai:\n    models: [gpt-4o-mini]\n"
+                               "  mock:\n    type: mock\n    models: [mock-1]\n")
+    try:
+        result = run_llmp("chat", "hi", stdin="")
+        assert (result.code, result.out) == (0, "hi\n"), result.err  # the mock answered
+        named = run_llmp("chat", "-m", "openai/gpt-4o-mini", "hi", stdin="")
+        assert named.code == 1
+        assert "set OPENAI_API_KEY or run `llmp keys set openai`" in named.err
+    finally:
+        run_llmp("stop")

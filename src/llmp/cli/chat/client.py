@@ -155,6 +155,19 @@ class ChatClient:
             raise error_from(response.status_code, content, provider)
         return response
 
+    def usable_models(self) -> list[str]:
+        """The served models, less those only providers without their key serve: a default
+        choice must not land on a provider that cannot answer."""
+        listing = [e for e in self._admin_json("/admin/providers").get("providers") or []
+                   if isinstance(e, dict)]
+        keyless = [e for e in listing if e.get("key_missing", e.get("key_source") == "missing")]
+        served = {m for e in listing if e not in keyless for m in e.get("models") or []}
+        unusable = {f"{e.get('name')}/{m}" for e in keyless for m in e.get("models") or []}
+        unusable |= {m for e in keyless for m in e.get("models") or [] if m not in served}
+        prefixes = tuple(f"{e.get('name')}/" for e in keyless)
+        return [name for name in self.models()
+                if name not in unusable and not (prefixes and name.startswith(prefixes))]
+
     def _admin_json(self, path: str) -> dict[str, Any]:
         """An admin endpoint's answer, or {} when there is none: only for optional details."""
         import httpx

@@ -88,7 +88,7 @@ def _chat(
     state = ensure_daemon()
     client = ChatClient(state.base_url, state.token)
     try:
-        chosen = default_model([] if model else client.models(), model)
+        chosen = default_model([] if model else client.usable_models(), model)
         if chosen is None:
             fail("the daemon serves no models: configure a provider (see config.example.yaml)")
         conversation = Conversation(chosen, system, temperature, max_tokens)

@@ -48,6 +48,7 @@ async def providers(request: web.Request) -> web.Response:
             "key_source": provider.key.source,
             "key_state": provider.key.state,
             "key_present": provider.key.present,
+            "key_missing": provider.key_missing,
         })
     return web.json_response({"providers": listing})
 
