@@ -68,4 +68,4 @@ def test_a_key_file_entry_still_serves_when_the_keyring_refuses(isolated_env: Pa
     assert stored.code == 0, stored.err
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", DENIED_BACKEND)
     row = next(r for r in json.loads(run_llmp("keys", "list", "--json").out)["keys"] if r["name"] == "up")
-    assert row == {"name": "up", "source": "file", "present": True, "key": "sk-…1234"}
+    assert row == {"name": "up", "source": "file", "state": "file", "present": True, "key": "sk-…1234"}

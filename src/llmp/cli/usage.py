@@ -5,6 +5,7 @@ Reads the SQLite file directly, so it works whether or not the daemon runs.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import re
 import sqlite3
@@ -55,6 +56,18 @@ def parse_since(text: str, now: float | None = None) -> float:
         ) from None
 
 
+def _flush_running_daemon() -> None:
+    """A running daemon commits what it has counted, so a request just made shows up."""
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+    from llmp.cli.daemon_control import live_state
+
+    state = live_state(resolve_paths())
+    if state is None:
+        return
+    with contextlib.suppress(DaemonUnreachable):  # an older daemon, or a busy one: read what is there
+        admin_request(state, "POST", "/admin/usage/flush", timeout=5.0)
+
+
 def summarize(db: sqlite3.Connection, since: float, by: GroupBy) -> list[dict[str, Any]]:
     group = _GROUP_SQL[by]
     query = f"""
@@ -92,9 +105,11 @@ def usage(
     by: GroupBy = BY,
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
     csv_output: bool = typer.Option(False, "--csv", help="Print CSV."),
+    wide: bool = typer.Option(False, "--wide", help="Every column, exact counts and costs."),
 ) -> None:
     """Requests, tokens and cost from the usage ledger."""
     start = parse_since(since)
+    _flush_running_daemon()
     path = resolve_paths().usage_db
     if not path.exists():
         fail(f"no usage recorded yet ({path} does not exist)")
@@ -113,41 +128,44 @@ def usage(
         for row in [*rows, total]:
             writer.writerow([row["name"], *(row[f] for f in FIELDS)])
     else:
-        _print_table(rows, total, by, start)
+        _print_table(rows, total, by, start, wide)
 
 
-def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy, start: float) -> None:
-    from rich.table import Table
+def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy, start: float,
+                 wide: bool) -> None:
+    from llmp.cli.tables import Column, count, duration_ms, money, render
 
     when = datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M")
-    table = Table(title=f"usage since {when}", show_footer=bool(rows), title_justify="left")
-    table.add_column(by.value, footer="total")
-    for header, field in (("requests", "requests"), ("errors", "errors"), ("tokens in", "tokens_in"),
-                          ("tokens out", "tokens_out"), ("cached", "tokens_cached")):
-        table.add_column(header, justify="right", footer=f"{total[field]:,}")
-    table.add_column("cost", justify="right", footer=money(total["cost"]))
-    table.add_column("avg latency", justify="right", footer=f"{total['avg_latency_ms']:,.0f} ms")
-    for row in rows:
-        note = " ~" if row["estimated"] else ""
-        table.add_row(
-            str(row["name"]), f"{row['requests']:,}", f"{row['errors']:,}",
-            f"{row['tokens_in']:,}{note}", f"{row['tokens_out']:,}{note}", f"{row['tokens_cached']:,}",
-            money(row["cost"]) + (" +?" if row["unpriced"] else ""),
-            f"{row['avg_latency_ms']:,.0f} ms",
-        )
     out = console()
     if not rows:
         out.print(f"no requests since {when}")
         return
-    out.print(table)
+    exact = (lambda n: f"{n:,}") if wide else count  # --wide: every token counted, not 1.2k
+    cost = (lambda c: f"${c:,.8f}".rstrip("0").rstrip(".")) if wide else money
+    columns = [
+        Column(by.value, footer="total"),
+        Column("requests", "number", footer=exact(total["requests"])),
+        Column("errors", "number", optional=1, footer=exact(total["errors"])),
+        Column("tokens in", "number", footer=exact(total["tokens_in"])),
+        Column("tokens out", "number", footer=exact(total["tokens_out"])),
+        Column("cached", "number", optional=3, footer=exact(total["tokens_cached"])),
+        Column("cost", "number", footer=cost(total["cost"])),
+        Column("latency", "number", optional=2, footer=duration_ms(total["avg_latency_ms"])),
+    ]
+    table = []
+    for row in rows:
+        note = " ~" if row["estimated"] else ""
+        table.append([
+            row["name"], exact(row["requests"]), exact(row["errors"]),
+            exact(row["tokens_in"]) + note, exact(row["tokens_out"]) + note,
+            exact(row["tokens_cached"]), cost(row["cost"]) + (" +?" if row["unpriced"] else ""),
+            duration_ms(row["avg_latency_ms"]),
+        ])
+    render(out, columns, table, title=f"usage since {when}", wide=wide, footer=True)
     if any(row["estimated"] for row in rows):
         out.print("[dim]~ some counts are estimates: the provider reported no usage[/]")
     if any(row["unpriced"] for row in rows):
         out.print("[dim]+? some models have no price: add them under `prices:` in the config[/]")
-
-
-def money(value: float) -> str:
-    return f"${value:,.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
 
 
 def register(app: typer.Typer) -> None:

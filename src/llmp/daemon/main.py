@@ -124,8 +124,9 @@ async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
     except OSError as exc:
         await runner.cleanup()
         if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
-            print(f"llmp: port {server.port} on {server.host} is already in use "
-                  "by another program", file=sys.stderr)
+            from llmp.daemon.port_owner import port_in_use_message
+
+            print(f"llmp: {port_in_use_message(server.host, server.port)}", file=sys.stderr)
         else:
             print(f"llmp: cannot listen on {server.host}:{server.port}: {exc.strerror}",
                   file=sys.stderr)

@@ -202,6 +202,9 @@ DOCUMENT: dict[str, Any] = {
         "/admin/probe/{name}": {"get": _operation(
             "Key, operations and upstream reachability of one provider", None, admin=True,
             parameters=_named("a provider"), responses=_answers("probe", 401, 404))},
+        "/admin/usage/flush": {"post": _operation(
+            "Commit finished requests to the usage ledger now", None, admin=True,
+            responses=_answers("flushed", 401))},
         "/admin/shutdown": {"post": _operation("Stop the daemon", None, admin=True,
                                                responses=_answers("stopping", 401))},
         "/admin/reload": {"post": _operation(

@@ -53,6 +53,9 @@ class GeminiProvider(Provider):
         self.tokens = TokenSource(name, config.vertex) if config.vertex else None
         self._signatures: OrderedDict[str, str] = OrderedDict()
 
+    def uses_api_key(self) -> bool:
+        return self.config.vertex is None  # Vertex AI authenticates with an access token instead
+
     # -- where and how ------------------------------------------------------
 
     @property
