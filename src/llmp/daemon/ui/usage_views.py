@@ -67,7 +67,7 @@ def last_hour(path: Path, now: float | None = None) -> list[dict[str, Any]]:
         latencies = sorted(b[0] for b in bucket)
         firsts = sorted(b[1] for b in bucket if b[1] is not None)
         points.append({
-            "t": (minute + 1) * BUCKET,
+            "t": min(minute * BUCKET + BUCKET / 2, now),
             "rps": round(len(bucket) / BUCKET, 3),
             "error_rate": round(sum(1 for b in bucket if b[2] >= 400) / len(bucket), 4),
             "latency_p50_ms": percentile(latencies, 0.5),

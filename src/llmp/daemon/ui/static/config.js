@@ -40,6 +40,6 @@ export function Config() {
     </div>
     ${result && result.done && html`<${Changes} result=${result.done} />`}
     ${result && result.error && html`<div class="notice bad" role="alert" data-testid="reload-error">${result.error}</div>`}
-    <pre data-testid="config">${config ? JSON.stringify(config.config, null, 2) : "Loading…"}</pre>
+    <pre class="config" data-testid="config">${config ? JSON.stringify(config.config, null, 2) : "Loading…"}</pre>
   </section>`;
 }

@@ -4,6 +4,7 @@ import { get, useLive } from "./api.js";
 import { clockTime, money, ms, num } from "./format.js";
 
 const FILTERS = [["model", "model"], ["provider", "provider"], ["status", "status"], ["client", "client"]];
+const pretty = (text) => { try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; } };
 const statusClass = (r) => r.status >= 400 ? "err" : "s-ok";
 
 function choices(requests, key) {
@@ -53,7 +54,8 @@ function Detail({ id }) {
     </table></div>
     ${bodies === undefined ? html`<p class="muted">Bodies are not stored (usage.log_bodies is off).</p>`
       : bodies === null ? html`<p class="muted">No stored body for this request.</p>`
-      : html`<h3>Request body</h3><pre>${bodies.request ?? "–"}</pre><h3>Response body</h3><pre>${bodies.response ?? "–"}</pre>`}
+      : html`<h3>Request body</h3><pre>${bodies.request == null ? "–" : pretty(bodies.request)}</pre>
+          <h3>Response body</h3><pre>${bodies.response == null ? "–" : pretty(bodies.response)}</pre>`}
   </article>`;
 }
 
