@@ -50,6 +50,11 @@ class Feed:
         return len(self._subscribers) >= MAX_SUBSCRIBERS
 
     @property
+    def running(self) -> bool:
+        """Whether the ticking task runs (only while a dashboard is open)."""
+        return self._task is not None
+
+    @property
     def subscribers(self) -> int:
         return len(self._subscribers)
 

@@ -17,7 +17,7 @@ function options(width, lines, unit, floor) {
     },
     axes: [axis, { ...axis, size: 56, values: (u, ticks) => ticks.map((v) => `${+v.toFixed(3)}${unit}`) }],
     series: [{}, ...lines.map((line, i) => ({ label: line.label, stroke: colors[i], width: 1.6,
-      spanGaps: true, points: { show: false } }))],
+      spanGaps: true }))],
   };
 }
 

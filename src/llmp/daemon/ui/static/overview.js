@@ -31,9 +31,9 @@ export function Overview() {
       <${Chart} title="Requests per second" series=${live.series} lines=${[{ label: "req/s", key: "rps" }]} />
       <${Chart} title="Error rate" unit="%" floor=${5} series=${live.series}
         lines=${[{ label: "errors", key: "error_rate", scale: 100 }]} />
-      <${Chart} title="Latency" unit=" ms" floor=${10} series=${live.series}
+      <${Chart} title="Latency" unit=" ms" floor=${1} series=${live.series}
         lines=${[{ label: "p50", key: "latency_p50_ms" }, { label: "p95", key: "latency_p95_ms" }]} />
-      <${Chart} title="Time to first token" unit=" ms" floor=${10} series=${live.series}
+      <${Chart} title="Time to first token" unit=" ms" floor=${1} series=${live.series}
         lines=${[{ label: "p50", key: "ttft_p50_ms" }]} />
     </div>
   </section>`;
