@@ -76,7 +76,9 @@ class Dashboard:
 
 
 @pytest.fixture
-def open_dashboard(browser: Any) -> Iterator[Callable[..., Dashboard]]:
+def open_dashboard(browser: Any, make_gateway: Any) -> Iterator[Callable[..., Dashboard]]:
+    """Pages are closed before any gateway stops (this depends on `make_gateway`, so it is
+    torn down first): a page still open would log its stream's lost connection."""
     opened: list[Dashboard] = []
 
     def make(gateway: Gateway, **options: Any) -> Dashboard:
