@@ -79,6 +79,15 @@ def test_changes_need_the_csrf_token_and_the_page_own_origin(gateway: Gateway) -
     assert client.post("/ui/api/providers/nope/enable", headers={"X-CSRF-Token": csrf}).status_code == 404
 
 
+def test_signing_out_ends_the_session(gateway: Gateway) -> None:
+    client, csrf = signed_in(gateway)
+    cookie = client.cookies["llmp_ui"]
+    assert client.post("/ui/api/session/end").status_code == 403  # a change: it needs the CSRF token
+    assert client.post("/ui/api/session/end", headers={"X-CSRF-Token": csrf}).status_code == 200
+    # A copy of the cookie kept after signing out is worth nothing.
+    assert httpx.get(gateway.url + "/ui/api/config", cookies={"llmp_ui": cookie}).status_code == 401
+
+
 def test_another_host_is_refused_even_with_a_session(gateway: Gateway) -> None:
     client, _ = signed_in(gateway)
     assert client.get("/ui/api/config", headers={"Host": "evil.example"}).status_code == 403

@@ -1,6 +1,6 @@
 // The dashboard's shell: sign-in, navigation (links and keys 1-5), and the page shown.
 import { html, render, useEffect, useState } from "./vendor/htm-preact.mjs";
-import { Refused, signIn, startLive, useLive } from "./api.js";
+import { post, Refused, signIn, startLive, useLive } from "./api.js";
 import { Config } from "./config.js";
 import { Overview } from "./overview.js";
 import { Providers } from "./providers.js";
@@ -41,8 +41,15 @@ function Shell({ info }) {
         <a href=${`#/${name}`} aria-current=${where.page === name ? "page" : null}
           aria-keyshortcuts=${String(i + 1)}>${label}<kbd>${i + 1}</kbd></a>`)}</nav>
       <span class="meta" data-testid="connection">${live.connected ? "live" : "connecting…"} · v${info.version}</span>
+      <button onClick=${signOut}>Sign out</button>
     </header>
     <main id="main"><${Page} id=${where.id} /></main>`;
+}
+
+async function signOut() {
+  await post("/ui/api/session/end").catch(() => null);
+  location.hash = "";
+  location.reload();
 }
 
 function Refusal({ message }) {
