@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from llmp.core.audit import audit_path
 from tests.support.cli import run_llmp
 from tests.support.daemon_process import running_daemon, write_config
 
@@ -37,6 +38,7 @@ def test_ui_opens_a_one_time_link_and_a_restart_ends_the_session(
         session = sign_in(opened.out)
         assert session.status_code == 200
         cookie = session.cookies["llmp_ui"]
+        assert '"event":"dashboard_signed_in"' in audit_path().read_text()
 
         printed = run_llmp("ui", "--no-browser")
         assert printed.code == 0 and "open this link" in printed.err

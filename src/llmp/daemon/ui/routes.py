@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from llmp.core.audit import audit
 from llmp.daemon.api import admin_reload, routing_admin
 from llmp.daemon.routes import ROUTES, Handler
 from llmp.daemon.routing.report import health_report
@@ -47,6 +48,7 @@ async def sign_in(request: web.Request) -> web.Response:
     if found is None:
         return refused(401, "this sign-in code is unknown, used or expired: run `llmp ui` again")
     cookie, session = found
+    audit("dashboard_signed_in", remote=request.remote)  # a browser now holds admin powers
     response = web.json_response(_session_info(request, session.csrf))
     set_cookie(response, cookie)
     return response
