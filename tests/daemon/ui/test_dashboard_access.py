@@ -156,3 +156,23 @@ def test_nothing_ticks_while_no_dashboard_is_open(gateway: Gateway) -> None:
     # The stream's handler finds the dashboard gone at its next write, within a tick.
     wait_until(lambda: feed.subscribers == 0)
     assert not feed.running  # the ticking stopped with the last dashboard
+
+
+def test_the_last_requests_and_one_request_in_detail(gateway: Gateway) -> None:
+    client, _ = signed_in(gateway)
+    openai = gateway.openai()
+    openai.chat.completions.create(model="mock-1", messages=[{"role": "user", "content": "one"}])
+    for _ in openai.chat.completions.create(model="mock-1", stream=True,
+                                            messages=[{"role": "user", "content": "two"}]):
+        pass
+    gateway.wait_idle()
+    listed = client.get("/ui/api/requests").json()["requests"]
+    assert [(r["model"], r["streamed"], r["status"]) for r in listed] == [
+        ("mock-1", True, 200), ("mock-1", False, 200)]  # newest first
+    assert listed[0]["ttft_ms"] is not None and listed[0]["tokens_out"]
+    found = client.get(f"/ui/api/requests/{listed[0]['request_id']}").json()
+    assert found["attempt_list"] == [
+        {"n": 1, "provider": "mock", "model": "mock-1", "outcome": "answered", "reason": None}]
+    assert "bodies" not in found  # usage.log_bodies is off: nothing stored, nothing shown
+    missing = client.get("/ui/api/requests/req_nope")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
