@@ -6,7 +6,6 @@ Reads the SQLite file directly, so it works whether or not the daemon runs.
 from __future__ import annotations
 
 import contextlib
-import csv
 import re
 import sqlite3
 import sys
@@ -19,6 +18,7 @@ import typer
 
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
+from llmp.core.usage_report import summarize, totals, write_csv
 
 
 class GroupBy(str, Enum):
@@ -29,16 +29,6 @@ class GroupBy(str, Enum):
     key = "key"
 
 
-# What each grouping shows in its first column; the values are SQL expressions over fixed columns.
-_GROUP_SQL = {
-    GroupBy.provider: "COALESCE(provider, '-')",
-    GroupBy.model: "COALESCE(provider || '/' || model, requested_model)",
-    GroupBy.alias: "COALESCE(alias, requested_model)",
-    GroupBy.day: "date(ts, 'unixepoch', 'localtime')",
-    GroupBy.key: "COALESCE(client_key, '-')",
-}
-FIELDS = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost", "estimated",
-          "unpriced", "avg_latency_ms")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -68,35 +58,6 @@ def _flush_running_daemon() -> None:
         admin_request(state, "POST", "/admin/usage/flush", timeout=5.0)
 
 
-def summarize(db: sqlite3.Connection, since: float, by: GroupBy) -> list[dict[str, Any]]:
-    group = _GROUP_SQL[by]
-    query = f"""
-        SELECT {group} AS name, COUNT(*), SUM(status >= 400), SUM(tokens_in), SUM(tokens_out),
-               SUM(tokens_cached), SUM(COALESCE(cost, 0)), SUM(estimated),
-               SUM(cost IS NULL AND status < 400), AVG(latency_ms)
-        FROM requests WHERE ts >= ? GROUP BY name ORDER BY SUM(COALESCE(cost, 0)) DESC, name
-    """  # the grouping expression comes from the fixed table above, never from input
-    rows = []
-    for name, *values in db.execute(query, (since,)):
-        row = {"name": name, **dict(zip(FIELDS, values, strict=True))}
-        row["avg_latency_ms"] = round(row["avg_latency_ms"] or 0.0, 1)
-        row["cost"] = round(row["cost"] or 0.0, 8)
-        rows.append(row)
-    return rows
-
-
-def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    total: dict[str, Any] = {"name": "total"}
-    for field in FIELDS[:-1]:
-        total[field] = sum(row[field] or 0 for row in rows)
-    total["cost"] = round(total["cost"], 8)
-    count = total["requests"]
-    total["avg_latency_ms"] = round(
-        sum((row["avg_latency_ms"] or 0) * row["requests"] for row in rows) / count, 1
-    ) if count else 0.0
-    return total
-
-
 BY = typer.Option(GroupBy.model, "--by", help="Group rows by this.")
 
 
@@ -115,7 +76,7 @@ def usage(
         fail(f"no usage recorded yet ({path} does not exist)")
     try:
         db = sqlite3.connect(path, timeout=5.0)
-        rows = summarize(db, start, by)
+        rows = summarize(db, start, by.value)
         db.close()
     except sqlite3.Error as exc:
         fail(f"cannot read the usage ledger {path}: {exc}")
@@ -123,10 +84,7 @@ def usage(
     if json_output:
         print_json({"since": start, "by": by.value, "rows": rows, "total": total})
     elif csv_output:
-        writer = csv.writer(sys.stdout)
-        writer.writerow([by.value, *FIELDS])
-        for row in [*rows, total]:
-            writer.writerow([row["name"], *(row[f] for f in FIELDS)])
+        write_csv(sys.stdout, by.value, rows, total)
     else:
         _print_table(rows, total, by, start, wide)
 

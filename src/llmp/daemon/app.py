@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from llmp.daemon import ui
 from llmp.daemon.api import (
     admin,
     admin_keys,
@@ -40,6 +41,7 @@ def build_app(runtime: Runtime) -> web.Application:
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)
     responses_routes.add_routes(app)
+    ui.add_routes(app)  # the dashboard at /ui
     app[ROUTES].add_fallback()  # last: every path no route above takes
 
     async def start_providers(_: web.Application) -> None:

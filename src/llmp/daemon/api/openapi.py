@@ -225,6 +225,34 @@ DOCUMENT: dict[str, Any] = {
 _SCHEMAS["CountTokensRequest"] = {**_SCHEMAS["MessagesRequest"], "required": ["model", "messages"]}
 _SCHEMAS["ResponsesRequest"] = RESPONSES_REQUEST
 DOCUMENT["paths"].update(responses_paths(_operation, _answers, _CLIENT_ERRORS, _UPSTREAM_ERRORS))
+# The web dashboard (`daemon/ui`): its page and files, and its API for a signed-in browser.
+_UI_CALL = {"parameters": [], "responses": _answers("for the dashboard", 401)}
+DOCUMENT["paths"].update({
+    "/admin/ui/code": {"post": _operation("A one-time sign-in code for the dashboard", None, admin=True,
+                                          responses=_answers("code", 401))},
+    "/ui": {"get": _operation("The dashboard page", None, responses=_answers("page"))},
+    "/ui/": {"get": _operation("The dashboard page", None, responses=_answers("page"))},
+    "/ui/assets/{name}": {"get": _operation("A file of the dashboard", None, parameters=[
+        {"name": "name", "in": "path", "required": True, "schema": _STRING}],
+        responses=_answers("file", 404))},
+    "/ui/api/session": {
+        "get": _operation("The session's CSRF token", None, **_UI_CALL),
+        "post": _operation("Trade a one-time code for a session cookie", None,
+                           responses=_answers("session", 401))},
+    "/ui/api/session/end": {"post": _operation("Sign out", None, **_UI_CALL)},
+    "/ui/api/events": {"get": _operation("Live figures (server-sent events)", None, **_UI_CALL)},
+    "/ui/api/history": {"get": _operation("The last hour, per minute", None, **_UI_CALL)},
+    "/ui/api/requests": {"get": _operation("The last requests", None, **_UI_CALL)},
+    "/ui/api/requests/{id}": {"get": _operation("One request's attempts", None, parameters=[
+        {"name": "id", "in": "path", "required": True, "schema": _STRING}],
+        responses=_answers("request", 401, 404))},
+    "/ui/api/usage": {"get": _operation("Usage from the ledger", None, **_UI_CALL)},
+    "/ui/api/config": {"get": _operation("The effective config, keys masked", None, **_UI_CALL)},
+    "/ui/api/reload": {"post": _operation("Reload the config file", None, **_UI_CALL)},
+    **{f"/ui/api/providers/{{name}}/{action}": {"post": _operation(
+        f"{action.capitalize()} a provider", None, parameters=_named("a provider"),
+        responses=_answers(action, 401, 403, 404))} for action in ("check", "disable", "enable")},
+})
 _ENCODED = orjson.dumps(DOCUMENT)
 
 

@@ -82,7 +82,7 @@ class Telemetry:
         cost = None if tokens is None else self.prices.cost(ctx.provider, ctx.model, tokens)
         record = finished(ctx, tokens, cost)
         self.metrics.request_finished(record, ctx.tried)
-        self.stats.request_finished(record)
+        self.stats.request_finished(record, ctx.tried)
         return record
 
     def _runs_locally(self, name: str) -> bool:
