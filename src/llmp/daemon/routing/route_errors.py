@@ -18,6 +18,7 @@ class Blocked:
     target: Target
     rate_limited: bool
     wait: float
+    reason: str = "circuit open"
 
 
 def nothing_usable(
@@ -46,24 +47,32 @@ def nothing_usable(
     )
 
 
-def all_blocked(route: Route, blocked: list[Blocked], last: UpstreamError | None) -> UpstreamError:
-    """Every target is held back: a 429 when rate limits are why, else a 503; both say when to retry."""
-    after = f" after: {last.message}" if last is not None else ""
+def all_blocked(
+    route: Route, blocked: list[Blocked], last: UpstreamError | None, failures: list[str]
+) -> UpstreamError:
+    """Every target is held back: a 429 when rate limits are why, else a 503.
+
+    The message names each blocked target, why it is held back and when it is
+    retried, so a person reading it (or `llmp chat`'s stderr) knows what to
+    wait for; `retry_after` becomes the answer's Retry-After header.
+    """
+    after = ""
+    if last is not None:  # targets tried in this request before the rest were found held back
+        tried = ", ".join(dict.fromkeys(failures))
+        after = f"; tried {tried}: {last.message}"
+    held = "; ".join(f"{b.target.qualified} ({b.reason}; retried in {b.wait:.1f}s)"
+                     for b in blocked)
     limited = [b.wait for b in blocked if b.rate_limited]
     if limited:
-        wait = min(limited)
         return UpstreamError(
             ErrorKind.RATE_LIMITED,
-            f"every provider for '{route.requested}' is at its rate limit; "
-            f"retry in {wait:.1f}s{after}",
-            status=429, code="rate_limit_exceeded", retry_after=wait,
+            f"every target for '{route.requested}' is held back: {held}{after}",
+            status=429, code="rate_limit_exceeded", retry_after=min(limited),
         )
-    wait = min(b.wait for b in blocked)
     return UpstreamError(
         ErrorKind.OVERLOADED,
-        f"every provider for '{route.requested}' is failing (circuit open); "
-        f"retry in {wait:.1f}s{after}",
-        status=503, code="circuit_open", retry_after=wait,
+        f"every target for '{route.requested}' is held back: {held}{after}",
+        status=503, code="circuit_open", retry_after=min(b.wait for b in blocked),
     )
 
 
