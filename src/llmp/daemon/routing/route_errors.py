@@ -19,6 +19,7 @@ class Blocked:
     rate_limited: bool
     wait: float
     reason: str = "circuit open"
+    probing: bool = False  # half-open with its probe out: a verdict may come any moment
 
 
 def nothing_usable(

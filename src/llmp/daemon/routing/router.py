@@ -188,9 +188,12 @@ class Router:
             if not blocked:
                 raise last or self._nothing_usable(route, ctx)
             probes = [b.wait for b in blocked if not b.rate_limited]
-            if (probes and waits < MAX_PROBE_WAITS and min(probes) <= self.max_wait
-                    and self.clock.now() + min(probes) < deadline):
-                if not await self._wait_for_probe(min(probes)):
+            soonest = min(probes, default=0.0)
+            if soonest > self.max_wait and any(b.probing for b in blocked):
+                soonest = self.max_wait  # a probe in flight: its verdict may come any moment
+            if (probes and waits < MAX_PROBE_WAITS and 0 < soonest <= self.max_wait
+                    and self.clock.now() + soonest < deadline):
+                if not await self._wait_for_probe(soonest):
                     waits += 1  # only a wait that ran out counts: any circuit's move wakes all
                 pending = [b.target for b in blocked]
                 continue
@@ -242,14 +245,16 @@ class Router:
             deployment_ticket = deployment.allow()
             if deployment_ticket is None:
                 return None, Blocked(target, False, deployment.next_probe_in(),
-                                     "circuit open: this model keeps failing")
+                                     "circuit open: this model keeps failing",
+                                     deployment.state is State.HALF_OPEN)
         provider_ticket = provider_breaker.closed_ticket
         if provider_ticket is None:
             provider_ticket = provider_breaker.allow()
             if provider_ticket is None:
                 deployment.release(deployment_ticket)
                 return None, Blocked(target, False, provider_breaker.next_probe_in(),
-                                     f"circuit open: provider '{target.provider}' is failing")
+                                     f"circuit open: provider '{target.provider}' is failing",
+                                     provider_breaker.state is State.HALF_OPEN)
         if lane.blocked_until:
             wait = lane.blocked_until - self.clock.now()
             if wait > 0:
