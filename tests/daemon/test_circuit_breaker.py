@@ -176,7 +176,7 @@ providers:
 
 
 def test_health_check_without_models_endpoint_is_a_one_token_completion(make_gateway) -> None:
-    gateway, clock = mock_checked_every_5s(make_gateway, "m")
+    gateway, _clock = mock_checked_every_5s(make_gateway, "m")
     wait_until(lambda: gateway.runtime.health.rounds >= 1)  # the round at start
     states = report(gateway)
     assert states["m"]["state"] == "healthy"
@@ -312,7 +312,7 @@ def test_health_check_of_a_streams_only_provider_streams(
 ) -> None:
     monkeypatch.setitem(BUILTIN, "mock", StreamsOnly)
     monkeypatch.setattr(StreamsOnly, "streamed", [])
-    gateway, clock = mock_checked_every_5s(make_gateway, "s")
+    gateway, _clock = mock_checked_every_5s(make_gateway, "s")
     wait_until(lambda: gateway.runtime.health.rounds >= 1)  # the round at start
     assert [(r["model"], r["max_tokens"], r["stream"]) for r in StreamsOnly.streamed] == [
         ("mock-1", 1, True)]
