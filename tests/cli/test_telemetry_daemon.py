@@ -213,3 +213,15 @@ def test_llmp_logs_request_reaches_into_rotated_files(isolated_env: Path) -> Non
     assert result.code == 0, result.err
     assert [text.split()[2] for text in result.out.splitlines()] == ["oldest", "older"]
     assert [text.split()[2] for text in run_llmp("logs", "-n", "2").out.splitlines()] == ["other", "newest"]
+
+
+def test_llmp_logs_for_an_unknown_request_says_so_and_fails(isolated_env: Path) -> None:
+    (isolated_env / "logs").mkdir()
+    (isolated_env / "logs" / "llmp.log").write_text(
+        '{"ts":"2026-01-01T00:00:00.000Z","level":"info","logger":"llmp.access",'
+        '"msg":"chat","request_id":"known-one"}\n')
+    result = run_llmp("logs", "--request", "no-such-id")
+    assert result.code == 1
+    assert result.out == ""
+    assert "no-such-id" in result.err and "no log line" in result.err
+    assert run_llmp("logs", "--request", "known-one").code == 0

@@ -81,7 +81,8 @@ def status(
     state = live_state(resolve_paths())
     info: dict[str, Any] = {
         "running": False, "pid": None, "host": None, "port": None,
-        "version": __version__, "uptime_s": None, "requests": None, "providers": [],
+        "version": __version__, "uptime_s": None, "requests": None, "in_flight": None,
+        "providers": [], "config_file": None, "reloaded_at": None, "retiring_providers": None,
     }
     if state is not None:
         info.update(running=True, pid=state.pid, host=state.host, port=state.port,
