@@ -92,3 +92,24 @@ def test_an_open_deployment_is_probed_without_user_traffic(make_gateway, make_up
     assert upstream.count("/chat/completions") == calls + 1
     assert upstream.requests[-1].json["max_tokens"] == 1
     assert report(gateway)["deployments"][0]["circuit"] == {"state": "closed"}
+
+
+def test_the_live_stats_and_the_health_report_agree(make_gateway, make_upstream) -> None:
+    """`llmp status --watch` reads /admin/stats, `llmp providers health` the health report."""
+    upstream = make_upstream().always(per_model({"broken": fail(500)}))
+    clock = ManualClock()
+    gateway = make_gateway("providers:\n" + provider_yaml("up", upstream.url, SLOW_INTERVAL)
+                           .replace(f"[{MODEL}]", f"[{MODEL}, broken]") + "  idle:\n    type: mock\n"
+                           "    models: [mock-1]\n    health_check: {enabled: false}\n",
+                           clock=clock, sleeper=clock.skip)
+    parked(gateway, clock, 1)
+    assert chat(gateway, "up/broken") == 500
+    stats = httpx.get(gateway.url + "/admin/stats", headers=gateway.admin_headers()).json()
+    health = httpx.get(gateway.url + "/admin/providers/health",
+                       headers=gateway.admin_headers()).json()["providers"]
+    live = {p["name"]: (p["health"], p["circuit"]) for p in stats["providers"]}
+    reported = {p["name"]: (p["state"], p["circuit"]["state"]) for p in health}
+    assert live == reported == {"up": ("degraded", "closed"), "idle": ("unknown", "closed")}
+    checked = {p["name"]: p["last_checked"] for p in stats["providers"]}
+    assert checked["idle"] is None and checked["up"] == next(
+        p["last_checked"] for p in health if p["name"] == "up")

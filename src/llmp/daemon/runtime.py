@@ -166,8 +166,6 @@ class Runtime:
                 listener(self.config)
             self._retire(retired(old_providers, providers), old_router)
             summary = summarize(old_config, self.config, old_providers, providers)
-        for name in summary.removed:
-            self.metrics.provider_state.pop(name, None)
         summary.config_file = str(loaded.source) if loaded.source else None
         summary.needs_restart = restart
         return summary

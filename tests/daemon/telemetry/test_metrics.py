@@ -112,11 +112,8 @@ models:
     assert value(samples, "llmp_requests_total", provider="b", model="m2", status_class="2xx") == 1
 
 
-def test_routing_reports_reach_metrics_and_admin_stats(make_gateway, upstream: FakeUpstream) -> None:
+def test_routing_reports_reach_metrics(make_gateway, upstream: FakeUpstream) -> None:
     gateway = make_gateway(gateway_config(upstream.url))
-    before = httpx.get(gateway.url + "/admin/stats", headers=gateway.admin_headers()).json()
-    assert before["providers"] == [
-        {"name": "up", "enabled": True, "health": "unknown", "circuit": "unknown", "check_ms": None}]
 
     metrics = gateway.runtime.metrics
     gateway.server.call_soon(lambda: (
@@ -134,10 +131,6 @@ def test_routing_reports_reach_metrics_and_admin_stats(make_gateway, upstream: F
     assert value(samples, "llmp_provider_up", provider="up") == 0
     assert value(samples, "llmp_fallbacks_total", route="fast", from_provider="up",
                  to_provider="other") == 1
-    after = httpx.get(gateway.url + "/admin/stats", headers=gateway.admin_headers()).json()
-    assert after["providers"][0] | {"check_ms": None} == {
-        "name": "up", "enabled": True, "health": "failing", "circuit": "open", "check_ms": None}
-    assert after["providers"][0]["check_ms"] == 42.0
 
 
 def test_two_gateways_in_one_process_keep_their_own_numbers(make_gateway, upstream: FakeUpstream) -> None:
