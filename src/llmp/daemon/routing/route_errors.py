@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmp.core.keys import key_advice
 from llmp.daemon.context import RequestContext
 from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.providers.base import Provider
 from llmp.daemon.routing.resolver import Route, Target
 
 
@@ -23,7 +25,7 @@ class Blocked:
 
 
 def nothing_usable(
-    route: Route, ctx: RequestContext, disabled: list[str], refused: list[str]
+    route: Route, ctx: RequestContext, disabled: list[str], refused: list[Provider]
 ) -> UpstreamError:
     """No target could even be tried: some providers are `disabled`, some `refused` their key.
 
@@ -31,16 +33,17 @@ def nothing_usable(
     authentication error it is (401), not as an outage.
     """
     if refused and not disabled:
-        names = list(dict.fromkeys(refused))
+        names = list(dict.fromkeys(p.name for p in refused))
         ctx.provider = names[0]
+        first = refused[0]
         return UpstreamError(
             ErrorKind.AUTH,
-            f"provider {', '.join(repr(n) for n in names)} rejected its API key; set a new "
-            f"one with `llmp keys set {names[0]}`",
+            f"provider {', '.join(repr(n) for n in names)} rejected its API key; "
+            f"{key_advice(first.name, first.config, first.key)}",
             status=401, provider=names[0], code="invalid_api_key",
         )
     reasons = [f"'{name}' is disabled" for name in dict.fromkeys(disabled)]
-    reasons += [f"'{name}' rejected its API key (set a new one)" for name in dict.fromkeys(refused)]
+    reasons += [f"'{name}' rejected its API key" for name in dict.fromkeys(p.name for p in refused)]
     detail = f" ({'; '.join(reasons)})" if reasons else ""
     return UpstreamError(
         ErrorKind.OVERLOADED, f"no enabled provider can serve '{route.requested}'{detail}",

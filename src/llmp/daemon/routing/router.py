@@ -423,7 +423,8 @@ class Router:
 
     def _nothing_usable(self, route: Route, ctx: RequestContext) -> UpstreamError:
         """Why no target could even be tried (see `route_errors.nothing_usable`)."""
-        disabled, refused = [], []
+        disabled: list[str] = []
+        refused: list[Provider] = []
         for target in route.targets:
             provider = self.providers.get(target.provider)
             if provider is None or not provider.config.enabled:
@@ -431,5 +432,5 @@ class Router:
             if target.provider in self.disabled:
                 disabled.append(target.provider)
             elif self.is_unauthorized(provider):
-                refused.append(target.provider)
+                refused.append(provider)
         return nothing_usable(route, ctx, disabled, refused)
