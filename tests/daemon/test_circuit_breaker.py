@@ -64,8 +64,6 @@ def test_open_circuit_gets_no_traffic_then_health_checks_close_it(
     clock = ManualClock()
     gateway = make_gateway(two_providers(bad.url, good.url, defaults=BREAKER),
                            clock=clock, sleeper=clock.skip)
-    checker = gateway.runtime.health
-    wait_until(lambda: checker.rounds >= 1)  # the round at start
     client = gateway.openai()
     assert [ask(client) for _ in range(3)] == ["good"] * 3
     assert bad.count("/chat/completions") == 3
@@ -77,10 +75,10 @@ def test_open_circuit_gets_no_traffic_then_health_checks_close_it(
 
     assert [ask(client) for _ in range(10)] == ["good"] * 10
     health_round(gateway, clock, 10)  # a check is due: the provider's, not the open deployment's
-    assert bad.count("/chat/completions") == 3 and bad.count("/models") == 2
+    assert bad.count("/chat/completions") == 3 and bad.count("/models") == 1
 
     health_round(gateway, clock, 20)  # recovery time reached: exactly one half-open probe
-    assert bad.count("/chat/completions") == 4 and bad.count("/models") == 3
+    assert bad.count("/chat/completions") == 4 and bad.count("/models") == 2  # + its interval
     assert report(gateway)["bad"]["deployments"][0]["circuit"] == {
         "state": "open", "next_probe_in": 60}  # it failed: open again, longer
 
@@ -176,8 +174,9 @@ providers:
 
 
 def test_health_check_without_models_endpoint_is_a_one_token_completion(make_gateway) -> None:
-    gateway, _clock = mock_checked_every_5s(make_gateway, "m")
-    wait_until(lambda: gateway.runtime.health.rounds >= 1)  # the round at start
+    gateway, clock = mock_checked_every_5s(make_gateway, "m")
+    assert report(gateway)["m"]["state"] == "unknown"
+    health_round(gateway, clock, 5)
     states = report(gateway)
     assert states["m"]["state"] == "healthy"
     assert states["m"]["last_check_ok"] is True
@@ -225,7 +224,7 @@ def test_each_provider_is_checked_on_its_own_interval(make_gateway, make_upstrea
     for _ in range(3):
         health_round(gateway, clock, 5)
         counts.append((often.count("/models"), rarely.count("/models")))
-    assert counts == [(2, 1), (3, 1), (4, 2)]  # each was checked at start too
+    assert counts == [(1, 0), (2, 0), (3, 1)]
 
 
 USER_TRAFFIC_ONLY = """
@@ -312,8 +311,8 @@ def test_health_check_of_a_streams_only_provider_streams(
 ) -> None:
     monkeypatch.setitem(BUILTIN, "mock", StreamsOnly)
     monkeypatch.setattr(StreamsOnly, "streamed", [])
-    gateway, _clock = mock_checked_every_5s(make_gateway, "s")
-    wait_until(lambda: gateway.runtime.health.rounds >= 1)  # the round at start
+    gateway, clock = mock_checked_every_5s(make_gateway, "s")
+    health_round(gateway, clock, 5)
     assert [(r["model"], r["max_tokens"], r["stream"]) for r in StreamsOnly.streamed] == [
         ("mock-1", 1, True)]
     states = report(gateway)

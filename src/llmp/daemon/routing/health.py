@@ -1,7 +1,6 @@
 """Active health checks: a cheap real call to every provider, in the background.
 
-The first round runs at start, so every provider's state is known within
-seconds rather than after `interval`. A check asks the provider's breaker
+The first round runs one `interval` after start. A check asks the provider's breaker
 first, exactly like a user request: an open circuit gets no check until its
 recovery time has passed, and the checker wakes at that very moment (not at
 its next interval) to send the half-open probe, so a recovering provider or
@@ -39,6 +38,7 @@ class HealthChecker:
         self.router = router
         self.clock = router.clock
         self._last: dict[str, float] = {}  # provider -> when its last whole check ran
+        self._started = 0.0
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         self._opened = asyncio.Event()  # a circuit opened: its probe may be due before the next check
@@ -48,6 +48,7 @@ class HealthChecker:
 
     def start(self) -> None:
         if self._task is None and self._enabled():
+            self._started = self.clock.now()
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
@@ -63,12 +64,12 @@ class HealthChecker:
 
     async def _loop(self) -> None:
         while True:
+            while not await self._pause(self._next_due()):
+                pass  # a circuit opened meanwhile: sleep again, to its probe if that comes sooner
             try:
                 await self.check(due_only=True)
             except Exception:  # a bug in one round must not end the checks for good
                 log.exception("health check round failed")
-            while not await self._pause(self._next_due()):
-                pass  # a circuit opened meanwhile: sleep again, to its probe if that comes sooner
 
     async def _pause(self, seconds: float) -> bool:
         """Sleep `seconds` (then True), or until a circuit opens (then False)."""
@@ -90,7 +91,7 @@ class HealthChecker:
         """Seconds until the next check is due: a provider's interval, or an open circuit's
         recovery time running out (its probe is due then)."""
         now = self.clock.now()
-        due = [self._last.get(p.name, now) + p.config.health_check.interval - now
+        due = [self._last.get(p.name, self._started) + p.config.health_check.interval - now
                for p in self._enabled()]
         due.extend(wait for _, breaker in self._circuits()
                    if breaker.state is State.OPEN and (wait := breaker.next_probe_in()) > 0)
@@ -114,8 +115,7 @@ class HealthChecker:
         now = self.clock.now()
         if due_only:
             chosen = [p for p in self._enabled()
-                      if p.name not in self._last
-                      or now - self._last[p.name] >= p.config.health_check.interval]
+                      if now - self._last.get(p.name, self._started) >= p.config.health_check.interval]
             probing = {p.name: p for p, b in self._circuits() if b.state is State.HALF_OPEN}
             for provider in chosen:
                 probing.pop(provider.name, None)
