@@ -17,7 +17,7 @@ from aiohttp import web
 
 from tests.daemon.routing_support import COMPLETION, MODELS_LIST, closed_port_url
 from tests.support.clock import ManualClock
-from tests.support.fake_upstream import Behaviour, fail, reply
+from tests.support.fake_upstream import Behaviour, FakeUpstream, fail, reply
 from tests.support.gateway import Gateway
 
 ISOLATION = """
@@ -104,15 +104,21 @@ def test_refused_connections_open_the_provider(make_gateway) -> None:
     assert health(gateway)["provider"] == "open"
 
 
-def test_retry_after_blocks_the_deployment_not_the_provider(make_gateway, make_upstream) -> None:
-    limited = fail(429, {"error": {"message": "Rate limit reached for fail-500 on requests per min",
-                                   "type": "requests", "param": None,
+def rate_limited(make_gateway, make_upstream, message: str) -> tuple[Gateway, FakeUpstream]:
+    """A gateway whose upstream has just answered `up/fail-500` with a 429 (Retry-After: 20)."""
+    limited = fail(429, {"error": {"message": message, "type": "rate_limit_error", "param": None,
                                    "code": "rate_limit_exceeded"}}, {"Retry-After": "20"})
     upstream = make_upstream().always(per_model({"fail-500": limited}))
     clock = ManualClock()
     gateway = make_gateway(config(upstream.url, routing="max_wait: 0"),
                            clock=clock, sleeper=clock.skip)
     assert chat(gateway, "up/fail-500").status_code == 429
+    return gateway, upstream
+
+
+def test_retry_after_blocks_the_deployment_not_the_provider(make_gateway, make_upstream) -> None:
+    gateway, upstream = rate_limited(make_gateway, make_upstream,
+                                     "Rate limit reached for fail-500 on requests per min")
     calls = upstream.count("/chat/completions")
     held = chat(gateway, "up/fail-500")  # held back locally: the upstream is not asked again
     assert held.status_code == 429 and upstream.count("/chat/completions") == calls
@@ -121,14 +127,8 @@ def test_retry_after_blocks_the_deployment_not_the_provider(make_gateway, make_u
 
 
 def test_an_account_wide_limit_blocks_the_whole_provider(make_gateway, make_upstream) -> None:
-    limited = fail(429, {"error": {
-        "message": "Your account has exceeded its rate limit", "type": "rate_limit_error",
-        "param": None, "code": None}}, {"Retry-After": "20"})
-    upstream = make_upstream().always(per_model({"fail-500": limited}))
-    clock = ManualClock()
-    gateway = make_gateway(config(upstream.url, routing="max_wait: 0"),
-                           clock=clock, sleeper=clock.skip)
-    assert chat(gateway, "up/fail-500").status_code == 429
+    gateway, upstream = rate_limited(make_gateway, make_upstream,
+                                     "Your account has exceeded its rate limit")
     calls = upstream.count("/chat/completions")
     assert chat(gateway, "up/gpt-4o").status_code == 429
     assert upstream.count("/chat/completions") == calls
