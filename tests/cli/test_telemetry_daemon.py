@@ -101,7 +101,7 @@ def test_status_watch_draws_the_dashboard_and_leaves_on_ctrl_c(daemon, isolated_
     out, err = watcher.communicate(timeout=20)
     assert watcher.returncode == 0, err
     assert "Traceback" not in err
-    for expected in ("req/s", "in flight", "p95", "mock", "unknown", "watch-me", "mock-1", "200"):
+    for expected in ("req/s", "in flight", "p95", "mock", "closed", "watch-me", "mock-1", "200"):
         assert expected in out, expected
 
 
