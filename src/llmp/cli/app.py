@@ -8,10 +8,12 @@ import typer
 
 from llmp import __version__
 from llmp.cli import chat, keys, lifecycle, logs, provider_check, providers, usage
+from llmp.cli.closed_pipe import PipeSafeGroup
 from llmp.core.redact import RedactingFilter
 
 app = typer.Typer(
     name="llmp",
+    cls=PipeSafeGroup,  # `llmp ... | head -1` ends quietly with status 0
     help="A local LLM gateway: one OpenAI-compatible endpoint on localhost for every provider.",
     no_args_is_help=True,
     add_completion=False,

@@ -168,7 +168,8 @@ def _rows(config: Any) -> list[dict[str, Any]]:
         found.append((JWT_SECRET_USERNAME, resolve_secret(auth.jwt.secret, JWT_SECRET_USERNAME,
                                                           (JWT_SECRET_ENV,))))
     return [{"name": name, "source": SOURCE_LABELS.get(key.source, key.source),
-             "present": key.present, "key": key.masked} for name, key in found]
+             "present": key.present, "key": key.masked, **({"problem": key.problem} if key.problem else {})}
+            for name, key in found]
 
 
 @keys_app.command("list")
@@ -201,6 +202,9 @@ def list_keys(json_output: bool = typer.Option(False, "--json", help="Print one 
         present = "yes" if row["present"] else "-" if row["source"] == "none" else "[red]no[/]"
         table.add_row(row["name"], row["source"], present, row["key"])
     out.print(table)
+    for row in rows:
+        if row.get("problem"):
+            out.print(f"[red]{row['name']}[/]: {row['problem']}", highlight=False, soft_wrap=True)
 
 
 async def _test_directly(config: Any, name: str | None) -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ __all__ = ["KEYRING_SERVICE", "ResolvedKey", "key_env_vars", "mask", "resolve_ke
 @dataclass(frozen=True)
 class ResolvedKey:
     value: str | None
-    source: str  # environment | keyring | file | config | none | missing
+    source: str  # environment | keyring | file | config | none | missing | keyring refused
+    problem: str = ""  # why a key that may be there could not be read
 
     @property
     def present(self) -> bool:
@@ -63,7 +64,11 @@ def _lookup(username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
         value = os.environ.get(variable)
         if value:
             return ResolvedKey(value, "environment")
-    value = keyring_store.get(username)
+    try:
+        value = keyring_store.get(username)
+    except keyring_store.KeyringRefused as exc:
+        found = _found(key_file.get(username), "file")
+        return found if found.present else ResolvedKey(None, "keyring refused", str(exc))
     if value:
         return ResolvedKey(value, "keyring")
     return _found(key_file.get(username), "file")
@@ -77,6 +82,9 @@ def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
     if provider.type == "mock":
         return ResolvedKey(None, "none")
     found = resolve_secret(provider.api_key, name, key_env_vars(name, provider))
+    if found.problem:
+        variables = key_env_vars(name, provider)
+        return ResolvedKey(None, found.source, f"{found.problem} ({variables[0]})")
     if found.source != "missing" or provider.api_key.strip() != "keyring":
         return found
     preset = PRESETS.get(provider.preset or name)

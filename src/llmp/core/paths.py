@@ -19,6 +19,7 @@ class Paths:
     state_dir: Path
     log_dir: Path
     data_dir: Path
+    cache_dir: Path
 
     @property
     def default_config_file(self) -> Path:
@@ -38,6 +39,11 @@ class Paths:
         return self.log_dir / "daemon.out"
 
     @property
+    def unpack_dir(self) -> Path:
+        """Where a one-file build's daemon unpacks itself (see core/unpacked.py)."""
+        return self.cache_dir / "unpacked"
+
+    @property
     def usage_db(self) -> Path:
         return self.data_dir / "usage.sqlite3"
 
@@ -51,7 +57,7 @@ def resolve_paths() -> Paths:
     home = os.environ.get("LLMP_HOME")
     if home:
         root = Path(home).expanduser()
-        return Paths(root, root, root / "logs", root)
+        return Paths(root, root, root / "logs", root, root / "cache")
     import platformdirs
 
     return Paths(
@@ -59,6 +65,7 @@ def resolve_paths() -> Paths:
         state_dir=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)),
         log_dir=Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
     )
 
 

@@ -14,6 +14,7 @@ from llmp.daemon.api import (
     anthropic_routes,
     openai_routes,
     openapi,
+    responses_routes,
 )
 from llmp.daemon.guard import Guard
 from llmp.daemon.routes import ROUTES, Routes
@@ -38,6 +39,7 @@ def build_app(runtime: Runtime) -> web.Application:
     admin_probe.add_routes(app)
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)
+    responses_routes.add_routes(app)
     app[ROUTES].add_fallback()  # last: every path no route above takes
 
     async def start_providers(_: web.Application) -> None:

@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from llmp import __version__
+from llmp.daemon.api.responses_schema import RESPONSES_REQUEST, responses_paths
 from llmp.daemon.api.validation import ROLES
 from llmp.daemon.routes import ROUTES
 
@@ -69,7 +70,8 @@ _ANTHROPIC_MESSAGE = {
     "type": "object",
     "required": ["role", "content"],
     "properties": {
-        "role": {"type": "string", "enum": ["assistant", "user"]},
+        # Current clients (Claude Code) put instructions between the turns too.
+        "role": {"type": "string", "enum": ["assistant", "developer", "system", "user"]},
         "content": {"oneOf": [_STRING, {"type": "array", "items": _BLOCK}]},
     },
 }
@@ -170,7 +172,8 @@ DOCUMENT: dict[str, Any] = {
             responses=_answers("a message, or an SSE stream", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS,
                                error="AnthropicError"))},
         "/v1/messages/count_tokens": {"post": _operation(
-            "Count a Messages request's input tokens (Anthropic providers)", "CountTokensRequest",
+            "Count a Messages request's input tokens (an estimate, header x-llmp-token-count, "
+            "where the provider cannot count)", "CountTokensRequest",
             responses=_answers("input_tokens", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS, error="AnthropicError"))},
         "/v1/models": {"get": _operation("Every servable model name", None,
                                          responses=_answers("a model list", 401))},
@@ -217,6 +220,8 @@ DOCUMENT: dict[str, Any] = {
 }
 # Counting needs no max_tokens (there is no answer to bound).
 _SCHEMAS["CountTokensRequest"] = {**_SCHEMAS["MessagesRequest"], "required": ["model", "messages"]}
+_SCHEMAS["ResponsesRequest"] = RESPONSES_REQUEST
+DOCUMENT["paths"].update(responses_paths(_operation, _answers, _CLIENT_ERRORS, _UPSTREAM_ERRORS))
 _ENCODED = orjson.dumps(DOCUMENT)
 
 

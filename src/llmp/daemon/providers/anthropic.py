@@ -40,9 +40,11 @@ from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse
 
 API_VERSION = "2023-06-01"
 PATHS = {"chat": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
-#: The `anthropic-beta` header of the Anthropic client being served. Betas change what a
-#: body means, so a pass-through must carry them; the inbound API sets this per request.
-CLIENT_BETA: ContextVar[str | None] = ContextVar("anthropic_client_beta", default=None)
+#: The `anthropic-beta` and `anthropic-version` headers of the Anthropic client being served.
+#: They change what a body means, so a pass-through must carry them; the inbound API sets
+#: this per request.
+CLIENT_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("anthropic_client_headers",
+                                                              default=None)
 
 
 class AnthropicProvider(Provider):
@@ -55,8 +57,8 @@ class AnthropicProvider(Provider):
         """The API root; a configured `.../v1` (as OpenAI-style URLs have) means the same root."""
         return super().base_url.removesuffix("/v1")
 
-    def headers(self, beta: str | None = None) -> dict[str, str]:
-        headers = {"anthropic-version": API_VERSION, **self.config.headers}
+    def headers(self, beta: str | None = None, version: str | None = None) -> dict[str, str]:
+        headers = {"anthropic-version": version or API_VERSION, **self.config.headers}
         if beta:
             configured = headers.get("anthropic-beta")
             headers["anthropic-beta"] = f"{configured},{beta}" if configured else beta
@@ -65,11 +67,13 @@ class AnthropicProvider(Provider):
         return headers
 
     async def _post(
-        self, operation: str, body: dict[str, Any], beta: str | None = None
+        self, operation: str, body: dict[str, Any], client: dict[str, str] | None = None
     ) -> aiohttp.ClientResponse:
+        client = client or {}
+        headers = self.headers(client.get("anthropic-beta"), client.get("anthropic-version"))
         return await self.http.request(
             "POST", self.base_url + PATHS[operation], body=orjson.dumps(body),
-            headers=self.headers(beta), error_parser=parse_anthropic_error,
+            headers=headers, error_parser=parse_anthropic_error,
         )
 
     # -- pass-through -----------------------------------------------------------
@@ -77,7 +81,7 @@ class AnthropicProvider(Provider):
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        response = await self._post(operation, {**body, "model": model}, CLIENT_BETA.get())
+        response = await self._post(operation, {**body, "model": model}, CLIENT_HEADERS.get())
         if not stream:
             data = await read_body(response, self.name)
             content_type = response.headers.get("Content-Type", "application/json")

@@ -18,6 +18,7 @@ checks the status, so every failure before the first byte raises
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from llmp.core.config_schema import ProviderConfig
 from llmp.core.keys import ResolvedKey, resolve_key
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.http import UpstreamHTTP
+from llmp.daemon.providers.token_estimate import estimate_input_tokens
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 
@@ -60,7 +62,11 @@ class Provider(abc.ABC):
         self.name = name
         self.config = config
         self.key: ResolvedKey = resolve_key(name, config)
+        self._report_key_problem()
         self.http = UpstreamHTTP(name, config.timeout)
+        #: The inbound formats relayed untouched (worked out once, looked up per request).
+        self.relayed_formats: frozenset[str] = frozenset(
+            (self.native_format,) if self.native_format else ())
 
     @property
     def base_url(self) -> str:
@@ -69,6 +75,11 @@ class Provider(abc.ABC):
     def reload_key(self) -> None:
         """Read the key again (it may have been set or removed while the daemon runs)."""
         self.key = resolve_key(self.name, self.config)
+        self._report_key_problem()
+
+    def _report_key_problem(self) -> None:
+        if self.key.problem:  # a keyring that refused, said once per (re)load rather than "no key"
+            logging.getLogger("llmp.providers").warning("provider %s: %s", self.name, self.key.problem)
 
     def serves(self, model: str) -> bool:
         return "*" in self.config.models or model in self.config.models
@@ -107,6 +118,15 @@ class Provider(abc.ABC):
 
     async def completions(self, request: dict[str, Any], model: str) -> dict[str, Any]:
         raise self.unsupported("completions")
+
+    async def count_tokens(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """`{"input_tokens": n, "estimated": bool}` for a canonical request.
+
+        An adapter whose upstream can count overrides this; every other one
+        guesses locally, because a client that counts (Claude Code does, to
+        decide when to compact) breaks on an error here.
+        """
+        return {"input_tokens": estimate_input_tokens(dict(request)), "estimated": True}
 
     async def list_models(self) -> list[str]:
         """Models the upstream offers (used for discovery and health checks)."""
