@@ -230,6 +230,16 @@ class AliasConfig(StrictModel):
         return value
 
 
+class RoutingConfig(StrictModel):
+    """How requests are routed when targets are held back."""
+
+    max_wait: float = Field(
+        5.0, ge=0,
+        description="seconds a request whose targets are all held back may wait for a probe; "
+                    "0 never waits",
+    )
+
+
 class LoggingConfig(StrictModel):
     level: LogLevel = "info"
     max_bytes: int = Field(10_000_000, ge=10_000)
@@ -257,6 +267,7 @@ class Config(StrictModel):
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, AliasConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     usage: UsageConfig = Field(default_factory=UsageConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)  # "provider/model" or "model"

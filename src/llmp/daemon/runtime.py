@@ -99,7 +99,8 @@ class Runtime:
         """Build routing for a config; raises (and changes nothing) when its aliases do not resolve."""
         served = {name: p.config.models for name, p in providers.items() if p.config.enabled}
         resolver = Resolver(loaded.config, served)
-        router = Router(providers, clock=self._clock, sleeper=self._sleeper)
+        router = Router(providers, clock=self._clock, sleeper=self._sleeper,
+                        max_wait=loaded.config.routing.max_wait)
         router.breakers.observers.append(
             lambda breaker, old, new: self.metrics.record_circuit_transition(
                 breaker.name, old.value, new.value))
@@ -165,8 +166,6 @@ class Runtime:
                 listener(self.config)
             self._retire(retired(old_providers, providers), old_router)
             summary = summarize(old_config, self.config, old_providers, providers)
-        for name in summary.removed:
-            self.metrics.provider_state.pop(name, None)
         summary.config_file = str(loaded.source) if loaded.source else None
         summary.needs_restart = restart
         return summary
