@@ -55,6 +55,8 @@ class RequestContext:
     request_body: dict[str, Any] | None = None  # the client's parsed body
     response_body: bytes | None = None  # a non-streamed answer as the client got it
     stream_events: int = 0  # stream events relayed; estimates output tokens when no usage came
+    #: What the response cache did: hit | miss | refresh | bypass; None when it took no part.
+    cache: str | None = None
     #: The router's admission that served the request, for the router to settle when it ends.
     admission: Admission | None = None
 

@@ -157,7 +157,7 @@ def ledger_row(record: Finished) -> Row:
         tokens.input if tokens else 0, tokens.output if tokens else 0, tokens.cached if tokens else 0,
         record.cost, int(bool(tokens and tokens.estimated)), milliseconds(record.latency, 3),
         milliseconds(record.ttfb, 3), record.status, record.error_kind, record.attempts,
-        int(record.stream),
+        int(record.stream), int(record.cache == "hit"), record.saved, record.cache,
     )
 
 
