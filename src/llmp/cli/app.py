@@ -7,7 +7,7 @@ import logging
 import typer
 
 from llmp import __version__
-from llmp.cli import chat, keys, lifecycle, logs, provider_check, providers, usage
+from llmp.cli import cache, chat, keys, lifecycle, logs, provider_check, providers, usage
 from llmp.core.redact import RedactingFilter
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ keys.register(app)
 chat.register(app)
 provider_check.register(app)
 usage.register(app)
+cache.register(app)
 
 
 def run() -> None:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from llmp.daemon.api import (
     admin,
+    admin_cache,
     admin_keys,
     admin_probe,
     admin_reload,
@@ -34,6 +35,7 @@ def build_app(runtime: Runtime) -> web.Application:
     admin.add_routes(app)
     admin_keys.add_routes(app)
     admin_reload.add_routes(app)
+    admin_cache.add_routes(app)
     openapi.add_routes(app)
     admin_probe.add_routes(app)
     openai_routes.add_routes(app)

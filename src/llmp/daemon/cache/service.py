@@ -118,7 +118,7 @@ class Ticket:
                 self.payload = replay.stream_from_body(operation, entry.body, self._request)
             else:
                 self.payload = replay.restream(operation, entry.body, entry.usage, self._request)
-        except Exception as exc:  # noqa: BLE001 - a stored answer that cannot be replayed is a miss
+        except Exception as exc:
             log.warning("response cache: entry for %s not replayable (%s)", entry.model, exc)
             return
         self.entry = entry

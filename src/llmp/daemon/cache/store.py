@@ -11,6 +11,7 @@ disk costs entries and a warning, never a request.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -187,10 +188,8 @@ class Store:
         except sqlite3.Error as exc:
             log.warning("response cache: write failed (%s)", exc)
             self.dropped += 1
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
         except Exception:  # a bug here must cost entries, not the writer thread
             log.exception("response cache: write failed")
 
@@ -229,9 +228,8 @@ class Store:
             db.executemany("UPDATE entries SET used = ? WHERE key = ?",
                            [(used, key) for key, used in touched.items()])
         db.execute("COMMIT")
-        if rows:
-            if self.bytes > self.max_bytes * FILL:
-                self._evict(db)
+        if rows and self.bytes > self.max_bytes * FILL:
+            self._evict(db)
 
     def _evict(self, db: sqlite3.Connection) -> None:
         """Drop the least recently used entries until a tenth of the budget is free again."""
