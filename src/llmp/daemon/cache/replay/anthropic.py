@@ -3,7 +3,7 @@
 A stream is `message_start`, then per content block `content_block_start`,
 its deltas and `content_block_stop`, then `message_delta` (stop reason and
 usage) and `message_stop`. A body becomes exactly that sequence (a `ping`
-after `message_start`, as Anthropic sends); a stream adds up to the message
+after the first block's start, where Anthropic sends it); a stream adds up to the message
 the same request answers without streaming. `anthropic-beta` changes what
 Anthropic answers, so it is part of the key.
 """
@@ -69,9 +69,14 @@ class AnthropicReplay:
         start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
                  "usage": {**usage, "output_tokens": min(1, int(usage.get("output_tokens") or 0))}}
         out = bytearray(event("message_start", {"type": "message_start", "message": start}))
-        out.extend(event("ping", {"type": "ping"}))
+        ping = event("ping", {"type": "ping"})
         for index, block in enumerate(message.get("content") or ()):
-            out.extend(_block_events(index, block))
+            block_events = _block_events(index, block)
+            if index == 0:
+                block_events.insert(1, ping)
+            out.extend(b"".join(block_events))
+        if not message.get("content"):
+            out.extend(ping)
         final_usage = {name: value for name, value in usage.items()
                        if name in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
                                    "cache_read_input_tokens", "server_tool_use")}
@@ -118,7 +123,7 @@ def _apply_delta(blocks: list[dict[str, Any]], partial: dict[int, str], data: di
         block.setdefault("citations", []).append(delta.get("citation"))
 
 
-def _block_events(index: int, block: dict[str, Any]) -> bytes:
+def _block_events(index: int, block: dict[str, Any]) -> list[bytes]:
     """One content block as its start, deltas and stop."""
     kind = block.get("type")
     deltas: list[dict[str, Any]] = []
@@ -137,10 +142,10 @@ def _block_events(index: int, block: dict[str, Any]) -> bytes:
                        "partial_json": orjson.dumps(block.get("input") or {}).decode()})
     else:  # redacted thinking, tool results: whole in their start event, as Anthropic sends them
         start = block
-    out = bytearray(event("content_block_start",
-                          {"type": "content_block_start", "index": index, "content_block": start}))
-    for delta in deltas:
-        out.extend(event("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                 "delta": delta}))
-    out.extend(event("content_block_stop", {"type": "content_block_stop", "index": index}))
-    return bytes(out)
+    return [
+        event("content_block_start", {"type": "content_block_start", "index": index,
+                                      "content_block": start}),
+        *(event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
+          for d in deltas),
+        event("content_block_stop", {"type": "content_block_stop", "index": index}),
+    ]
