@@ -34,10 +34,13 @@ class AccessLog:
 def _line(record: Finished) -> tuple[float, dict[str, Any]]:
     """When the request ended, and the access line's message and fields."""
     (started, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
-     tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures) = record
+     tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures, cache,
+     saved) = record
     latency_ms = milliseconds(latency)
     summary = _summary(tokens, cost, stream, attempts, error_kind, failures)
-    return started + latency, {
+    if cache is not None:
+        summary += f" cache={cache}"
+    fields = {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
                f"{latency_ms}ms{summary}",
         "request_id": request_id,
@@ -61,6 +64,9 @@ def _line(record: Finished) -> tuple[float, dict[str, Any]]:
         "client_key": client_key,
         "failures": failures,
     }
+    if cache is not None:  # the cache took part: what it did, and on a hit what it saved
+        fields.update(cache=cache, cost_saved_usd=saved)
+    return started + latency, fields
 
 
 def _summary(tokens: Tokens | None, cost: float | None, stream: bool, attempts: int,
