@@ -3,7 +3,9 @@
 Reads happen on the event loop: a hot entry is in the memory front (a dict
 lookup); any other is one primary-key SELECT on a read connection of its own,
 which in WAL mode never waits for the writer. Writes never happen on the loop:
-`put`, `touch` and `clear` queue work for one writer thread, which checks that
+`put`, `touch` and `clear` queue work for one writer thread, which every
+`WRITE_INTERVAL` writes what gathered in one transaction (so an answer can be
+served from the cache a fifth of a second after it was given), checks that
 an answer is whole before it stores it, keeps the file under `max_bytes` by
 evicting the least recently used entries, and drops expired ones. A failing
 disk costs entries and a warning, never a request.
@@ -30,6 +32,7 @@ from llmp.daemon.cache.replay.events import Incomplete
 
 log = logging.getLogger("llmp.cache")
 FRONT_ENTRY_BYTES = 1024 * 1024  # larger answers are read from the file each time
+WRITE_INTERVAL = 0.2  # seconds answers gather before they are written together
 PURGE_EVERY = 3_600.0  # seconds between sweeps of expired entries
 #: Share of `max_bytes` the entries themselves may fill: the rest is SQLite's own
 #: (pages part empty, indexes, the freelist before it is vacuumed).
@@ -88,14 +91,17 @@ class Store:
             self._front.move_to_end(key)
         else:
             try:
-                row = self._reader.execute(
+                rows = self._reader.execute(
                     "SELECT inbound, operation, model, provider, served_model, mode, content_type,"
-                    " usage, body, created, expires FROM entries WHERE key = ?", (key,)).fetchone()
+                    " usage, body, created, expires FROM entries WHERE key = ?", (key,)).fetchall()
             except sqlite3.Error as exc:
                 log.warning("response cache: lookup failed (%s)", exc)
                 return None
-            if row is None:
+            # fetchall, not fetchone: a statement left unfinished holds a read snapshot, which
+            # stops the writer's checkpoints from shrinking the file
+            if not rows:
                 return None
+            row = rows[0]
             usage = None if row[7] is None else orjson.loads(row[7])
             entry = Entry(key, row[0], row[1], row[2], row[3], row[4], row[5], row[6], usage,
                           row[8], row[9], row[10])
@@ -107,10 +113,14 @@ class Store:
         return entry
 
     def put(self, entry: Entry, check: Callable[[], None]) -> None:
-        """Store an answer once `check` (run on the writer thread) finds it whole."""
+        """Store an answer once `check` (run on the writer thread) finds it whole.
+
+        The writer is not woken: answers gather for up to `WRITE_INTERVAL` and go in as one
+        transaction (a commit, and a thread hand-over, per answer would cost a miss more
+        than everything else the cache does for it).
+        """
         self._front.pop(entry.key, None)  # a refresh: the old answer is not served again
         self._queue.put(("put", entry, check))
-        self._wake.set()
 
     def forget_front(self) -> None:
         self._front.clear()
@@ -165,7 +175,7 @@ class Store:
         stop = False
         while not stop:
             batch = [self._queue.get()]
-            self._wake.wait(0.5)  # touches gather; a put, clear or flush wakes at once
+            self._wake.wait(WRITE_INTERVAL)  # puts and touches gather; a clear or flush wakes at once
             self._wake.clear()
             while True:
                 try:
