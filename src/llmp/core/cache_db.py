@@ -37,9 +37,9 @@ CREATE TABLE IF NOT EXISTS entries (
     expires REAL NOT NULL,
     used REAL NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_used ON entries (used);
-CREATE INDEX IF NOT EXISTS entries_expires ON entries (expires);
 """
+# No index on `used` or `expires`: eviction and the hourly purge scan the table (rarely),
+# where an index would be updated on every insert and every hit (always).
 
 COLUMNS = ("key", "inbound", "operation", "model", "provider", "served_model", "mode",
            "content_type", "usage", "body", "size", "created", "expires", "used")
@@ -70,7 +70,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def stored_bytes(db: sqlite3.Connection) -> int:
-    return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchone()[0])
+    return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchall()[0][0])
 
 
 def stats(db: sqlite3.Connection, now: float) -> dict[str, Any]:
@@ -90,13 +90,24 @@ def clear(db: sqlite3.Connection, *, model: str | None = None, before: float | N
     """Delete entries (of one model asked for, and/or created before a time); how many went."""
     where, args = _filter(model, before)
     removed = db.execute("DELETE FROM entries" + where, args).rowcount
-    db.execute("PRAGMA incremental_vacuum")
+    give_back(db)
     return int(removed)
 
 
-def matching_keys(db: sqlite3.Connection, *, model: str | None, before: float | None) -> list[bytes]:
-    where, args = _filter(model, before)
-    return [row[0] for row in db.execute("SELECT key FROM entries" + where, args)]
+def give_back(db: sqlite3.Connection) -> None:
+    """Return freed pages to the disk: the file shrinks.
+
+    `executescript`, not `execute`: the pragma frees one page per step, and the
+    sqlite3 module steps a statement that returns no rows only once.
+    """
+    db.executescript("PRAGMA incremental_vacuum;")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def disk_bytes(db: sqlite3.Connection) -> int:
+    """What the file takes once freed pages are given back: its pages in use."""
+    pages = db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
+    return int(pages * db.execute("PRAGMA page_size").fetchone()[0])
 
 
 def _filter(model: str | None, before: float | None) -> tuple[str, list[Any]]:

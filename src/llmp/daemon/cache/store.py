@@ -238,12 +238,18 @@ class Store:
             db.executemany("UPDATE entries SET used = ? WHERE key = ?",
                            [(used, key) for key, used in touched.items()])
         db.execute("COMMIT")
-        if rows and self.bytes > self.max_bytes * FILL:
+        if rows and (self.bytes > self.max_bytes * FILL
+                     or cache_db.disk_bytes(db) > self.max_bytes * FILL):
             self._evict(db)
 
     def _evict(self, db: sqlite3.Connection) -> None:
-        """Drop the least recently used entries until a tenth of the budget is free again."""
-        target = self.max_bytes * FILL * 0.9
+        """Drop the least recently used entries until the file is a tenth under its budget.
+
+        The entries' own bytes understate the file (pages part empty, the indexes), by a
+        factor that depends on their sizes: the file itself says how much to drop.
+        """
+        spread = max(1.0, cache_db.disk_bytes(db) / max(1, self.bytes))
+        target = self.max_bytes * FILL * 0.9 / spread
         db.execute("BEGIN")
         total = self.bytes
         doomed = []
@@ -255,14 +261,13 @@ class Store:
         self.bytes = total
         db.executemany("DELETE FROM entries WHERE key = ?", doomed)
         db.execute("COMMIT")
-        db.execute("PRAGMA incremental_vacuum")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cache_db.give_back(db)
         log.info("response cache: evicted %d entries to stay under %d bytes", len(doomed), self.max_bytes)
 
     def _purge(self, db: sqlite3.Connection, now: float) -> None:
         removed = db.execute("DELETE FROM entries WHERE expires <= ?", (now,)).rowcount
         if removed:
-            db.execute("PRAGMA incremental_vacuum")
+            cache_db.give_back(db)
             self.bytes = cache_db.stored_bytes(db)
 
     def _answer(self, batch: list[Any]) -> bool:
