@@ -22,7 +22,8 @@ SCHEMA_VERSION = 1
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS entries (
-    key BLOB PRIMARY KEY,
+    id INTEGER PRIMARY KEY,
+    key BLOB NOT NULL UNIQUE,
     inbound TEXT NOT NULL,
     operation TEXT NOT NULL,
     model TEXT NOT NULL,
@@ -36,10 +37,12 @@ CREATE TABLE IF NOT EXISTS entries (
     created REAL NOT NULL,
     expires REAL NOT NULL,
     used REAL NOT NULL
-) WITHOUT ROWID;
+);
 """
-# No index on `used` or `expires`: eviction and the hourly purge scan the table (rarely),
-# where an index would be updated on every insert and every hit (always).
+# Rows in the order they were stored (the rowid), not in key order: the key is a hash, so
+# rows kept in key order would leave the least recently used scattered over every page,
+# and evicting them would free no page whole. No index on `used` or `expires`: eviction
+# and the hourly purge scan the table (rarely); an index is updated on every insert and hit.
 
 COLUMNS = ("key", "inbound", "operation", "model", "provider", "served_model", "mode",
            "content_type", "usage", "body", "size", "created", "expires", "used")

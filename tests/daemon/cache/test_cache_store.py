@@ -89,17 +89,17 @@ def test_a_request_sets_its_own_ttl(make_gateway, upstream) -> None:
 
 def test_off_by_default_and_per_provider_alias_or_request(make_gateway, upstream) -> None:
     upstream.always(reply(ANSWER))
-    gateway = make_gateway(openai_upstream(upstream.url, cache="", extra="""
+    gateway = make_gateway(openai_upstream(upstream.url, cache="", extra=f"""
   other:
     type: openai
-    base_url: {url}/v1
+    base_url: {upstream.url}/v1
     api_key: sk-test-upstream-key-123456
     models: [gpt-4o-mini]
     health_check: {{enabled: false}}
     cache: true
 models:
   fast: {{targets: [other/gpt-4o-mini], cache: false}}
-""".format(url=upstream.url)))
+"""))
     response = httpx.post(gateway.base_url + "/chat/completions", json=CHAT)
     assert "x-llmp-cache" not in response.headers  # the cache is off for `up`
     assert cache_header(gateway, {**CHAT, "model": "other/gpt-4o-mini"}) == "miss"
