@@ -29,6 +29,7 @@ import orjson
 
 from llmp.core import cache_db
 from llmp.daemon.cache.replay.events import Incomplete
+from llmp.daemon.gather import gather
 
 log = logging.getLogger("llmp.cache")
 FRONT_ENTRY_BYTES = 1024 * 1024  # larger answers are read from the file each time
@@ -174,14 +175,7 @@ class Store:
         next_purge = 0.0
         stop = False
         while not stop:
-            batch = [self._queue.get()]
-            self._wake.wait(WRITE_INTERVAL)  # puts and touches gather; a clear or flush wakes at once
-            self._wake.clear()
-            while True:
-                try:
-                    batch.append(self._queue.get(block=False))
-                except queue.Empty:
-                    break
+            batch = gather(self._queue, self._wake, WRITE_INTERVAL)
             if db is not None:
                 now = self.clock()
                 if now >= next_purge:
