@@ -192,6 +192,11 @@ class Metrics:
         self.provider_up = Gauge(
             "llmp_provider_up", "1 if the last health check passed, 0 if it failed.",
             ["provider"], registry=r)
+        self.cache_requests = Counter(
+            "llmp_cache_requests", "Requests the response cache took part in, by result.",
+            ["result"], registry=r)
+        self.cache_bytes = Gauge(
+            "llmp_cache_bytes", "Bytes the response cache's entries take on disk.", registry=r)
         self._models = _LabelValues()
         self._routes = _LabelValues()
         self._deployments = _LabelValues()
@@ -223,6 +228,8 @@ class Metrics:
             series.cached += tokens.cached
         if record.cost:
             series.cost += record.cost
+        if record.cache is not None:
+            self.cache_requests.labels(record.cache).inc()
         if len(tried) < 2:  # most requests: one attempt, nothing retried or moved
             return
         route = self._routes(record.alias or record.requested_model)
