@@ -101,11 +101,13 @@ def test_circuit_opens_and_closes_on_screen_and_the_buttons_act(open_dashboard, 
     gateway, bad, _ = failing_then_good
     dashboard = open_dashboard(gateway)
     page = dashboard.sign_in("providers")
-    circuit = page.get_by_test_id("circuit-bad")
-    expect(circuit).to_have_text("closed")
+    # A model's failures open that deployment's circuit; the provider's own stays closed.
     assert [ask(gateway) for _ in range(3)] == ["fine"] * 3  # bad fails each time; good answers
+    circuit = page.get_by_test_id(f"circuit-bad/{MODEL}")
     expect(circuit).to_have_text("open · probe in 30s")
-    expect(page.get_by_test_id("state-bad")).to_have_text("down")
+    expect(page.get_by_test_id(f"state-bad/{MODEL}")).to_have_text("down")
+    expect(page.get_by_test_id("circuit-bad")).to_have_text("closed")
+    expect(page.get_by_test_id("state-bad")).to_have_text("degraded")
     dashboard.screenshot("providers-circuit-open")
 
     bad.always(healthy())  # it recovers; a check now probes through the open circuit

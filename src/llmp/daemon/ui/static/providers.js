@@ -60,8 +60,8 @@ export function Providers() {
     for (const d of p.deployments) {
       rows.push(html`<tr class="sub">
         <td>${d.model}</td>
-        <td><span class=${`badge s-${d.state}`}>${d.state}</span></td>
-        <td><${Circuit} circuit=${d.circuit} /></td>
+        <td><span class=${`badge s-${d.state}`} data-testid=${`state-${p.name}/${d.model}`}>${d.state}</span></td>
+        <td><${Circuit} circuit=${d.circuit} testid=${`circuit-${p.name}/${d.model}`} /></td>
         <${Figures} item=${d} now=${tick.now} />
         <td></td><td></td>
       </tr>`);
