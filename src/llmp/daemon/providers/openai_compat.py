@@ -15,6 +15,7 @@ import aiohttp
 import orjson
 
 from llmp.core.config_schema import ProviderConfig
+from llmp.core.redact import redact_bytes
 from llmp.daemon.errors import UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.providers.http import (
@@ -38,6 +39,7 @@ PATHS = {
     "embeddings": "/embeddings",
 }
 DONE = b"[DONE]"
+ERROR = b'"error"'
 LONG_READ = 1024  # bytes of whole events past which a read is searched for usage in its tail only
 MAX_DESTINATIONS = 1024  # (operation, model) pairs whose URL is remembered
 
@@ -154,6 +156,8 @@ class OpenAICompatibleProvider(Provider):
                         chunk = without_usage_event(chunk, separator)
                     if not chunk:
                         continue
+                if ERROR in chunk:  # an error event may quote the key in any field: rare, so masked here
+                    chunk = redact_bytes(chunk)
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.name, exc) from exc
