@@ -34,6 +34,7 @@ from llmp.daemon.providers.gemini_response import StreamTranslator, chat_respons
 from llmp.daemon.providers.google_auth import TokenSource
 from llmp.daemon.providers.http import json_object, read_body
 from llmp.daemon.providers.sse import read_chunks
+from llmp.daemon.providers.urls import path_segment
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 SIGNATURES_KEPT = 4096
@@ -64,6 +65,10 @@ class GeminiProvider(Provider):
             else f"https://{vertex.location}-aiplatform.googleapis.com"
         )
         return f"{host}/v1/projects/{vertex.project}/locations/{vertex.location}/publishers/google"
+
+    def _model_url(self, model: str, method: str) -> str:
+        """`{root}/models/{model}:{method}`, the client's model name quoted as one segment."""
+        return f"{self.root}/models/{path_segment(model, self.name)}:{method}"
 
     async def headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
@@ -102,12 +107,12 @@ class GeminiProvider(Provider):
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         body = build_request(request, model, self._signature_for)
-        response = await self._post(f"{self.root}/models/{model}:generateContent", body)
+        response = await self._post(self._model_url(model, "generateContent"), body)
         return chat_response(await self._json(response), model, self._remember)
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = build_request(request, model, self._signature_for)
-        url = f"{self.root}/models/{model}:streamGenerateContent?alt=sse"
+        url = self._model_url(model, "streamGenerateContent?alt=sse")
         response = await self._post(url, body)
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         return self._chunks(response, StreamTranslator(model, self._remember), include_usage)
@@ -205,7 +210,7 @@ class GeminiProvider(Provider):
                 {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **extra}
                 for text in batch
             ]}
-            response = await self._post(f"{self.root}/models/{model}:batchEmbedContents", body)
+            response = await self._post(self._model_url(model, "batchEmbedContents"), body)
             data = await self._json(response)
             vectors += [list(e.get("values") or []) for e in data.get("embeddings") or []]
         return vectors, 0
@@ -219,7 +224,7 @@ class GeminiProvider(Provider):
             body: dict[str, Any] = {"instances": [{"content": text} for text in batch]}
             if dimensions:
                 body["parameters"] = {"outputDimensionality": dimensions}
-            response = await self._post(f"{self.root}/models/{model}:predict", body)
+            response = await self._post(self._model_url(model, "predict"), body)
             predictions = (await self._json(response)).get("predictions") or []
             embeddings = [p.get("embeddings") or {} for p in predictions if isinstance(p, dict)]
             tokens += sum(int((e.get("statistics") or {}).get("token_count") or 0)
@@ -234,7 +239,7 @@ class GeminiProvider(Provider):
         names: list[str] = []
         token = ""
         for _ in range(20):  # pages of 1000; Google has far fewer models than that
-            query = "?pageSize=1000" + (f"&pageToken={quote(token)}" if token else "")
+            query = "?pageSize=1000" + (f"&pageToken={quote(token, safe='')}" if token else "")
             response = await self.http.request(
                 "GET", f"{self.root}/models{query}", headers=await self.headers(),
                 error_parser=parse_google_error,
