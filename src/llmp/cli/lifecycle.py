@@ -161,9 +161,26 @@ def _print_status(info: dict[str, Any]) -> None:
     table.add_row("in flight", str(info.get("in_flight", "?")))
     table.add_row("providers", ", ".join(info.get("providers") or []) or "-")
     table.add_row("config", info.get("config_file") or "built-in defaults")
+    telemetry = _telemetry_line(info.get("telemetry"))
+    if telemetry:
+        table.add_row("telemetry", telemetry)
     if "error" in info:
         table.add_row("error", info["error"])
     out.print(table)
+
+
+def _telemetry_line(telemetry: Any) -> str:
+    """`log failing (No space left on device), 1,234 dropped`: only what went wrong."""
+    if not isinstance(telemetry, dict):
+        return ""
+    failing = telemetry.get("failing") or {}
+    parts = []
+    for sink, count in (telemetry.get("dropped") or {}).items():
+        if not count and sink not in failing:
+            continue
+        state = f"failing ({failing[sink]})" if sink in failing else "writing again"
+        parts.append(f"{sink} {state}, {count:,} dropped")
+    return "; ".join(parts)
 
 
 def _duration(seconds: float | None) -> str:

@@ -40,6 +40,7 @@ from llmp.daemon.routing.health import HealthChecker
 from llmp.daemon.routing.resolver import Resolver
 from llmp.daemon.routing.router import Router
 from llmp.daemon.telemetry.metrics import Metrics
+from llmp.daemon.telemetry.sink_health import HEALTH as SINK_HEALTH
 
 log = logging.getLogger("llmp.daemon")
 
@@ -223,6 +224,7 @@ class Runtime:
             "config_file": str(self.loaded.source) if self.loaded.source else None,
             "reloaded_at": self.reloaded_at,
             "retiring_providers": [p.name for p in self.retiring],
+            "telemetry": SINK_HEALTH.snapshot(),
         }
 
 
