@@ -92,8 +92,10 @@ class Runtime:
         providers: dict[str, Provider] = {}
         for name, spec in config.providers.items():
             current = running.get(name)
-            keep = current is not None and current.config == spec
-            providers[name] = current if keep else adapter_for(spec.type or "openai")(name, spec)
+            if current is None or current.config != spec:
+                current = adapter_for(spec.type or "openai")(name, spec)
+                current.http.limits = config.server.limits  # what upstream answers may grow to
+            providers[name] = current
         return providers
 
     def _routing_for(self, loaded: LoadedConfig, providers: dict[str, Provider]) -> _Routing:
