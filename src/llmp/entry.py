@@ -19,8 +19,12 @@ def main() -> None:
 
             sys.exit(daemon_main(sys.argv[2:]))
         from llmp.cli.app import run
+        from llmp.cli.closed_pipe import flush_or_quiet_exit
 
-        run()
+        try:
+            run()
+        finally:
+            flush_or_quiet_exit()
     except Exception as exc:  # a crash: its traceback must not print a key either
         from llmp.core.redact import report_uncaught
 

@@ -51,7 +51,8 @@ def test_set_list_rm_in_the_keyring(test_keyring, isolated_env: Path) -> None:
     info = listing()
     assert info["keyring"] == {"backend": "tests.support.keyring_backend.TestFileKeyring",
                                "usable": True, "reason": ""}
-    assert row(info, "up") == {"name": "up", "source": "keyring", "present": True, "key": "sk-…XYZ1"}
+    assert row(info, "up") == {"name": "up", "source": "keyring", "state": "keyring",
+                               "present": True, "key": "sk-…XYZ1"}
     human = run_llmp("keys", "list")
     assert "TestFileKeyring" in human.out and "sk-…XYZ1" in human.out and KEY not in human.out
 
@@ -77,7 +78,8 @@ def test_sources_environment_and_config_literal(test_keyring, isolated_env: Path
     monkeypatch.setenv("UP_API_KEY", "sk-from-the-environment-5555")
     info = listing()
     assert row(info, "up")["source"] == "environment" and row(info, "up")["key"] == "sk-…5555"
-    assert row(info, "literal")["source"] == "config literal"
+    assert row(info, "up")["state"] == "env UP_API_KEY"
+    assert row(info, "literal")["source"] == row(info, "literal")["state"] == "config"
     stored = run_llmp("keys", "set", "up", "--stdin", stdin=KEY)
     assert "UP_API_KEY is set in this environment and takes precedence" in stored.out
 
@@ -111,7 +113,8 @@ def test_key_file_is_an_explicit_opt_in(isolated_env: Path) -> None:
     assert info["keyring"]["usable"] is False
     assert info["keyring"]["backend"] == "keyring.backends.null.Keyring"
     assert info["key_file"] == str(key_file)
-    assert row(info, "up") == {"name": "up", "source": "file", "present": True, "key": "sk-…XYZ1"}
+    assert row(info, "up") == {"name": "up", "source": "file", "state": "file",
+                               "present": True, "key": "sk-…XYZ1"}
     assert run_llmp("keys", "rm", "up").code == 0
     assert not key_file.exists()
 

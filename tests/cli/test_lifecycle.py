@@ -83,6 +83,9 @@ def test_port_in_use_is_a_clear_error() -> None:
         result = run_llmp("start", "--port", str(port))
     assert result.code != 0
     assert f"port {port}" in result.err and "already in use" in result.err
+    assert f"(pid {os.getpid()})" in result.err  # this test holds the port: psutil can see it
+    for way in ("llmp start --port N", "server.port", "LLMP_PORT"):
+        assert way in result.err
     assert "Traceback" not in result.err
 
 

@@ -74,7 +74,7 @@ providers:
     assert listing["local"]["key_present"] is False
     table = runner.invoke(app, ["providers"])
     assert table.exit_code == 0
-    assert "environment (present)" in table.output and "missing" in table.output
+    assert "env OPENAI_API_KEY" in table.output and "missing" in table.output
     assert "sk-test-secret" not in table.output + result.output
 
 
@@ -92,11 +92,11 @@ def test_health_json_and_table(pair) -> None:
     table = runner.invoke(app, ["providers", "health"], env={"COLUMNS": "200"})
     assert table.exit_code == 0
     rows = [re.split(r"\s{2,}", line.strip()) for line in table.output.splitlines() if line.strip()]
-    assert rows[0] == ["provider", "state", "circuit", "p50", "p95", "ttft", "errors 5m", "requests",
-                       "last check", "last error"]
-    assert rows[1] == ["bad", "down", "open (30s)", "-", "-", "-", "100%", "1", "-",
+    assert rows[0] == ["provider", "state", "circuit", "p50", "p95", "ttft", "errors", "reqs",
+                       "checked", "last error"]
+    assert rows[1] == ["bad", "down", "open 30s", "-", "-", "-", "100%", "1", "-",
                        "fake upstream failure 500"]
-    assert rows[2][:3] == [MODEL, "down", "open (30s)"]  # the deployment, under its provider
+    assert rows[2][:3] == [MODEL, "down", "open 30s"]  # the deployment, under its provider
     assert rows[3][:2] == ["good", "healthy"] and rows[3][3].endswith(" ms")
     assert rows[3][6:8] == ["0%", "1"]
 

@@ -6,6 +6,7 @@ import re
 import types
 import typing
 from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from ruamel.yaml import YAML
 from llmp.core.config_loader import ConfigError, apply_overrides, load_config, parse_config
 from llmp.core.config_schema import Config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
+EXAMPLE = Path(str(files("llmp") / "data" / "config.example.yaml"))  # the copy the package ships
 # A commented-out option in the example: `  #   key: value`, indented like the YAML it would be.
 _COMMENTED_OPTION = re.compile(r"^(\s*)# ( *[a-z_][a-z0-9_-]*:(?:\s.*)?)$", re.MULTILINE)
 

@@ -29,7 +29,8 @@ def test_probe_reports_key_operations_and_upstream_models(make_gateway, upstream
     answer = httpx.get(gateway.url + "/admin/probe/up", headers=gateway.admin_headers())
     assert answer.status_code == 200
     data = answer.json()
-    assert data["key"] == {"present": True, "source": "environment"}
+    assert data["key"] == {"present": True, "source": "environment", "state": "env PROBE_TEST_KEY",
+                           "variable": "PROBE_TEST_KEY", "missing": False}
     assert data["operations"] == ["chat", "completions", "embeddings"]
     assert data["models"] == ["*"]
     assert data["upstream"]["ok"] is True and data["upstream"]["models"] == ["gpt-a", "gpt-b"]
@@ -37,13 +38,25 @@ def test_probe_reports_key_operations_and_upstream_models(make_gateway, upstream
     assert "sk-probe-secret-value-1234" not in answer.text
 
 
-def test_probe_names_an_upstream_refusal(make_gateway, upstream: FakeUpstream) -> None:
+def test_probe_names_an_upstream_refusal(make_gateway, upstream: FakeUpstream,
+                                         monkeypatch) -> None:
+    monkeypatch.setenv("PROBE_TEST_KEY", "sk-probe-refused-value-1234")
     upstream.always(fail(401))
     gateway = make_gateway(config(upstream.url))
     data = httpx.get(gateway.url + "/admin/probe/up", headers=gateway.admin_headers()).json()
-    assert data["key"] == {"present": False, "source": "missing"}
     assert data["upstream"] == {**data["upstream"], "ok": False, "kind": "auth", "status": 401,
                                 "message": "fake upstream failure 401"}
+
+
+def test_probe_without_a_key_asks_no_upstream(make_gateway, upstream: FakeUpstream) -> None:
+    gateway = make_gateway(config(upstream.url))
+    data = httpx.get(gateway.url + "/admin/probe/up", headers=gateway.admin_headers()).json()
+    assert data["key"] == {"present": False, "source": "missing", "state": "missing",
+                           "variable": "PROBE_TEST_KEY", "missing": True}
+    assert data["upstream"] == {**data["upstream"], "ok": False, "kind": "auth", "status": 401,
+                                "message": "no API key for provider 'up': set PROBE_TEST_KEY or "
+                                           "run `llmp keys set up`"}
+    assert upstream.requests == []
 
 
 def test_probe_needs_the_admin_token_and_a_known_provider(make_gateway, upstream) -> None:

@@ -277,12 +277,13 @@ def test_anthropic_only_content_is_refused_for_other_providers(make_gateway, ups
     client = make_gateway(openai_config(upstream.url)).anthropic()
     with pytest.raises(anthropic.BadRequestError) as caught:
         client.messages.create(model="up/gpt-4o-mini", max_tokens=10, messages=[{"role": "user", "content": [
-            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
-                                            "data": "JVBERi0x"}}]}])
+            {"type": "document", "source": {"type": "url", "url": "https://example.com/a.pdf"}}]}])
     assert "document" in caught.value.body["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as caught:
-        client.messages.count_tokens(model="up/gpt-4o-mini", messages=[{"role": "user", "content": "x"}])
-    assert caught.value.body["error"]["type"] == "invalid_request_error"
+        client.messages.create(model="up/gpt-4o-mini", max_tokens=10, tools=[
+            {"type": "web_search_20250305", "name": "web_search"}],
+            messages=[{"role": "user", "content": "x"}])
+    assert "web_search_20250305" in caught.value.body["error"]["message"]
     assert upstream.requests == []
 
 
@@ -292,8 +293,11 @@ def test_anthropic_only_content_is_refused_for_other_providers(make_gateway, ups
 @pytest.mark.parametrize(("body", "fragment"), [
     ({"model": "mock-1", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
     ({"model": "mock-1", "max_tokens": 5, "messages": []}, "messages"),
-    ({"model": "mock-1", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]},
+    ({"model": "mock-1", "max_tokens": 5, "messages": [{"role": "tool", "content": "x"}]},
      "messages.0.role"),
+    ({"model": "mock-1", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "x"},
+        {"role": "system", "content": [{"type": "image", "source": {}}]}]}, "messages.1.content.0"),
     ({"model": "mock-1", "max_tokens": 5, "messages": [{"role": "user", "content": 3}]},
      "messages.0.content"),
     ({"model": "mock-1", "max_tokens": 5, "temperature": 1.5,

@@ -182,9 +182,9 @@ async def test_list_models_reads_the_gemini_catalogue(upstream: FakeUpstream) ->
 
 def test_example_config_gemini_providers() -> None:
     from llmp.core.config_loader import parse_config
+    from llmp.core.starter_config import example_text
 
-    example = Path(__file__).resolve().parents[2] / "config.example.yaml"
-    providers = parse_config(example.read_text()).providers
+    providers = parse_config(example_text()).providers
     gemini = GeminiProvider("gemini", providers["gemini"])
     assert gemini.root == "https://generativelanguage.googleapis.com/v1beta"
     vertex = GeminiProvider("vertex", providers["vertex"])

@@ -9,7 +9,7 @@ bounded so the suite stays fast on two cores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -99,18 +99,59 @@ CHAT_BODIES = st.fixed_dictionaries(
 )
 
 
-def test_arbitrary_chat_bodies(gateway: Gateway) -> None:
+def fuzz_bodies(gateway: Gateway, path: str, bodies: st.SearchStrategy[dict], examples: int,
+                answered: Callable[[dict, httpx.Response], None] | None = None) -> None:
+    """Post each generated body: an answer, or a 4xx in OpenAI's shape naming the problem."""
     with httpx.Client(base_url=gateway.base_url, timeout=10) as client:
 
-        @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(body=CHAT_BODIES)
+        @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(body=bodies)
         def check(body: dict) -> None:
-            response = client.post("/chat/completions", json=body)
+            response = client.post(path, json=body)
             assert response.status_code in (200, 400, 404), response.text
             if response.status_code != 200:
                 assert response.json()["error"]["message"]
+            elif answered is not None:
+                answered(body, response)
 
         check()
+
+
+def test_arbitrary_chat_bodies(gateway: Gateway) -> None:
+    fuzz_bodies(gateway, "/chat/completions", CHAT_BODIES, 100)
+
+
+ITEM_TYPES = st.sampled_from(
+    ["message", "function_call", "function_call_output", "reasoning", "web_search_call"])
+PARTS = st.lists(st.fixed_dictionaries({"type": st.sampled_from(
+    ["input_text", "output_text", "input_image", "input_file", "refusal", "nope"])},
+    optional={"text": JSON_LEAVES, "image_url": JSON_LEAVES, "file_data": JSON_LEAVES}), max_size=3)
+ITEMS = st.lists(st.fixed_dictionaries({}, optional={
+    "type": ITEM_TYPES | JSON_LEAVES, "role": ROLES | JSON_LEAVES, "content": PARTS | JSON_VALUES,
+    "call_id": JSON_LEAVES, "name": JSON_LEAVES, "arguments": JSON_LEAVES, "output": JSON_VALUES,
+    "namespace": JSON_LEAVES}), max_size=4)
+TOOLS = st.lists(st.fixed_dictionaries({"type": st.sampled_from(
+    ["function", "namespace", "web_search", "custom"]) | JSON_LEAVES}, optional={
+    "name": JSON_LEAVES, "parameters": JSON_VALUES, "tools": JSON_VALUES}), max_size=3)
+RESPONSES_BODIES = st.fixed_dictionaries(
+    {"model": st.sampled_from(["mock-1", "mock/mock-1"]) | JSON_LEAVES},
+    optional={
+        "input": ITEMS | JSON_VALUES, "instructions": JSON_LEAVES, "tools": TOOLS | JSON_VALUES,
+        "tool_choice": JSON_VALUES, "stream": st.booleans(), "text": JSON_VALUES,
+        "reasoning": JSON_VALUES, "max_output_tokens": JSON_LEAVES, "store": JSON_LEAVES,
+        "previous_response_id": JSON_LEAVES,
+    },
+)
+
+
+def test_arbitrary_responses_bodies(gateway: Gateway) -> None:
+    def answered(body: dict, response: httpx.Response) -> None:
+        if body.get("stream"):
+            assert b"event: response.completed" in response.content, response.text
+        else:
+            assert response.json()["object"] == "response"
+
+    fuzz_bodies(gateway, "/responses", RESPONSES_BODIES, 150, answered)
 
 
 def test_arbitrary_bytes(gateway: Gateway) -> None:
@@ -119,7 +160,7 @@ def test_arbitrary_bytes(gateway: Gateway) -> None:
         @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
         @given(raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
         def check(raw: bytes) -> None:
-            for path in ("/chat/completions", "/embeddings", "/completions"):
+            for path in ("/chat/completions", "/embeddings", "/completions", "/responses"):
                 response = client.post(path, content=raw, headers={"Content-Type": "application/json"})
                 assert 400 <= response.status_code < 500, response.text
                 assert response.json()["error"]["type"] == "invalid_request_error"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -146,10 +147,11 @@ class FakeUpstream:
         assert self._server is not None
         return self._server.url
 
-    def start(self) -> FakeUpstream:
+    def start(self, ssl_context: ssl.SSLContext | None = None) -> FakeUpstream:
+        """Listen on a free loopback port; over HTTPS with `ssl_context`."""
         app = web.Application(client_max_size=256 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._server = ThreadedServer(app).start()
+        self._server = ThreadedServer(app, ssl_context=ssl_context).start()
         return self
 
     def stop(self) -> None:

@@ -21,11 +21,12 @@ TEST_TOKEN = "test-admin-token"
 
 
 class Gateway:
-    def __init__(self, config_yaml: str, **runtime_options: Any) -> None:
-        """`runtime_options` go to `Runtime` (e.g. `clock=`, `sleeper=`)."""
+    def __init__(self, config_yaml: str, config_file: Path | None = None, **runtime_options: Any) -> None:
+        """`runtime_options` go to `Runtime` (e.g. `clock=`, `sleeper=`); `config_file`: the file
+        `config_yaml` was written to, which a reload reads again."""
         config = parse_config(config_yaml)
         self.runtime = Runtime(
-            LoadedConfig(config, Path("config.yaml")), TEST_TOKEN, **runtime_options
+            LoadedConfig(config, config_file or Path("config.yaml")), TEST_TOKEN, **runtime_options
         )
         limits = runner_options(config.server.limits)  # header limits, as the daemon sets them
         self.server = ThreadedServer(build_app(self.runtime), **limits).start()

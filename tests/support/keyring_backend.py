@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from keyring.backend import KeyringBackend
-from keyring.errors import PasswordDeleteError
+from keyring.backends.Windows import WinVaultKeyring
+from keyring.errors import KeyringLocked, PasswordDeleteError
 
 BACKEND = "tests.support.keyring_backend.TestFileKeyring"
 
@@ -49,3 +50,23 @@ class TestFileKeyring(KeyringBackend):
     def entries(self) -> dict[str, str]:
         """Everything stored, for assertions."""
         return self._entries()
+
+
+DENIED_BACKEND = "tests.support.keyring_backend.DeniedKeyring"
+
+
+class DeniedKeyring(TestFileKeyring):
+    """A keyring that is there but refuses to read, as the macOS Keychain does when its
+    prompt is denied (errSecAuthFailed) or cannot be shown (errSecInteractionNotAllowed):
+    keyring's macOS backend raises KeyringLocked or KeyringError then."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("Can't get password from keychain: (-25308, 'User interaction is not allowed.')")
+
+
+WINDOWS_BACKEND = "tests.support.keyring_backend.WindowsVaultKeyring"
+
+
+class WindowsVaultKeyring(TestFileKeyring, WinVaultKeyring):
+    """keyring's Windows Credential Locker backend as llmp sees it, storing in the test file
+    (the real one needs Windows): llmp must hold it to Credential Manager's size limit."""

@@ -7,6 +7,7 @@ can then talk to it over real HTTP.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,9 +17,11 @@ from aiohttp import web
 
 class ThreadedServer:
     def __init__(
-        self, app: web.Application, *, handler_cancellation: bool = True, **runner_options: Any
+        self, app: web.Application, *, handler_cancellation: bool = True,
+        ssl_context: ssl.SSLContext | None = None, **runner_options: Any
     ) -> None:
         self.app = app
+        self._ssl_context = ssl_context  # serve HTTPS with it
         self._handler_cancellation = handler_cancellation
         self._runner_options = runner_options
         self.loop = asyncio.new_event_loop()
@@ -28,7 +31,7 @@ class ThreadedServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._ssl_context else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> ThreadedServer:
         self._thread.start()
@@ -41,7 +44,7 @@ class ThreadedServer:
             **self._runner_options,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
         await site.start()
         self.port = self._runner.addresses[0][1]
 

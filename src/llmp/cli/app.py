@@ -7,14 +7,23 @@ import logging
 import typer
 
 from llmp import __version__
-from llmp.cli import chat, keys, lifecycle, logs, provider_check, providers, usage
+from llmp.cli import chat, config_cmd, keys, lifecycle, logs, provider_check, providers, ui, usage
+from llmp.cli.closed_pipe import PipeSafeGroup
+from llmp.cli.help_format import PlaceholderGroup
 from llmp.core.redact import RedactingFilter
+
+
+class RootGroup(PipeSafeGroup, PlaceholderGroup):
+    """The `llmp` group: a closed output pipe ends it quietly with status 0 (`llmp ... | head -1`),
+    and `--help` shows TEXT / INTEGER / nothing after a flag."""
+
 
 app = typer.Typer(
     name="llmp",
+    cls=RootGroup,
     help="A local LLM gateway: one OpenAI-compatible endpoint on localhost for every provider.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
     # A traceback with locals would print API keys held in variables.
     pretty_exceptions_show_locals=False,
 )
@@ -46,7 +55,9 @@ keys.register(app)
 chat.register(app)
 provider_check.register(app)
 usage.register(app)
+config_cmd.register(app)
+ui.register(app)
 
 
 def run() -> None:
-    app()
+    app(prog_name="llmp")

@@ -3,7 +3,9 @@
 The daemon is this same program re-executed with a hidden first argument
 (`sys.executable`, never fork), so a PyInstaller one-file build starts itself
 the same way an installed package does. It runs detached: a new session on
-POSIX, a detached process group without a console window on Windows.
+POSIX, a new process group without a console window on Windows (see
+`launch_options`), with the user's environment rather than a one-file
+bootloader's (core/process_env.py).
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from llmp.core.paths import DAEMON_OUTPUT_LIMIT, Paths
+from llmp.core.process_env import daemon_environment
 from llmp.core.state import DaemonState, is_alive, read_state, remove_state
+from llmp.core.unpacked import remove_stale
 from llmp.entry import DAEMON_ARGUMENT
 
 START_TIMEOUT = 20.0
@@ -61,6 +66,49 @@ def daemon_arguments(host: str | None, port: int | None, config: str | None) -> 
     return args
 
 
+# Win32 process creation flags (winbase.h), spelled out so the choice is testable anywhere.
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+DETACHED_PROCESS = 0x00000008
+
+
+def launch_options(os_name: str = os.name) -> dict[str, object]:
+    """How the daemon is detached from the terminal that typed `llmp start`.
+
+    POSIX: a new session, so closing the terminal (SIGHUP) or Ctrl-C there does
+    not reach it. Windows: CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP, and on
+    purpose NOT DETACHED_PROCESS. A one-file build is a bootloader that starts
+    the Python child with creation flags 0, so the child shares whatever console
+    the bootloader has. DETACHED_PROCESS gives the bootloader none, and the
+    child, a console program without a console, gets a new, visible console
+    window for the daemon's whole life. CREATE_NO_WINDOW gives the bootloader a
+    console of its own with no window, which the child inherits: no window, and
+    closing the user's terminal closes a console the daemon is not attached to.
+    CREATE_NEW_PROCESS_GROUP keeps Ctrl-C and Ctrl-Break in that terminal away
+    from it. `llmp stop` asks over HTTP first, which works from any terminal.
+    """
+    if os_name == "nt":
+        return {"creationflags": CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}
+
+
+def _unpacking(paths: Paths) -> tuple[str | None, Path | None]:
+    """The running build's unpacked folder, and where the daemon should unpack (frozen only).
+
+    Stale folders of earlier daemons (a killed bootloader leaves its folder) go first.
+    """
+    if not getattr(sys, "frozen", False):
+        return None, None
+    bundle = getattr(sys, "_MEIPASS", None)
+    unpack_dir = Path(os.path.abspath(paths.unpack_dir))
+    try:
+        unpack_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:  # no writable cache: unpack where the system says
+        return bundle, None
+    remove_stale(unpack_dir)
+    return bundle, unpack_dir
+
+
 def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -> Running:
     from llmp.cli.admin_client import healthy
 
@@ -74,22 +122,13 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
         with contextlib.suppress(OSError):
             output.replace(output.with_name(output.name + ".1"))
             offset = 0
-    env = dict(os.environ, PYINSTALLER_RESET_ENVIRONMENT="1")
+    env = daemon_environment(os.environ, *_unpacking(paths))
     spawned_at = time.time()
     with open(output, "ab") as sink:
-        options: dict[str, object] = {}
-        if os.name == "nt":
-            options["creationflags"] = (
-                subprocess.DETACHED_PROCESS  # type: ignore[attr-defined]
-                | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-                | subprocess.CREATE_NO_WINDOW  # type: ignore[attr-defined]
-            )
-        else:
-            options["start_new_session"] = True
         process = subprocess.Popen(
             daemon_command() + args,
             stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=env, close_fds=True,
-            **options,  # type: ignore[arg-type]
+            cwd=paths.state_dir, **launch_options(),  # type: ignore[arg-type]
         )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

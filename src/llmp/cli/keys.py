@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from llmp.cli.completion import complete_key_name, complete_provider
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
@@ -26,7 +27,6 @@ keys_app = typer.Typer(
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _FAILED = {"invalid", "unreachable", "error", "no_key"}
-SOURCE_LABELS = {"config": "config literal"}
 
 
 def _load_config() -> Any:
@@ -74,7 +74,8 @@ def _notify_daemon(name: str) -> str:
 
 @keys_app.command("set")
 def set_key(
-    name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret."),
+    name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret.",
+                               autocompletion=complete_key_name),
     from_stdin: bool = typer.Option(False, "--stdin", help="Read the key from standard input."),
     to_file: bool = typer.Option(
         False, "--file", help="Store it in a file only you can read (mode 0600) instead of the keyring."
@@ -86,13 +87,19 @@ def set_key(
     from llmp.core.redact import mask, register_secret
 
     _check_name(name)
+    config = _load_config()
+    variables = _env_vars(name, config)
+    if not to_file:  # say so before the user types a secret that cannot be kept
+        backend = keyring_store.status()
+        if not backend.usable:
+            fail(f"no usable OS keyring ({backend.reason}); nothing was asked or stored. Either keep "
+                 f"the key in a file only you can read: llmp keys set {name} --file, or set "
+                 f"{variables[0]} in the environment.")
     secret = sys.stdin.read() if from_stdin else typer.prompt(f"Key for {name}", hide_input=True)
     secret = secret.strip()
     if not secret:
         fail("the key is empty; nothing was stored")
     register_secret(secret)
-    config = _load_config()
-    variables = _env_vars(name, config)
     if to_file:
         where = f"the key file {key_file.put(name, secret)}"
         keyring_store.delete(name)  # the keyring is read first: an old entry there would win
@@ -120,7 +127,8 @@ def set_key(
 
 
 @keys_app.command("rm")
-def remove_key(name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret.")) -> None:
+def remove_key(name: str = typer.Argument(..., help="Provider name, client:NAME, or jwt-secret.",
+                                          autocompletion=complete_key_name)) -> None:
     """Remove a stored key from the keyring and the key file."""
     from llmp.core import key_file, keyring_store
     from llmp.core.audit import audit
@@ -153,13 +161,17 @@ def _rows(config: Any) -> list[dict[str, Any]]:
     if auth.jwt is not None:
         found.append((JWT_SECRET_USERNAME, resolve_secret(auth.jwt.secret, JWT_SECRET_USERNAME,
                                                           (JWT_SECRET_ENV,))))
-    return [{"name": name, "source": SOURCE_LABELS.get(key.source, key.source),
-             "present": key.present, "key": key.masked} for name, key in found]
+    return [{"name": name, "source": key.source, "state": key.state, "present": key.present,
+             "key": key.masked, **({"problem": key.problem} if key.problem else {})}
+            for name, key in found]
 
 
 @keys_app.command("list")
-def list_keys(json_output: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
-    """Every configured key: where it comes from, whether it is there, masked."""
+def list_keys(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    wide: bool = typer.Option(False, "--wide", help="Show whole values, however wide."),
+) -> None:
+    """Every configured key: where it comes from (or that it is missing), masked."""
     from llmp.core import key_file, keyring_store
 
     rows = _rows(_load_config())
@@ -173,20 +185,26 @@ def list_keys(json_output: bool = typer.Option(False, "--json", help="Print one 
     if json_output:
         print_json(info)
         return
-    from rich.table import Table
+    from llmp.cli.tables import Column, Styled, render
 
     out = console()
-    state = "[green]usable[/]" if backend.usable else f"[red]not usable[/]: {backend.reason}"
-    out.print(f"keyring backend: {backend.backend} ({state})", highlight=False)
+    state = "[green]usable[/]" if backend.usable else f"[red]not usable[/]: {escape(backend.reason)}"
+    out.print(f"keyring backend: {escape(backend.backend)} ({state})", highlight=False)
     if info["key_file"]:
-        out.print(f"key file: {info['key_file']}", highlight=False)
-    table = Table(box=None, pad_edge=False)
-    for column in ("name", "source", "present", "key (masked)"):
-        table.add_column(column)
+        out.print(f"key file: {escape(info['key_file'])}", highlight=False)
+    table = [[row["name"], Styled(row["state"], "red" if row["state"] == "missing" else ""),
+              row["key"]] for row in rows]
+    render(out, [Column("name"), Column("key"), Column("value (masked)")], table, wide=wide)
     for row in rows:
-        present = "yes" if row["present"] else "-" if row["source"] == "none" else "[red]no[/]"
-        table.add_row(row["name"], row["source"], present, row["key"])
-    out.print(table)
+        if row.get("problem"):
+            out.print(f"[red]{escape(row['name'])}[/]: {escape(row['problem'])}", highlight=False,
+                      soft_wrap=True)
+
+
+def escape(text: str | None) -> str:
+    from llmp.cli.tables import cell
+
+    return cell(text)
 
 
 async def _test_directly(config: Any, name: str | None) -> list[dict[str, Any]]:
@@ -209,10 +227,12 @@ async def _test_directly(config: Any, name: str | None) -> list[dict[str, Any]]:
 
 @keys_app.command("test")
 def test_keys(
-    name: str | None = typer.Argument(None, help="One provider (default: all)."),
+    name: str | None = typer.Argument(None, help="One provider (default: all).",
+                                      autocompletion=complete_provider),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    wide: bool = typer.Option(False, "--wide", help="Show whole values, however wide."),
 ) -> None:
-    """Check keys with a real authenticated call: valid, invalid or unreachable."""
+    """Check keys with a real authenticated call, as llmp test does: valid, invalid, unreachable."""
     import asyncio
 
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
@@ -235,20 +255,20 @@ def test_keys(
     if json_output:
         print_json({"via": via, "results": results})
     else:
-        _print_results(results)
+        _print_results(results, wide)
     if any(r["result"] in _FAILED for r in results):
         raise typer.Exit(1)
 
 
-def _print_results(results: list[dict[str, Any]]) -> None:
+def _print_results(results: list[dict[str, Any]], wide: bool) -> None:
+    from llmp.cli.tables import Column, Styled, render
+
     colours = {"valid": "green", "invalid": "red", "unreachable": "yellow", "error": "red",
                "no_key": "red"}
-    out = console()
-    for result in results:
-        colour = colours.get(result["result"], "dim")
-        detail = f"  {result['detail']}" if result.get("detail") else ""
-        out.print(f"{result['provider']:<16} [{colour}]{result['result']}[/] {result['key']}{detail}",
-                  highlight=False)
+    rows = [[r["provider"], Styled(r["result"].replace("_", " "), colours.get(r["result"], "dim")),
+             r.get("state") or r.get("source"), r["key"], r.get("detail")] for r in results]
+    render(console(), [Column("provider"), Column("result"), Column("key"), Column("value"),
+                       Column("detail", kind="text")], rows, wide=wide)
 
 
 def register(app: typer.Typer) -> None:

@@ -76,12 +76,15 @@ def status(
         watch_dashboard(interval)
         return
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
+    from llmp.cli.config_cmd import config_file
     from llmp.cli.daemon_control import live_state
 
     state = live_state(resolve_paths())
+    chosen, _ = config_file()
     info: dict[str, Any] = {
         "running": False, "pid": None, "host": None, "port": None,
         "version": __version__, "uptime_s": None, "requests": None, "providers": [],
+        "config_path": str(chosen), "config_exists": chosen.exists(),
     }
     if state is not None:
         info.update(running=True, pid=state.pid, host=state.host, port=state.port,
@@ -143,30 +146,43 @@ def reload_summary(result: dict[str, Any]) -> str:
 
 
 def _print_status(info: dict[str, Any]) -> None:
-    from rich.table import Table
+    from llmp.cli.tables import Column, Styled, render
 
     out = console()
     if not info["running"]:
         out.print("llmp is [bold]not running[/] (start it with [bold]llmp start[/])")
+        from llmp.cli.tables import cell
+
+        out.print(f"config: {cell(_config_line(info))}", highlight=False, soft_wrap=True)
         return
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="dim")
-    table.add_column()
-    table.add_row("status", "[green]running[/]" if "error" not in info else "[red]not answering[/]")
-    table.add_row("address", info.get("base_url", ""))
-    table.add_row("pid", str(info["pid"]))
-    table.add_row("version", str(info["version"]))
-    table.add_row("uptime", _duration(info["uptime_s"]))
-    table.add_row("requests", str(info.get("requests", "?")))
-    table.add_row("in flight", str(info.get("in_flight", "?")))
-    table.add_row("providers", ", ".join(info.get("providers") or []) or "-")
-    table.add_row("config", info.get("config_file") or "built-in defaults")
+    rows = [
+        ["status", Styled("running", "green") if "error" not in info
+         else Styled("not answering", "red")],
+        ["address", info.get("base_url", "")],
+        ["pid", info["pid"]],
+        ["version", info["version"]],
+        ["uptime", _duration(info["uptime_s"])],
+        ["requests", info.get("requests", "?")],
+        ["in flight", info.get("in_flight", "?")],
+        ["providers", ", ".join(info.get("providers") or []) or "-"],
+        ["config", _config_line(info)],
+    ]
     telemetry = _telemetry_line(info.get("telemetry"))
     if telemetry:
-        table.add_row("telemetry", telemetry)
+        rows.append(["telemetry", telemetry])
     if "error" in info:
-        table.add_row("error", info["error"])
-    out.print(table)
+        rows.append(["error", info["error"]])
+    render(out, [Column("field"), Column("value", "text")], rows, header=False)
+
+
+def _config_line(info: dict[str, Any]) -> str:
+    """The file read (or that would be read), and whether it exists: never just "defaults"."""
+    if info.get("config_file"):
+        return str(info["config_file"])
+    path = info["config_path"]
+    if info["config_exists"]:
+        return f"{path} (read at the next llmp start or llmp reload)" if info["running"] else path
+    return f"{path} (not there: built-in defaults; write one with llmp config init)"
 
 
 def _telemetry_line(telemetry: Any) -> str:

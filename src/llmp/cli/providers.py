@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from llmp.cli.completion import complete_provider
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 
@@ -21,12 +22,13 @@ providers_app = typer.Typer(
     no_args_is_help=False, invoke_without_command=True,
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+WIDE = typer.Option(False, "--wide", help="Show every column and whole values, however wide.")
 STATE_STYLE = {"healthy": "green", "degraded": "yellow", "down": "red", "unauthorized": "red",
                "unknown": "dim"}
 
 
 @providers_app.callback()
-def list_providers(ctx: typer.Context, json_output: bool = JSON) -> None:
+def list_providers(ctx: typer.Context, json_output: bool = JSON, wide: bool = WIDE) -> None:
     """List providers: type, base URL, models, and where the key comes from (never the key)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -34,18 +36,21 @@ def list_providers(ctx: typer.Context, json_output: bool = JSON) -> None:
     if json_output:
         print_json({"providers": listing})
         return
-    from rich.table import Table
+    from llmp.cli.tables import Column, Styled, render
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("name", "type", "base url", "models", "key", "enabled"):
-        table.add_column(column)
-    for p in listing:
-        key = f"{p['key_source']} ({'present' if p['key_present'] else 'missing'})"
-        if p["key_source"] == "none":
-            key = "not needed"
-        table.add_row(p["name"], p["type"] or "-", p["base_url"] or "-",
-                      ", ".join(p["models"]), key, "yes" if p["enabled"] else "[red]no[/]")
-    console().print(table)
+    columns = [Column("name"), Column("type", optional=2), Column("base url", kind="url"),
+               Column("models", kind="text", optional=1), Column("key"), Column("enabled")]
+    rows = [[p["name"], p["type"], p["base_url"], ", ".join(p["models"]),
+             Styled(key_state(p), "red" if key_state(p) == "missing" else ""),
+             "yes" if p["enabled"] else Styled("no", "red")] for p in listing]
+    render(console(), columns, rows, wide=wide)
+
+
+def key_state(entry: dict[str, Any]) -> str:
+    """The key-state phrase of a listing entry (a daemon from before `key_state` sends only the source)."""
+    from llmp.core.keys import STATE_WORDS
+
+    return str(entry.get("key_state") or STATE_WORDS.get(entry["key_source"], entry["key_source"]))
 
 
 def _listing() -> list[dict[str, Any]]:
@@ -76,7 +81,8 @@ def _from_config() -> list[dict[str, Any]]:
         key = resolve_key(name, spec)
         listing.append({"name": name, "type": spec.type, "base_url": spec.base_url,
                         "models": spec.models, "enabled": spec.enabled,
-                        "key_source": key.source, "key_present": key.present})
+                        "key_source": key.source, "key_state": key.state,
+                        "key_present": key.present})
     return listing
 
 
@@ -86,6 +92,7 @@ def health(
     watch: bool = typer.Option(False, "--watch", help="Keep the table live (Ctrl-C to stop)."),
     every: float = typer.Option(2.0, "--every", min=0.2, help="Seconds between refreshes with --watch."),
     json_output: bool = JSON,
+    wide: bool = WIDE,
 ) -> None:
     """Per provider and deployment: state, circuit, latency, errors, last check."""
     state = _require_daemon()
@@ -94,71 +101,88 @@ def health(
     if json_output:
         print_json(report)
         return
+    from llmp.cli.tables import render
+
     if not watch:
-        console().print(health_table(report))
+        render(console(), *health_rows(report), wide=wide)
         return
     from rich.live import Live
 
+    from llmp.cli.tables import build
+
+    out = console()
+
+    def table(answer: dict[str, Any]) -> Any:
+        return build(out.width, *health_rows(answer), wide=wide)[0]
+
     try:
-        with Live(health_table(report), console=console(), auto_refresh=False) as live:
+        with Live(table(report), console=out, auto_refresh=False) as live:
             while True:
                 time.sleep(every)
-                live.update(health_table(_admin(state, "GET", "/admin/providers/health")),
-                            refresh=True)
+                live.update(table(_admin(state, "GET", "/admin/providers/health")), refresh=True)
     except KeyboardInterrupt:
         return
 
 
-def health_table(report: dict[str, Any]) -> Any:
-    from rich.table import Table
+def health_rows(report: dict[str, Any]) -> tuple[list[Any], list[list[Any]]]:
+    """The health table's columns and rows: a provider, then each of its deployments indented."""
+    from llmp.cli.tables import Column, Styled
 
-    table = Table(box=None, pad_edge=False)
-    for column in ("provider", "state", "circuit", "p50", "p95", "ttft", "errors 5m", "requests",
-                   "last check", "last error"):
-        table.add_column(column)
+    columns = [Column("provider"), Column("state"), Column("circuit"), Column("p50", "number"),
+               Column("p95", "number", optional=2), Column("ttft", "number", optional=4),
+               Column("errors", "number"), Column("reqs", "number", optional=1),
+               Column("checked", "number", optional=3), Column("last error", "text")]
     now = time.time()
+    rows: list[list[Any]] = []
     for p in report["providers"]:
-        name = p["name"] if p["enabled"] else f"{p['name']} [dim](disabled)[/]"
-        table.add_row(name, *_row(p, now))
+        row = _row(p, now)
+        if not p["enabled"]:
+            row[0] = Styled("disabled", "dim")
+        rows.append([p["name"], *row])
         for d in p["deployments"]:
-            table.add_row(f"  [dim]{d['model']}[/]", *_row(d, now))
-    return table
+            rows.append([Styled(f"  {d['model']}", "dim"), *_row(d, now)])
+    return columns, rows
 
 
-def _row(entry: dict[str, Any], now: float) -> list[str]:
-    style = STATE_STYLE.get(entry["state"], "")
+def _row(entry: dict[str, Any], now: float) -> list[Any]:
+    from llmp.cli.tables import Styled, count
+
     circuit = entry["circuit"]
     shown = circuit["state"].replace("_", "-")
     if "next_probe_in" in circuit:
-        shown += f" ({circuit['next_probe_in']:.0f}s)"
+        shown += f" {circuit['next_probe_in']:.0f}s"
     rate = entry["error_rate_5m"]
     checked = entry["last_checked"]
     return [
-        f"[{style}]{entry['state']}[/]" if style else entry["state"],
+        Styled(entry["state"], STATE_STYLE.get(entry["state"], "")),
         shown,
         _ms(entry["latency_p50"]),
         _ms(entry["latency_p95"]),
         _ms(entry["ttft_p50"]),
         "-" if rate is None else f"{rate:.0%}",
-        str(entry["requests"]),
+        count(entry["requests"]),
         "-" if checked is None else f"{max(0, now - checked):.0f}s ago",
-        entry["last_error"] or "-",
+        entry["last_error"],
     ]
 
 
 def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+    from llmp.cli.tables import duration_ms
+
+    return duration_ms(None if seconds is None else seconds * 1000)
 
 
 @providers_app.command()
-def disable(name: str = typer.Argument(..., help="Provider name.")) -> None:
+def disable(name: str = typer.Argument(..., help="Provider name.",
+                                       autocompletion=complete_provider)) -> None:
     """Take a provider out of rotation until `enable` (or a restart)."""
     _switch(name, "disable")
     console().print(f"provider [bold]{name}[/] disabled: no requests go to it")
 
 
 @providers_app.command()
-def enable(name: str = typer.Argument(..., help="Provider name.")) -> None:
+def enable(name: str = typer.Argument(..., help="Provider name.",
+                                      autocompletion=complete_provider)) -> None:
     """Put a provider disabled with `disable` back into rotation."""
     _switch(name, "enable")
     console().print(f"provider [bold]{name}[/] enabled")

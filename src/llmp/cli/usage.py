@@ -5,7 +5,7 @@ Reads the SQLite file directly, so it works whether or not the daemon runs.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import re
 import sqlite3
 import sys
@@ -18,6 +18,7 @@ import typer
 
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
+from llmp.core.usage_report import summarize, totals, write_csv
 
 
 class GroupBy(str, Enum):
@@ -28,16 +29,6 @@ class GroupBy(str, Enum):
     key = "key"
 
 
-# What each grouping shows in its first column; the values are SQL expressions over fixed columns.
-_GROUP_SQL = {
-    GroupBy.provider: "COALESCE(provider, '-')",
-    GroupBy.model: "COALESCE(provider || '/' || model, requested_model)",
-    GroupBy.alias: "COALESCE(alias, requested_model)",
-    GroupBy.day: "date(ts, 'unixepoch', 'localtime')",
-    GroupBy.key: "COALESCE(client_key, '-')",
-}
-FIELDS = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost", "estimated",
-          "unpriced", "avg_latency_ms")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -55,33 +46,16 @@ def parse_since(text: str, now: float | None = None) -> float:
         ) from None
 
 
-def summarize(db: sqlite3.Connection, since: float, by: GroupBy) -> list[dict[str, Any]]:
-    group = _GROUP_SQL[by]
-    query = f"""
-        SELECT {group} AS name, COUNT(*), SUM(status >= 400), SUM(tokens_in), SUM(tokens_out),
-               SUM(tokens_cached), SUM(COALESCE(cost, 0)), SUM(estimated),
-               SUM(cost IS NULL AND status < 400), AVG(latency_ms)
-        FROM requests WHERE ts >= ? GROUP BY name ORDER BY SUM(COALESCE(cost, 0)) DESC, name
-    """  # the grouping expression comes from the fixed table above, never from input
-    rows = []
-    for name, *values in db.execute(query, (since,)):
-        row = {"name": name, **dict(zip(FIELDS, values, strict=True))}
-        row["avg_latency_ms"] = round(row["avg_latency_ms"] or 0.0, 1)
-        row["cost"] = round(row["cost"] or 0.0, 8)
-        rows.append(row)
-    return rows
+def _flush_running_daemon() -> None:
+    """A running daemon commits what it has counted, so a request just made shows up."""
+    from llmp.cli.admin_client import DaemonUnreachable, admin_request
+    from llmp.cli.daemon_control import live_state
 
-
-def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    total: dict[str, Any] = {"name": "total"}
-    for field in FIELDS[:-1]:
-        total[field] = sum(row[field] or 0 for row in rows)
-    total["cost"] = round(total["cost"], 8)
-    count = total["requests"]
-    total["avg_latency_ms"] = round(
-        sum((row["avg_latency_ms"] or 0) * row["requests"] for row in rows) / count, 1
-    ) if count else 0.0
-    return total
+    state = live_state(resolve_paths())
+    if state is None:
+        return
+    with contextlib.suppress(DaemonUnreachable):  # an older daemon, or a busy one: read what is there
+        admin_request(state, "POST", "/admin/usage/flush", timeout=5.0)
 
 
 BY = typer.Option(GroupBy.model, "--by", help="Group rows by this.")
@@ -92,15 +66,17 @@ def usage(
     by: GroupBy = BY,
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
     csv_output: bool = typer.Option(False, "--csv", help="Print CSV."),
+    wide: bool = typer.Option(False, "--wide", help="Every column, exact counts and costs."),
 ) -> None:
     """Requests, tokens and cost from the usage ledger."""
     start = parse_since(since)
+    _flush_running_daemon()
     path = resolve_paths().usage_db
     if not path.exists():
         fail(f"no usage recorded yet ({path} does not exist)")
     try:
         db = sqlite3.connect(path, timeout=5.0)
-        rows = summarize(db, start, by)
+        rows = summarize(db, start, by.value)
         db.close()
     except sqlite3.Error as exc:
         fail(f"cannot read the usage ledger {path}: {exc}")
@@ -108,46 +84,46 @@ def usage(
     if json_output:
         print_json({"since": start, "by": by.value, "rows": rows, "total": total})
     elif csv_output:
-        writer = csv.writer(sys.stdout)
-        writer.writerow([by.value, *FIELDS])
-        for row in [*rows, total]:
-            writer.writerow([row["name"], *(row[f] for f in FIELDS)])
+        write_csv(sys.stdout, by.value, rows, total)
     else:
-        _print_table(rows, total, by, start)
+        _print_table(rows, total, by, start, wide)
 
 
-def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy, start: float) -> None:
-    from rich.table import Table
+def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy, start: float,
+                 wide: bool) -> None:
+    from llmp.cli.tables import Column, count, duration_ms, money, render
 
     when = datetime.fromtimestamp(start).strftime("%Y-%m-%d %H:%M")
-    table = Table(title=f"usage since {when}", show_footer=bool(rows), title_justify="left")
-    table.add_column(by.value, footer="total")
-    for header, field in (("requests", "requests"), ("errors", "errors"), ("tokens in", "tokens_in"),
-                          ("tokens out", "tokens_out"), ("cached", "tokens_cached")):
-        table.add_column(header, justify="right", footer=f"{total[field]:,}")
-    table.add_column("cost", justify="right", footer=money(total["cost"]))
-    table.add_column("avg latency", justify="right", footer=f"{total['avg_latency_ms']:,.0f} ms")
-    for row in rows:
-        note = " ~" if row["estimated"] else ""
-        table.add_row(
-            str(row["name"]), f"{row['requests']:,}", f"{row['errors']:,}",
-            f"{row['tokens_in']:,}{note}", f"{row['tokens_out']:,}{note}", f"{row['tokens_cached']:,}",
-            money(row["cost"]) + (" +?" if row["unpriced"] else ""),
-            f"{row['avg_latency_ms']:,.0f} ms",
-        )
     out = console()
     if not rows:
         out.print(f"no requests since {when}")
         return
-    out.print(table)
+    exact = (lambda n: f"{n:,}") if wide else count  # --wide: every token counted, not 1.2k
+    cost = (lambda c: f"${c:,.8f}".rstrip("0").rstrip(".")) if wide else money
+    columns = [
+        Column(by.value, footer="total"),
+        Column("requests", "number", footer=exact(total["requests"])),
+        Column("errors", "number", optional=1, footer=exact(total["errors"])),
+        Column("tokens in", "number", footer=exact(total["tokens_in"])),
+        Column("tokens out", "number", footer=exact(total["tokens_out"])),
+        Column("cached", "number", optional=3, footer=exact(total["tokens_cached"])),
+        Column("cost", "number", footer=cost(total["cost"])),
+        Column("latency", "number", optional=2, footer=duration_ms(total["avg_latency_ms"])),
+    ]
+    table = []
+    for row in rows:
+        note = " ~" if row["estimated"] else ""
+        table.append([
+            row["name"], exact(row["requests"]), exact(row["errors"]),
+            exact(row["tokens_in"]) + note, exact(row["tokens_out"]) + note,
+            exact(row["tokens_cached"]), cost(row["cost"]) + (" +?" if row["unpriced"] else ""),
+            duration_ms(row["avg_latency_ms"]),
+        ])
+    render(out, columns, table, title=f"usage since {when}", wide=wide, footer=True)
     if any(row["estimated"] for row in rows):
         out.print("[dim]~ some counts are estimates: the provider reported no usage[/]")
     if any(row["unpriced"] for row in rows):
         out.print("[dim]+? some models have no price: add them under `prices:` in the config[/]")
-
-
-def money(value: float) -> str:
-    return f"${value:,.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from llmp.cli.lifecycle import _duration
-from llmp.cli.usage import money
+from llmp.cli.tables import money
 from llmp.core.paths import resolve_paths
 
 HEALTH_STYLE = {"healthy": "green", "failing": "red", "unknown": "dim"}
@@ -82,13 +82,13 @@ def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) 
         )
     recent = Table(title="last requests", title_justify="left", expand=True, box=box.SIMPLE_HEAD,
                    show_edge=False, pad_edge=False)
-    # Figures keep their width and names give way (ellipsis); see NEEDS_WIDTH for the rest.
+    # Figures keep their width and names give way by wrapping, never cut; see NEEDS_WIDTH.
     headers = ("time", "model", "provider", "status", "latency", "ttft", "tokens", "cost", "request")
     shown = [width >= NEEDS_WIDTH.get(header, 0) for header in headers]
     for header, show in zip(headers, shown, strict=True):
         if show:
             figure = header in ("latency", "ttft", "tokens", "cost")
-            recent.add_column(header, justify="right" if figure else "left", overflow="ellipsis",
+            recent.add_column(header, justify="right" if figure else "left", overflow="fold",
                               no_wrap=figure or header in ("time", "status", "request"))
     for entry in stats.get("recent", [])[:10]:
         status = entry["status"]

@@ -64,6 +64,16 @@ class LimitsConfig(StrictModel):
     max_event_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="bytes of one upstream stream event")
 
 
+class ResponsesConfig(StrictModel):
+    """The Responses API (`/v1/responses`): built-in tools, and the responses llmp stores."""
+
+    unsupported_tools: Literal["drop", "reject"] = Field(
+        "drop", description="built-in tools the provider cannot run: left out (and named in a "
+        "header), or refused with a 400")
+    store_max_age_days: float = Field(30.0, gt=0, description="stored responses older are forgotten")
+    store_max_mb: float = Field(200.0, gt=0, description="the store's size; the oldest go first past it")
+
+
 class ServerConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8484, ge=0, le=65535)
@@ -71,6 +81,7 @@ class ServerConfig(StrictModel):
     cors_origins: list[str] = Field(default_factory=list)  # browser origins allowed to call /v1
     auth: AuthConfig = Field(default_factory=AuthConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
 
 
 class TimeoutConfig(StrictModel):
@@ -195,6 +206,9 @@ class ProviderConfig(StrictModel):
     # Ask an OpenAI-compatible upstream for usage on streams (`stream_options.include_usage`)
     # and hide that extra chunk from a client that did not ask; false for servers that reject it.
     stream_usage: bool = True
+    # The upstream serves OpenAI's Responses API (`/responses`) itself: `/v1/responses`
+    # requests are relayed untouched. Default: true for OpenAI's own API, false elsewhere.
+    responses_api: bool | None = None
 
     @field_validator("api_version", mode="before")
     @classmethod

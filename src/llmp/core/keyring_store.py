@@ -21,8 +21,17 @@ _NOT_SAFE = {
 }
 
 
+# Windows Credential Manager keeps at most CRED_MAX_CREDENTIAL_BLOB_SIZE (5 * 512) bytes
+# per secret, and keyring stores the secret as UTF-16: 1,280 ASCII characters.
+WINDOWS_LIMIT = 2560
+
+
 class KeyringUnavailable(Exception):
     """No usable OS keyring; the message says which backend was found."""
+
+
+class KeyringRefused(KeyringUnavailable):
+    """The keyring is there but would not hand over a key (macOS: a denied or impossible prompt)."""
 
 
 @dataclass(frozen=True)
@@ -64,15 +73,53 @@ def status() -> KeyringStatus:
 
 
 def get(username: str) -> str | None:
-    """The entry, or None when there is none or no usable keyring at all."""
+    """The entry, or None when there is none or no usable keyring at all.
+
+    A keyring that is there but refuses (the macOS Keychain when its prompt is
+    denied, or cannot be shown: an ssh session, a locked keychain, a launchd
+    agent before login) raises KeyringRefused: reporting that as a missing key
+    would send the user looking for the wrong problem.
+    """
     if not status().usable:
         return None
     try:
         import keyring
-
-        return keyring.get_password(SERVICE, username)
-    except Exception:  # any backend failure means "no key here", never a crash
+        from keyring.errors import KeyringError
+    except Exception:
         return None
+    try:
+        return keyring.get_password(SERVICE, username)
+    except KeyringError as exc:
+        raise KeyringRefused(_refusal(username, exc)) from None
+    except Exception:  # any other backend failure means "no key here", never a crash
+        return None
+
+
+def _refusal(username: str, exc: BaseException) -> str:
+    detail = str(exc).strip() or type(exc).__name__
+    return (f"the OS keyring ({status().backend}) refused to hand over the key for '{username}': "
+            f"{detail}. On macOS: the Keychain prompt was denied or could not be shown (an ssh "
+            f"session, a locked keychain, a login service before login); run "
+            f"`security unlock-keychain` and choose Always Allow when asked, or give the key "
+            f"through the environment instead")
+
+
+def check_fits(backend: Any, secret: str) -> None:
+    """Refuse, before storing, a secret the backend would reject or cut short."""
+    size = len(secret.encode("utf-16-le"))
+    if size > WINDOWS_LIMIT and _windows_vault(backend):
+        raise KeyringUnavailable(
+            f"the key is {size:,} bytes as Windows stores it (UTF-16), and Windows Credential "
+            f"Manager keeps at most {WINDOWS_LIMIT:,} bytes (1,280 plain characters)")
+
+
+def _windows_vault(backend: Any) -> bool:
+    """Whether secrets go to the Windows Credential Locker (the backend itself, or one it chains)."""
+    try:
+        from keyring.backends.Windows import WinVaultKeyring
+    except Exception:
+        return False
+    return any(isinstance(b, WinVaultKeyring) for b in (backend, *getattr(backend, "backends", ())))
 
 
 def put(username: str, secret: str) -> None:
@@ -81,6 +128,7 @@ def put(username: str, secret: str) -> None:
         raise KeyringUnavailable(f"no usable OS keyring ({current.reason})")
     import keyring
 
+    check_fits(keyring.get_keyring(), secret)
     try:
         keyring.set_password(SERVICE, username, secret)
     except Exception as exc:

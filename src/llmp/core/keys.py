@@ -19,21 +19,39 @@ from llmp.core.presets import PRESETS
 from llmp.core.redact import mask, register_secret
 
 KEYRING_SERVICE = keyring_store.SERVICE
-__all__ = ["KEYRING_SERVICE", "ResolvedKey", "key_env_vars", "mask", "resolve_key", "resolve_secret"]
+STATE_WORDS = {"none": "not needed"}
+__all__ = ["KEYRING_SERVICE", "STATE_WORDS", "ResolvedKey", "key_env_vars", "mask",
+           "missing_key_message", "resolve_key", "resolve_secret"]
 
 
 @dataclass(frozen=True)
 class ResolvedKey:
     value: str | None
-    source: str  # environment | keyring | file | config | none | missing
+    source: str  # environment | keyring | file | config | none | missing | keyring refused
+    variable: str | None = None  # the environment variable it came from, or would come from
+    problem: str = ""  # why a key that may be there could not be read
 
     @property
     def present(self) -> bool:
         return bool(self.value)
 
     @property
+    def state(self) -> str:
+        """The one phrase every command uses for where a key is: `keyring`, `env OPENAI_API_KEY`,
+        `file`, `config`, `not needed` or `missing`."""
+        if self.source == "environment":
+            return f"env {self.variable}" if self.variable else "env"
+        return STATE_WORDS.get(self.source, self.source)
+
+    @property
     def masked(self) -> str:
         return mask(self.value) if self.value else "-"
+
+
+def missing_key_message(name: str, variable: str | None) -> str:
+    """What every part of llmp says about a provider that needs a key and has none."""
+    variable = variable or name.upper().replace("-", "_") + "_API_KEY"
+    return f"no API key for provider '{name}': set {variable} or run `llmp keys set {name}`"
 
 
 def key_env_vars(name: str, provider: ProviderConfig) -> tuple[str, ...]:
@@ -49,7 +67,7 @@ def resolve_secret(spec: str, username: str, env_vars: tuple[str, ...]) -> Resol
     if spec.lower() == "none":
         return ResolvedKey(None, "none")
     if spec.startswith("env:"):
-        found = _found(os.environ.get(spec[4:]), "environment")
+        found = _found(os.environ.get(spec[4:]), "environment", spec[4:])
     elif spec != "keyring":
         found = _found(spec, "config")
     else:
@@ -62,26 +80,35 @@ def _lookup(username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
     for variable in env_vars:
         value = os.environ.get(variable)
         if value:
-            return ResolvedKey(value, "environment")
-    value = keyring_store.get(username)
+            return ResolvedKey(value, "environment", variable)
+    try:
+        value = keyring_store.get(username)
+    except keyring_store.KeyringRefused as exc:
+        found = _found(key_file.get(username), "file", env_vars[0] if env_vars else None)
+        return found if found.present else ResolvedKey(
+            None, "keyring refused", env_vars[0] if env_vars else None, problem=str(exc))
     if value:
         return ResolvedKey(value, "keyring")
-    return _found(key_file.get(username), "file")
+    return _found(key_file.get(username), "file", env_vars[0] if env_vars else None)
 
 
-def _found(value: str | None, source: str) -> ResolvedKey:
-    return ResolvedKey(value, source) if value else ResolvedKey(None, "missing")
+def _found(value: str | None, source: str, variable: str | None = None) -> ResolvedKey:
+    """`variable` names, for a missing key, the environment variable a user would set."""
+    return ResolvedKey(value, source, variable) if value else ResolvedKey(None, "missing", variable)
 
 
 def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
     if provider.type == "mock":
         return ResolvedKey(None, "none")
     found = resolve_secret(provider.api_key, name, key_env_vars(name, provider))
+    if found.problem:
+        variables = key_env_vars(name, provider)
+        return ResolvedKey(None, found.source, variables[0], problem=f"{found.problem} ({variables[0]})")
     if found.source != "missing" or provider.api_key.strip() != "keyring":
         return found
     preset = PRESETS.get(provider.preset or name)
     needs_key = preset.needs_key if preset else provider.type != "openai" or not _is_local(provider)
-    return ResolvedKey(None, "missing" if needs_key else "none")
+    return ResolvedKey(None, "missing" if needs_key else "none", found.variable)
 
 
 def _is_local(provider: ProviderConfig) -> bool:

@@ -22,6 +22,7 @@ class Paths:
     state_dir: Path
     log_dir: Path
     data_dir: Path
+    cache_dir: Path
 
     @property
     def default_config_file(self) -> Path:
@@ -41,6 +42,11 @@ class Paths:
         return self.log_dir / "daemon.out"
 
     @property
+    def unpack_dir(self) -> Path:
+        """Where a one-file build's daemon unpacks itself (see core/unpacked.py)."""
+        return self.cache_dir / "unpacked"
+
+    @property
     def usage_db(self) -> Path:
         return self.data_dir / "usage.sqlite3"
 
@@ -54,7 +60,7 @@ def resolve_paths() -> Paths:
     home = os.environ.get("LLMP_HOME")
     if home:
         root = Path(home).expanduser()
-        return Paths(root, root, root / "logs", root)
+        return Paths(root, root, root / "logs", root, root / "cache")
     import platformdirs
 
     return Paths(
@@ -62,6 +68,7 @@ def resolve_paths() -> Paths:
         state_dir=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)),
         log_dir=Path(platformdirs.user_log_dir(APP_NAME, appauthor=False)),
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        cache_dir=Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)),
     )
 
 

@@ -78,11 +78,16 @@ def is_alive(state: DaemonState) -> bool:
     A zombie (exited, not yet reaped by its parent: a foreground daemon started
     by another program) has finished running, so it does not count.
     """
+    return process_matches(state.pid, state.create_time)
+
+
+def process_matches(pid: int, create_time: float) -> bool:
+    """True when process `pid` runs and was created at `create_time` (so it is not a reused pid)."""
     import psutil
 
     try:
-        process = psutil.Process(state.pid)
-        if abs(process.create_time() - state.create_time) >= 1.0:
+        process = psutil.Process(pid)
+        if abs(process.create_time() - create_time) >= 1.0:
             return False
         return process.status() != psutil.STATUS_ZOMBIE
     except (psutil.Error, OSError):

@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from llmp.daemon import ui
 from llmp.daemon.api import (
     admin,
     admin_keys,
@@ -14,6 +15,7 @@ from llmp.daemon.api import (
     anthropic_routes,
     openai_routes,
     openapi,
+    responses_routes,
 )
 from llmp.daemon.guard import Guard
 from llmp.daemon.routes import ROUTES, Routes
@@ -38,6 +40,8 @@ def build_app(runtime: Runtime) -> web.Application:
     admin_probe.add_routes(app)
     openai_routes.add_routes(app)
     anthropic_routes.add_routes(app)
+    responses_routes.add_routes(app)
+    ui.add_routes(app)  # the dashboard at /ui
     app[ROUTES].add_fallback()  # last: every path no route above takes
 
     async def start_providers(_: web.Application) -> None:

@@ -54,6 +54,7 @@ class RequestContext:
     # For the usage ledger: references, never copies, so the hot path pays nothing.
     request_body: dict[str, Any] | None = None  # the client's parsed body
     response_body: bytes | None = None  # a non-streamed answer as the client got it
+    dropped_tools: str | None = None  # tools the client sent that the provider cannot serve, left out
     stream_events: int = 0  # stream events relayed; estimates output tokens when no usage came
     #: The router's admission that served the request, for the router to settle when it ends.
     admission: Admission | None = None

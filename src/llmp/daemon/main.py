@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from aiohttp import web
 
@@ -20,8 +21,10 @@ from llmp.core.audit import BackgroundWriter
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
 from llmp.core.config_schema import LimitsConfig
 from llmp.core.paths import Paths, config_file_from_env, resolve_paths
+from llmp.core.process_env import user_environment
 from llmp.core.redact import redact
 from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
+from llmp.core.unpacked import claim
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
 from llmp.daemon.heap import settle_heap
@@ -46,6 +49,15 @@ def main(argv: list[str]) -> int:
     bound_output()
     paths = resolve_paths()
     paths.ensure()
+    owner = settle_process(paths, detached=not args.foreground)
+    try:
+        return _run(args, paths)
+    finally:
+        if owner is not None:
+            owner.unlink(missing_ok=True)
+
+
+def _run(args: argparse.Namespace, paths: Paths) -> int:
     explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
     try:
         loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
@@ -70,6 +82,30 @@ def main(argv: list[str]) -> int:
         listener.stop()
 
 
+def settle_process(paths: Paths, *, detached: bool) -> Path | None:
+    """The user's environment (not a one-file bootloader's) for whatever the daemon starts.
+
+    A detached daemon also claims its unpacked folder in llmp's cache (the owner
+    file returned is removed at exit), so a later `llmp start` knows whose it is,
+    and works from the state folder rather than holding open the folder `llmp
+    start` was typed in.
+    """
+    bundle = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
+    cleaned = user_environment(os.environ, bundle)
+    os.environ.clear()
+    os.environ.update(cleaned)
+    if not detached:
+        return None
+    os.chdir(paths.state_dir)
+    if bundle is None or Path(bundle).parent.resolve() != paths.unpack_dir.resolve():
+        return None
+    pid = os.getpid()
+    try:
+        return claim(Path(bundle), pid, process_create_time(pid) or time.time())
+    except OSError:
+        return None
+
+
 def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
     """The daemon's server around its application (the benchmarks serve through it too).
 
@@ -90,8 +126,9 @@ async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
     except OSError as exc:
         await runner.cleanup()
         if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
-            print(f"llmp: port {server.port} on {server.host} is already in use "
-                  "by another program", file=sys.stderr)
+            from llmp.daemon.port_owner import port_in_use_message
+
+            print(f"llmp: {port_in_use_message(server.host, server.port)}", file=sys.stderr)
         else:
             print(f"llmp: cannot listen on {server.host}:{server.port}: {exc.strerror}",
                   file=sys.stderr)

@@ -30,6 +30,9 @@ class Routes:
     def post(self, path: str, handler: Handler) -> None:
         self._router.add_post(path, self._guard(handler, "POST", path))
 
+    def delete(self, path: str, handler: Handler) -> None:
+        self._router.add_delete(path, self._guard(handler, "DELETE", path))
+
     def add_fallback(self) -> None:
         """The route for everything no other route takes; add it last."""
         # `[\s\S]`, not `.`: a path may hold a decoded line break, which `.` does not match.

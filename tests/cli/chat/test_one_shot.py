@@ -151,8 +151,9 @@ def test_default_model_and_providers_down_or_without_a_key(
         code, out, err = chat("-m", "keyless/gpt-4o-mini", "hello?")
         assert (code, out) == (1, "")
         assert err.strip() == (
-            "error: no API key for provider 'keyless' (store one with `llmp keys set keyless` "
-            "or set its environment variable)")
+            "error: no API key for provider 'keyless': set LLMP_TEST_UNSET_KEY or run "
+            "`llmp keys set keyless`")
+        assert upstream.requests == [], "no request leaves without its key"
         assert "Traceback" not in err
     finally:
         run_llmp("stop")

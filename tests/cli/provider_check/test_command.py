@@ -53,9 +53,17 @@ def providers_yaml(healthy: str, refusing: str, unlisted: str) -> str:
   nolist:
     type: openai
     base_url: {unlisted}/v1
-    api_key: none
+    api_key: env:NOLIST_VALUE
+    models: [gpt-fake]
+  keyed:
+    type: openai
+    base_url: {unlisted}/v1
+    api_key: env:NOLIST_VALUE
     models: [gpt-fake]
 """
+
+
+NOLIST_KEY = "sk-nolist-0123456789abcdefKEY2"
 
 
 def without_model_list(answer: Behaviour) -> Behaviour:
@@ -80,6 +88,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Fake
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("LLMP_HOME", str(home))
             patch.setenv("BADKEY_VALUE", BAD_KEY)
+            patch.setenv("NOLIST_VALUE", NOLIST_KEY)
             with running_daemon(home):
                 yield home, healthy, refusing, unlisted
     finally:
@@ -92,6 +101,7 @@ def upstreams(setup, isolated_env: Path, monkeypatch: pytest.MonkeyPatch):
     home, healthy, refusing, unlisted = setup
     monkeypatch.setenv("LLMP_HOME", str(home))
     monkeypatch.setenv("BADKEY_VALUE", BAD_KEY)
+    monkeypatch.setenv("NOLIST_VALUE", NOLIST_KEY)
     healthy.requests.clear()
     healthy.always(openai_server())
     refusing.always(fail(401, REFUSAL))
@@ -188,7 +198,9 @@ def test_missing_key_fails_the_key_check(upstreams) -> None:
     assert result.code == 1
     found = checks(result, "nokey")
     assert found["key"]["status"] == "fail"
-    assert found["key"]["detail"].startswith("no API key for 'nokey'")
+    assert found["key"]["detail"] == ("no API key for provider 'nokey': set "
+                                      "UNSET_VARIABLE_FOR_LLMP_TEST or run `llmp keys set nokey`")
+    assert {found[name]["status"] for name in ("reachable", "completion")} == {"skip"}
 
 
 def test_every_provider_by_default(upstreams) -> None:
@@ -196,8 +208,8 @@ def test_every_provider_by_default(upstreams) -> None:
     assert result.code == 1
     data = json.loads(result.out)
     assert [p["provider"] for p in data["providers"]] == [
-        "fake", "badkey", "down", "slow", "sluggish", "nokey", "nolist"]
-    assert [p["ok"] for p in data["providers"]] == [True, False, False, False, True, False, True]
+        "fake", "badkey", "down", "slow", "sluggish", "nokey", "nolist", "keyed"]
+    assert [p["ok"] for p in data["providers"]] == [True, False, False, False, True, False, True, True]
 
 
 def test_model_option_picks_provider_and_model(upstreams) -> None:
@@ -212,7 +224,7 @@ def test_model_option_picks_provider_and_model(upstreams) -> None:
 
 @pytest.mark.parametrize(("args", "message"), [
     (("nosuch",), "error: unknown provider 'nosuch' (configured: fake, badkey, down, slow, "
-                  "sluggish, nokey, nolist)"),
+                  "sluggish, nokey, nolist, keyed)"),
     (("--direct", "nosuch"), "error: unknown provider 'nosuch'"),
     (("fake", "--model", "sluggish/mock-1"), "error: --model sluggish/mock-1 names provider "
                                               "'sluggish', which is not among"),
@@ -280,6 +292,20 @@ def test_direct_tells_a_proxy_problem_from_a_provider_problem(isolated_env: Path
         through = llmp_test("--json")
         direct = llmp_test("--json", "--direct")
     assert through.code == 1 and statuses(through, "keyed")["key"] == "fail"
-    assert statuses(through, "keyed")["authenticated"] == "fail"
+    assert statuses(through, "keyed")["authenticated"] == "skip"  # never asked without a key
     assert direct.code == 0, direct.err
     assert set(statuses(direct, "keyed").values()) == {"ok"}
+
+
+def test_keys_test_and_llmp_test_agree(upstreams) -> None:
+    """The same checks decide a key: a keyed provider without a models listing passes both."""
+    tested = llmp_test("badkey", "nokey", "keyed", "--json")
+    keys = run_llmp("keys", "test", "--json")
+    results = {r["provider"]: r for r in json.loads(keys.out)["results"]}
+    assert {name: results[name]["result"] for name in ("badkey", "nokey", "keyed")} == {
+        "badkey": "invalid", "nokey": "no_key", "keyed": "valid"}
+    for name in ("badkey", "nokey", "keyed"):
+        found = statuses(tested, name)
+        key_ok = all(found[check] != "fail" for check in ("key", "reachable", "authenticated"))
+        assert key_ok == (results[name]["result"] == "valid"), name
+    assert results["nokey"]["detail"] == checks(tested, "nokey")["key"]["detail"]

@@ -66,6 +66,14 @@ def test_access_line_keys_and_values(log_file: JsonLog) -> None:
                                   *FIELDS.items()]
 
 
+def test_dropped_tools_are_named_in_the_access_line(log_file: JsonLog) -> None:
+    ctx = finished(dropped_tools="web_search, image_generation", operation="responses")
+    AccessLog().requests_finished([finished_record(ctx, Tokens(9, 3, 4), None)])
+    [line] = access_lines(log_file)
+    assert line["dropped_tools"] == "web_search, image_generation"
+    assert line["msg"].endswith("[dropped tools: web_search, image_generation]")
+
+
 def test_without_the_daemons_logging_the_access_line_is_a_record(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="llmp.access"):
         AccessLog().requests_finished([finished_record(finished(), Tokens(9, 3, 4, estimated=True), 0.5)])

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from llmp.cli.app import app
+from llmp.cli.tables import money
 from llmp.core.usage_db import connect
 from llmp.daemon.telemetry.hub import TELEMETRY
 from llmp.daemon.telemetry.prices import PriceTable
@@ -249,7 +250,9 @@ def test_llmp_usage_totals_match_the_rows(make_gateway, upstream: FakeUpstream,
 
     table = runner.invoke(app, ["usage", "--by", "provider"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "up" in table.output and "total" in table.output
-    assert f"${3 * COST:.6f}" in table.output
+    assert money(3 * COST) in table.output  # rounded for people: $0.00004
+    wide = runner.invoke(app, ["usage", "--by", "provider", "--wide"], env={"COLUMNS": "200"})
+    assert f"${3 * COST:.8f}".rstrip("0") in wide.output  # --wide: the exact figure
     csv_text = runner.invoke(app, ["usage", "--csv", "--by", "day"]).output.splitlines()
     assert csv_text[0].startswith("day,requests") and csv_text[-1].startswith("total,3,0,27,9,12,")
     future = runner.invoke(app, ["usage", "--since", "2999-01-01", "--json"])

@@ -149,18 +149,24 @@ class ChatClient:
             content = response.read()
             response.close()
             provider = response.headers.get("x-llmp-provider")
-            if response.status_code in (401, 403) and provider and self._key_missing(provider):
-                raise ChatError(f"no API key for provider '{provider}' (store one with "
-                                f"`llmp keys set {provider}` or set its environment variable)",
-                                response.status_code)
+            missing = _missing_key(content)
+            if missing is not None:  # the daemon's words name the variable and the command
+                raise ChatError(missing, response.status_code)
             raise error_from(response.status_code, content, provider)
         return response
 
-    def _key_missing(self, provider: str) -> bool:
-        """Whether the daemon has no key for `provider`: a refusal then needs no guessing."""
-        listing = self._admin_json("/admin/providers").get("providers") or []
-        return any(isinstance(entry, dict) and entry.get("name") == provider
-                   and entry.get("key_source") == "missing" for entry in listing)
+    def usable_models(self) -> list[str]:
+        """The served models, less those only providers without their key serve: a default
+        choice must not land on a provider that cannot answer."""
+        listing = [e for e in self._admin_json("/admin/providers").get("providers") or []
+                   if isinstance(e, dict)]
+        keyless = [e for e in listing if e.get("key_missing", e.get("key_source") == "missing")]
+        served = {m for e in listing if e not in keyless for m in e.get("models") or []}
+        unusable = {f"{e.get('name')}/{m}" for e in keyless for m in e.get("models") or []}
+        unusable |= {m for e in keyless for m in e.get("models") or [] if m not in served}
+        prefixes = tuple(f"{e.get('name')}/" for e in keyless)
+        return [name for name in self.models()
+                if name not in unusable and not (prefixes and name.startswith(prefixes))]
 
     def _admin_json(self, path: str) -> dict[str, Any]:
         """An admin endpoint's answer, or {} when there is none: only for optional details."""
@@ -284,3 +290,16 @@ def _number(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _missing_key(content: bytes) -> str | None:
+    """The daemon's message when a provider has no API key (code `missing_api_key`), else None."""
+    import json
+
+    try:
+        error = json.loads(content)["error"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if isinstance(error, dict) and error.get("code") == "missing_api_key":
+        return str(error.get("message"))
+    return None

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmp.cli.completion import complete_model
+
 if TYPE_CHECKING:
     from llmp.cli.chat.client import ChatClient
     from llmp.cli.chat.conversation import Conversation
@@ -28,7 +30,8 @@ PROMPT = typer.Argument(
 def chat(
     prompt: list[str] | None = PROMPT,
     model: str | None = typer.Option(
-        None, "--model", "-m", help="Model or alias (default: LLMP_MODEL, an alias 'chat' or "
+        None, "--model", "-m", autocompletion=complete_model,
+        help="Model or alias (default: LLMP_MODEL, an alias 'chat' or "
         "'default', else the first chat model the daemon serves)."),
     system: str | None = typer.Option(None, "--system", "-s", help="System prompt."),
     temperature: float | None = typer.Option(None, "--temperature", min=0.0, max=2.0),
@@ -44,12 +47,21 @@ def chat(
     from llmp.cli.console import fail
 
     text = _prompt_text(prompt)
+    hint = prompt_hint(model, prompt)
     if text is not None and not text.strip():
-        fail("nothing to send: the prompt and the piped input are empty")
+        fail("nothing to send: the prompt and the piped input are empty" + hint)
     if text is None and json_output:
         fail("--json needs a prompt (an argument or piped input)")
     _chat(text, model, system, temperature, max_tokens, stream=not (no_stream or json_output),
-          json_output=json_output)
+          json_output=json_output, hint=hint)
+
+
+def prompt_hint(model: str | None, prompt: list[str] | None) -> str:
+    """`llmp chat -m hi`: a lone value after -m that reads like a prompt, not a model name."""
+    if not model or prompt or "/" in model:
+        return ""
+    return (f" (-m/--model names the model; the prompt is an argument: "
+            f"llmp chat \"{model}\", or llmp chat -m MODEL \"{model}\")")
 
 
 def _prompt_text(words: list[str] | None) -> str | None:
@@ -65,7 +77,7 @@ def _prompt_text(words: list[str] | None) -> str | None:
 
 def _chat(
     text: str | None, model: str | None, system: str | None, temperature: float | None,
-    max_tokens: int | None, *, stream: bool, json_output: bool,
+    max_tokens: int | None, *, stream: bool, json_output: bool, hint: str = "",
 ) -> None:
     from llmp.cli.autostart import ensure_daemon
     from llmp.cli.chat.client import ChatClient, ChatError
@@ -76,7 +88,7 @@ def _chat(
     state = ensure_daemon()
     client = ChatClient(state.base_url, state.token)
     try:
-        chosen = default_model([] if model else client.models(), model)
+        chosen = default_model([] if model else client.usable_models(), model)
         if chosen is None:
             fail("the daemon serves no models: configure a provider (see config.example.yaml)")
         conversation = Conversation(chosen, system, temperature, max_tokens)
@@ -98,7 +110,7 @@ def _chat(
         if reply.interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
     except ChatError as error:
-        fail(error.message)
+        fail(error.message + (hint if error.status == 404 else ""))
     finally:
         client.close()
 

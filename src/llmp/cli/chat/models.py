@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import os
 
+from llmp.core.model_names import can_chat
+
 PREFERRED_ALIASES = ("chat", "default")
-# Names that answer something other than chat (embeddings, speech, images, moderation).
-_NOT_CHAT = ("embed", "whisper", "tts", "dall-e", "moderation", "rerank", "transcribe")
-
-
-def can_chat(name: str) -> bool:
-    lowered = name.lower()
-    return not any(marker in lowered for marker in _NOT_CHAT)
+__all__ = ["PREFERRED_ALIASES", "can_chat", "default_model"]
 
 
 def default_model(available: list[str], flag: str | None = None) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from llmp.cli.chat.models import can_chat
 from llmp.cli.provider_check.probe import Facts, Probe, ProbeError
+from llmp.core.keys import missing_key_message
 
 Status = Literal["ok", "fail", "skip"]
 Clock = Callable[[], float]
@@ -99,6 +100,9 @@ class Runner:
             report.skip_rest("disabled in the config")
             return report
         self._key(report, facts)
+        if facts.key_missing:
+            report.skip_rest("no API key")
+            return report
         if not self._reachable(report, facts, latency):
             return report
         report.model = model or _first(facts, chat=True)
@@ -114,13 +118,10 @@ class Runner:
         return report
 
     def _key(self, report: ProviderReport, facts: Facts) -> None:
-        if facts.key_source == "missing":
-            report.add("key", "fail", detail=f"no API key for '{facts.name}' "
-                       "(set its environment variable or store it in the keyring)")
-        elif facts.key_source == "none":
-            report.add("key", "ok", detail="not needed")
+        if facts.key_missing:
+            report.add("key", "fail", detail=missing_key_message(facts.name, facts.key_variable))
         else:
-            report.add("key", "ok", detail=f"from {facts.key_source}")
+            report.add("key", "ok", detail=facts.key_state or facts.key_source)
 
     def _reachable(self, report: ProviderReport, facts: Facts, latency: float) -> bool:
         """Reachable and authenticated, as the model listing tells; False when nothing more can run."""

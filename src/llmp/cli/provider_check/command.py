@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmp.cli.completion import complete_model, complete_provider
+
 if TYPE_CHECKING:
     from llmp.cli.provider_check.checks import Options, ProviderReport
     from llmp.cli.provider_check.probe import Probe
@@ -21,13 +23,15 @@ class SelectionError(Exception):
     """The providers or model asked for do not match the configuration."""
 
 
-PROVIDERS = typer.Argument(None, help="Providers to check (default: every configured provider).")
+PROVIDERS = typer.Argument(None, autocompletion=complete_provider,
+                           help="Providers to check (default: every configured provider).")
 
 
 def test(
     providers: list[str] | None = PROVIDERS,
     model: str | None = typer.Option(
-        None, "--model", "-m", help="Model to test: NAME for every provider checked, or "
+        None, "--model", "-m", autocompletion=complete_model,
+        help="Model to test: NAME for every provider checked, or "
         "PROVIDER/NAME for that provider (default: its first listed model)."),
     embedding_model: str | None = typer.Option(
         None, "--embedding-model", help="Embedding model (default: the first listed "
@@ -36,6 +40,7 @@ def test(
         False, "--direct", help="Bypass the daemon: call the providers from this process."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Seconds each check may take."),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    wide: bool = typer.Option(False, "--wide", help="Show whole values, however wide."),
 ) -> None:
     """Check each provider: key, reachable, authenticated, completion, stream, embeddings."""
     import asyncio
@@ -56,7 +61,7 @@ def test(
     if json_output:
         print_json(as_json(reports, "direct" if direct else "daemon"))
     else:
-        print_table(console(), reports, where)
+        print_table(console(), reports, where, wide)
     if not all(report.ok for report in reports):
         raise typer.Exit(1)
 

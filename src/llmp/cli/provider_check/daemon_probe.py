@@ -46,6 +46,8 @@ class DaemonProbe:
             name=provider, type=str(data.get("type")), enabled=bool(data.get("enabled", True)),
             operations=list(data.get("operations") or []), models=list(data.get("models") or []),
             key_present=bool(key.get("present")), key_source=str(key.get("source")),
+            key_state=str(key.get("state") or key.get("source")), key_variable=key.get("variable"),
+            key_missing=bool(key.get("missing", key.get("source") == "missing")),
         )
         upstream = data.get("upstream") or {}
         if upstream.get("ok"):

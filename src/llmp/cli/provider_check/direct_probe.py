@@ -47,9 +47,13 @@ class DirectProbe:
             name=name, type=provider.type_name, enabled=provider.config.enabled,
             operations=sorted(provider.operations), models=list(provider.config.models),
             key_present=provider.key.present, key_source=provider.key.source,
+            key_state=provider.key.state, key_variable=provider.key.variable,
+            key_missing=provider.key_missing,
             secrets=[provider.key.value] if provider.key.value else [],
         )
         try:
+            if provider.key_missing:  # the upstream is never called without its key
+                raise provider.missing_key_error()
             facts.upstream_models = await provider.list_models()
         except UpstreamError as error:
             facts.upstream_error = _probe_error(error)

@@ -42,6 +42,9 @@ class Facts:
     models: list[str]
     key_present: bool
     key_source: str  # environment | keyring | config | none | missing
+    key_state: str = ""  # the shared vocabulary: `env OPENAI_API_KEY`, `keyring`, `not needed`, ...
+    key_variable: str | None = None  # the environment variable to set when the key is missing
+    key_missing: bool = False  # needs a key and has none (the daemon will not call it)
     upstream_models: list[str] | None = None
     upstream_error: ProbeError | None = None
     secrets: list[str] = field(default_factory=list)  # values to mask wherever they appear

@@ -65,33 +65,30 @@ def _check_json(check: Check, secrets: list[str]) -> dict[str, Any]:
     }
 
 
-def print_table(console: Any, reports: list[ProviderReport], where: str) -> None:
-    from rich.table import Table
+def print_table(console: Any, reports: list[ProviderReport], where: str, wide: bool = False) -> None:
+    from llmp.cli.tables import Column, Styled, render
 
-    table = Table(title=f"llmp test · {where}", title_justify="left", show_lines=False)
-    for column in ("provider", "check", "", "latency", "detail"):
-        table.add_column(column, no_wrap=column != "detail", overflow="fold")
+    rows: list[list[Any] | None] = []
     for index, report in enumerate(reports):
         if index:
-            table.add_section()
+            rows.append(None)
         for row, check in enumerate(report.checks):
-            label = _escape(report.provider) if row == 0 else (
-                f"[dim]{_escape(report.model)}[/]" if row == 1 and report.model else "")
-            table.add_row(
-                label, check.name,
-                f"[{STYLES[check.status]}]{SYMBOLS[check.status]}[/]",
-                latency(check.latency_ms),
-                _escape(redact(check.detail, report.secrets)),
-            )
-    console.print(table)
+            label: Any = report.provider if row == 0 else (
+                Styled(report.model, "dim") if row == 1 and report.model else "")
+            rows.append([label, check.name, Styled(SYMBOLS[check.status], STYLES[check.status]),
+                         latency(check.latency_ms), redact(check.detail, report.secrets)])
+    columns = [Column("provider"), Column("check"), Column("ok"), Column("latency", "number"),
+               Column("detail", "text")]
+    render(console, columns, rows, title=f"llmp test · {where}", wide=wide)
     failing = [report.provider for report in reports if not report.ok]
     if failing:
-        console.print(f"[red]✗[/] {len(failing)} of {len(reports)} failing: {', '.join(failing)}")
+        console.print(f"[red]✗[/] {len(failing)} of {len(reports)} failing: "
+                      f"{_escape(', '.join(failing))}", soft_wrap=True)
     else:
         console.print(f"[green]✓[/] {len(reports)} of {len(reports)} healthy")
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
+    from llmp.cli.tables import cell
 
-    return escape(text)
+    return cell(text)

@@ -46,7 +46,9 @@ async def providers(request: web.Request) -> web.Response:
             "models": provider.config.models,
             "enabled": provider.config.enabled and name not in runtime.router.disabled,
             "key_source": provider.key.source,
+            "key_state": provider.key.state,
             "key_present": provider.key.present,
+            "key_missing": provider.key_missing,
         })
     return web.json_response({"providers": listing})
 

@@ -32,6 +32,8 @@ async def probe(request: web.Request) -> web.Response:
     started = time.monotonic()
     upstream: dict[str, object]
     try:
+        if provider.key_missing:  # the upstream is never called without its key
+            raise provider.missing_key_error()
         models = await provider.list_models()
         upstream = {"ok": True, "models": models}
     except UpstreamError as error:
@@ -44,7 +46,9 @@ async def probe(request: web.Request) -> web.Response:
         "enabled": provider.config.enabled,
         "operations": sorted(provider.operations),
         "models": provider.config.models,
-        "key": {"present": provider.key.present, "source": provider.key.source},
+        "key": {"present": provider.key.present, "source": provider.key.source,
+                "state": provider.key.state, "variable": provider.key.variable,
+                "missing": provider.key_missing},
         "upstream": upstream,
     })
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from llmp.daemon.providers.anthropic_response import MALFORMED, unreadable
+from llmp.daemon.api.stream_walk import walk, written
 
 # OpenAI finish_reason -> Anthropic stop_reason (anthropic_response.FINISH_REASONS goes the other way).
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
@@ -103,24 +103,19 @@ class EventWriter:
     def feed(self, chunk: dict[str, Any]) -> bytes:
         out: list[bytes] = []
         self._start(chunk, out)
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
-                out.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
-            if delta.get("content"):
-                self._open("text", {"type": "text", "text": ""}, out)
-                out.append(self._delta({"type": "text_delta", "text": delta["content"]}))
-            for call in delta.get("tool_calls") or []:
-                self._tool_call(call, out)
-            if choice.get("finish_reason"):
-                self.stop_reason = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+        walk(self, chunk, out)
         return b"".join(out)
+
+    def reasoning(self, text: str, out: list[bytes]) -> None:
+        self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
+        out.append(self._delta({"type": "thinking_delta", "thinking": text}))
+
+    def text(self, text: str, out: list[bytes]) -> None:
+        self._open("text", {"type": "text", "text": ""}, out)
+        out.append(self._delta({"type": "text_delta", "text": text}))
+
+    def finished(self, reason: str) -> None:
+        self.stop_reason = STOP_REASONS.get(reason, "end_turn")
 
     def finish(self) -> bytes:
         out: list[bytes] = []
@@ -144,7 +139,7 @@ class EventWriter:
             "model": chunk.get("model") or "", "content": [], "stop_reason": None,
             "stop_sequence": None, "usage": anthropic_usage(None)}}))
 
-    def _tool_call(self, call: dict[str, Any], out: list[bytes]) -> None:
+    def tool_call(self, call: dict[str, Any], out: list[bytes]) -> None:
         number = int(call.get("index") or 0)
         function = call.get("function") or {}
         if number not in self.tool_blocks:
@@ -177,13 +172,5 @@ class EventWriter:
                      {"type": "content_block_delta", "index": self.blocks - 1, "delta": delta})
 
 
-async def anthropic_stream(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    writer = EventWriter()
-    async for chunk in chunks:
-        try:
-            data = writer.feed(chunk)
-        except MALFORMED as exc:
-            raise unreadable(None) from exc
-        if data:
-            yield data
-    yield writer.finish()
+def anthropic_stream(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    return written(EventWriter(), chunks)

@@ -3,10 +3,15 @@
 Used only when the chosen provider does not speak Anthropic itself (an
 Anthropic provider gets the client's body untouched). Tool results become
 `tool` messages ahead of the rest of their user turn, `tool_use` blocks become
-tool calls with JSON-string arguments. Thinking blocks are left out of replayed
-assistant turns: only Anthropic can check their signatures. What has no OpenAI
-equivalent is refused with a 400 when dropping it would change the answer
-(documents, server tools), and otherwise dropped with a debug log.
+tool calls with JSON-string arguments. `system` and `developer` entries inside
+`messages` (Claude Code sends them) stay where they are, as messages of the
+same role; each provider then does what its format allows (Gemini folds them
+into its system instruction). Thinking blocks are left out of replayed
+assistant turns: only the model that wrote them can check their signatures.
+Documents become a text part (plain-text sources) or a `file` part (PDF as
+base64). What has no OpenAI equivalent is refused with a 400 when dropping it
+would change the answer (a document by URL, server tools), and otherwise
+dropped with a debug log (`cache_control`, `thinking`, `context_management`).
 """
 
 from __future__ import annotations
@@ -73,6 +78,8 @@ def _messages(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
     role, content = message["role"], message.get("content")
     if isinstance(content, str):
         return [{"role": role, "content": content}]
+    if role in ("system", "developer"):
+        return [{"role": role, "content": _system(content)}]
     if role == "assistant":
         return [_assistant(content, where)]
     results: list[dict[str, Any]] = []
@@ -100,10 +107,36 @@ def _part(block: dict[str, Any], where: str) -> dict[str, Any]:
         if source.get("type") == "base64":
             url = f"data:{source.get('media_type')};base64,{source.get('data')}"
             return {"type": "image_url", "image_url": {"url": url}}
+    if kind == "document":
+        document = _document(block, where)
+        if document is not None:
+            return document
     raise ClientError(
         f"{where}: a {kind!r} block can only be sent to an Anthropic provider; "
         "this model is served by another kind.", param=where,
     )
+
+
+def _document(block: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """A document as OpenAI's text or `file` part; None for a source with no equivalent."""
+    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+    kind = source.get("type")
+    title = str(block.get("title") or "")
+    if kind == "text":
+        text = str(source.get("data") or "")
+        return {"type": "text", "text": f"{title}\n\n{text}" if title else text}
+    if kind == "content":
+        inner = source.get("content")
+        text = inner if isinstance(inner, str) else "\n".join(
+            str(part.get("text") or "") for part in inner or []
+            if isinstance(part, dict) and part.get("type") == "text")
+        return {"type": "text", "text": f"{title}\n\n{text}" if title else text}
+    if kind == "base64":
+        media_type = str(source.get("media_type") or "application/pdf")
+        data_url = f"data:{media_type};base64,{source.get('data') or ''}"
+        return {"type": "file", "file": {"filename": title or "document.pdf", "file_data": data_url}}
+    log.debug("%s: a document of source type %r has no OpenAI equivalent", where, kind)
+    return None
 
 
 def _assistant(content: list[dict[str, Any]], where: str) -> dict[str, Any]:

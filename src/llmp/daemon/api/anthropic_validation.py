@@ -1,7 +1,9 @@
-"""Cheap checks of what Anthropic clients send to `/v1/messages`.
+"""Cheap checks of what Anthropic clients send to `/v1/messages`, before translating it.
 
-Only the shape the gateway itself relies on (to route, and to translate for
-providers that are not Anthropic) is checked; the provider judges the rest.
+Routing needs only a JSON object and a model name; that is all an Anthropic
+provider's pass-through checks, so the upstream judges everything else and its
+own error comes back. These checks run only when the request is translated for
+another kind of provider, and cover just the shape the translation relies on.
 Each failure names the field the way Anthropic does (`messages.1.content`).
 """
 
@@ -20,6 +22,9 @@ from llmp.daemon.api.validation import (
 from llmp.daemon.errors import ClientError
 
 TOOL_CHOICES = {"auto", "any", "tool", "none"}
+# Current clients (Claude Code among them) put instructions inside `messages` too.
+INSTRUCTION_ROLES = ("system", "developer")
+ROLES = ("user", "assistant", *INSTRUCTION_ROLES)
 PARAMETERS: dict[str, Check] = {
     "max_tokens": integer_in(1, 10_000_000), "stream": BOOLEAN, "temperature": number_in(0, 1),
     "top_p": number_in(0, 1), "top_k": integer_in(0, 1_000_000),
@@ -53,12 +58,14 @@ def _message(message: Any, where: str) -> None:
     if not isinstance(message, dict):
         raise ClientError(f"{where}: must be an object with role and content", param=where)
     role = message.get("role")
-    if role not in ("user", "assistant"):
+    if role not in ROLES:
         raise ClientError(
-            f"{where}.role: must be 'user' or 'assistant', got {role!r} "
-            "(system prompts go in the top-level 'system' field)", param=f"{where}.role",
+            f"{where}.role: must be one of 'user', 'assistant', 'system' or 'developer', "
+            f"got {role!r}", param=f"{where}.role",
         )
     _blocks(message.get("content"), f"{where}.content", allow_string=True)
+    if role in INSTRUCTION_ROLES:
+        _text_only(message["content"], f"{where}.content")
 
 
 def _blocks(content: Any, where: str, *, allow_string: bool) -> None:
@@ -79,9 +86,16 @@ def _system(system: Any) -> None:
     if system is None or isinstance(system, str):
         return
     _blocks(system, "system", allow_string=False)
-    for index, block in enumerate(system):
+    _text_only(system, "system")
+
+
+def _text_only(content: Any, where: str) -> None:
+    if isinstance(content, str):
+        return
+    for index, block in enumerate(content):
         if block["type"] != "text":
-            raise ClientError(f"system.{index}: system blocks must be text", param=f"system.{index}")
+            raise ClientError(f"{where}.{index}: instructions must be text blocks",
+                              param=f"{where}.{index}")
 
 
 def _tools(tools: Any) -> None:

@@ -1,8 +1,10 @@
 """Anthropic's Messages wire format, as the daemon speaks it to Anthropic clients.
 
 With an Anthropic provider behind, dispatch relays the body untouched and this
-is only consulted for errors; with any other provider, requests go through the
-canonical form and answers come back as Anthropic messages and stream events.
+is only consulted for errors; with any other provider, requests (checked by the
+route handler) go through the canonical form, and answers come back as
+Anthropic messages and stream events. Counting tokens with such a provider is
+the provider's own count or llmp's estimate.
 """
 
 from __future__ import annotations
@@ -42,11 +44,13 @@ class AnthropicWire:
     name = "anthropic"
 
     def to_canonical(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-        if operation != "chat":
+        if operation not in ("chat", "count_tokens"):
             raise ClientError(f"{operation} needs an Anthropic provider.")
         return to_canonical(body)
 
     def encode_response(self, operation: str, response: dict[str, Any]) -> bytes:
+        if operation == "count_tokens":
+            return orjson.dumps({"input_tokens": int(response.get("input_tokens") or 0)})
         try:
             return orjson.dumps(message_from_chat(response))
         except MALFORMED as exc:

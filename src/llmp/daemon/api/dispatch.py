@@ -36,6 +36,8 @@ from llmp.daemon.security.policy import admit
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 JSON = "application/json"
+ESTIMATED = {"x-llmp-token-count": "estimate"}  # a count llmp guessed, the provider having no counter
+_VIA_CHAT = frozenset({"completions", "responses"})  # served by chat when the provider has no other way
 
 
 @dataclass(slots=True)
@@ -46,10 +48,12 @@ class Outcome:
     first: bytes = b""
     rest: AsyncIterator[bytes] | None = None
     forwarded: Forwarded | None = None
+    headers: dict[str, str] | None = None  # for the client, besides those every answer has
 
 
 async def serve(
-    request: web.Request, runtime: Runtime, fmt: InboundFormat, operation: str, body: dict[str, Any]
+    request: web.Request, runtime: Runtime, fmt: InboundFormat, operation: str, body: dict[str, Any],
+    dropped_tools: str | None = None,
 ) -> web.StreamResponse:
     stream = bool(body.get("stream", False))
     ctx = RequestContext(
@@ -59,6 +63,7 @@ async def serve(
         requested_model=body["model"],
         stream=stream,
         request_body=body,
+        dropped_tools=dropped_tools,
     )
     runtime.started(ctx)
     try:
@@ -86,8 +91,10 @@ async def serve(
         ctx.response_body = outcome.body
         ctx.first_byte_at = ctx.finished_at = time.monotonic()
         runtime.finished(ctx)
-        return web.Response(body=outcome.body, status=outcome.status,
-                            headers=_headers(ctx, outcome.content_type))
+        headers = _headers(ctx, outcome.content_type)
+        if outcome.headers:
+            headers.update(outcome.headers)
+        return web.Response(body=outcome.body, status=outcome.status, headers=headers)
     return await _write_stream(request, fmt, runtime, ctx, outcome)
 
 
@@ -96,16 +103,18 @@ async def _attempt(
     ctx: RequestContext, provider: Provider, target: Target,
 ) -> Outcome:
     if operation not in provider.operations and not (
-        operation == "completions" and "chat" in provider.operations
-    ):
+        operation in _VIA_CHAT and "chat" in provider.operations
+    ) and operation != "count_tokens":  # every adapter counts, by estimate if it must
         raise provider.unsupported(operation)
     if stream:
         return await _open_stream(fmt, operation, body, ctx, provider, target)
-    if provider.native_format == fmt.name:
+    if fmt.name in provider.relayed_formats:
+        ctx.dropped_tools = None  # a relaying upstream runs every tool itself
         forwarded = await provider.forward(operation, body, target.model, False)
         return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body)
     answer = await _canonical_call(provider, operation, fmt.to_canonical(operation, body), target.model)
-    return Outcome(body=fmt.encode_response(operation, answer))
+    return Outcome(body=fmt.encode_response(operation, answer),
+                   headers=ESTIMATED if answer.get("estimated") else None)
 
 
 async def _open_stream(
@@ -133,7 +142,8 @@ async def _first_bytes(
     provider: Provider, target: Target,
 ) -> Outcome:
     forwarded: Forwarded | None = None
-    if provider.native_format == fmt.name:
+    if fmt.name in provider.relayed_formats:
+        ctx.dropped_tools = None
         forwarded = await provider.forward(operation, body, target.model, True)
         assert forwarded.chunks is not None
         chunks = forwarded.chunks
@@ -159,6 +169,8 @@ async def _canonical_call(
 ) -> dict[str, Any]:
     if operation == "embeddings":
         return await provider.embeddings(request, model)  # type: ignore[arg-type]
+    if operation == "count_tokens":
+        return await provider.count_tokens(request, model)  # type: ignore[arg-type]
     if operation == "completions":
         if "completions" in provider.operations:
             return await provider.completions(request, model)
@@ -173,7 +185,7 @@ async def _canonical_stream(
     if operation == "completions":
         chunks = await provider.chat_stream(chat_request_from_completion(request), model)  # type: ignore[arg-type]
         return completion_chunks(chunks)  # type: ignore[arg-type]
-    if operation != "chat":
+    if operation not in ("chat", "responses"):
         raise ClientError(f"streaming is not available for {operation}", param="stream")
     return await provider.chat_stream(request, model)  # type: ignore[arg-type,return-value]
 
@@ -259,6 +271,8 @@ def _headers(ctx: RequestContext, content_type: str) -> dict[str, str]:
         headers["x-llmp-provider"] = ctx.provider
     if ctx.model:
         headers["x-llmp-model"] = ctx.model
+    if ctx.dropped_tools:
+        headers["x-llmp-dropped-tools"] = ctx.dropped_tools
     return headers
 
 

@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 
 from llmp import __version__
+from llmp.daemon.api.responses_schema import RESPONSES_REQUEST, responses_paths
 from llmp.daemon.api.validation import ROLES
 from llmp.daemon.routes import ROUTES
 
@@ -69,7 +70,8 @@ _ANTHROPIC_MESSAGE = {
     "type": "object",
     "required": ["role", "content"],
     "properties": {
-        "role": {"type": "string", "enum": ["assistant", "user"]},
+        # Current clients (Claude Code) put instructions between the turns too.
+        "role": {"type": "string", "enum": ["assistant", "developer", "system", "user"]},
         "content": {"oneOf": [_STRING, {"type": "array", "items": _BLOCK}]},
     },
 }
@@ -170,7 +172,8 @@ DOCUMENT: dict[str, Any] = {
             responses=_answers("a message, or an SSE stream", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS,
                                error="AnthropicError"))},
         "/v1/messages/count_tokens": {"post": _operation(
-            "Count a Messages request's input tokens (Anthropic providers)", "CountTokensRequest",
+            "Count a Messages request's input tokens (an estimate, header x-llmp-token-count, "
+            "where the provider cannot count)", "CountTokensRequest",
             responses=_answers("input_tokens", *_CLIENT_ERRORS, *_UPSTREAM_ERRORS, error="AnthropicError"))},
         "/v1/models": {"get": _operation("Every servable model name", None,
                                          responses=_answers("a model list", 401))},
@@ -199,6 +202,9 @@ DOCUMENT: dict[str, Any] = {
         "/admin/probe/{name}": {"get": _operation(
             "Key, operations and upstream reachability of one provider", None, admin=True,
             parameters=_named("a provider"), responses=_answers("probe", 401, 404))},
+        "/admin/usage/flush": {"post": _operation(
+            "Commit finished requests to the usage ledger now", None, admin=True,
+            responses=_answers("flushed", 401))},
         "/admin/shutdown": {"post": _operation("Stop the daemon", None, admin=True,
                                                responses=_answers("stopping", 401))},
         "/admin/reload": {"post": _operation(
@@ -217,6 +223,36 @@ DOCUMENT: dict[str, Any] = {
 }
 # Counting needs no max_tokens (there is no answer to bound).
 _SCHEMAS["CountTokensRequest"] = {**_SCHEMAS["MessagesRequest"], "required": ["model", "messages"]}
+_SCHEMAS["ResponsesRequest"] = RESPONSES_REQUEST
+DOCUMENT["paths"].update(responses_paths(_operation, _answers, _CLIENT_ERRORS, _UPSTREAM_ERRORS))
+# The web dashboard (`daemon/ui`): its page and files, and its API for a signed-in browser.
+_UI_CALL = {"parameters": [], "responses": _answers("for the dashboard", 401)}
+DOCUMENT["paths"].update({
+    "/admin/ui/code": {"post": _operation("A one-time sign-in code for the dashboard", None, admin=True,
+                                          responses=_answers("code", 401))},
+    "/ui": {"get": _operation("The dashboard page", None, responses=_answers("page"))},
+    "/ui/": {"get": _operation("The dashboard page", None, responses=_answers("page"))},
+    "/ui/assets/{name}": {"get": _operation("A file of the dashboard", None, parameters=[
+        {"name": "name", "in": "path", "required": True, "schema": _STRING}],
+        responses=_answers("file", 404))},
+    "/ui/api/session": {
+        "get": _operation("The session's CSRF token", None, **_UI_CALL),
+        "post": _operation("Trade a one-time code for a session cookie", None,
+                           responses=_answers("session", 401))},
+    "/ui/api/session/end": {"post": _operation("Sign out", None, **_UI_CALL)},
+    "/ui/api/events": {"get": _operation("Live figures (server-sent events)", None, **_UI_CALL)},
+    "/ui/api/history": {"get": _operation("The last hour, per minute", None, **_UI_CALL)},
+    "/ui/api/requests": {"get": _operation("The last requests", None, **_UI_CALL)},
+    "/ui/api/requests/{id}": {"get": _operation("One request's attempts", None, parameters=[
+        {"name": "id", "in": "path", "required": True, "schema": _STRING}],
+        responses=_answers("request", 401, 404))},
+    "/ui/api/usage": {"get": _operation("Usage from the ledger", None, **_UI_CALL)},
+    "/ui/api/config": {"get": _operation("The effective config, keys masked", None, **_UI_CALL)},
+    "/ui/api/reload": {"post": _operation("Reload the config file", None, **_UI_CALL)},
+    **{f"/ui/api/providers/{{name}}/{action}": {"post": _operation(
+        f"{action.capitalize()} a provider", None, parameters=_named("a provider"),
+        responses=_answers(action, 401, 403, 404))} for action in ("check", "disable", "enable")},
+})
 _ENCODED = orjson.dumps(DOCUMENT)
 
 

@@ -24,7 +24,7 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(health_report(runtime.router))
 
 
-def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
+def switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         runtime = request.app[RUNTIME]
         name = request.match_info["name"]
@@ -45,5 +45,5 @@ def _switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
 def add_routes(app: web.Application) -> None:
     routes = app[ROUTES]
     routes.get("/admin/providers/health", health)
-    routes.post("/admin/providers/{name}/disable", _switch(False))
-    routes.post("/admin/providers/{name}/enable", _switch(True))
+    routes.post("/admin/providers/{name}/disable", switch(False))
+    routes.post("/admin/providers/{name}/enable", switch(True))

@@ -43,9 +43,11 @@ API_VERSION = "2023-06-01"
 PATHS = {"chat": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
 #: The member each operation's answer cannot do without: an answer lacking it is no answer.
 EXPECTED = {"chat": "content", "count_tokens": "input_tokens"}
-#: The `anthropic-beta` header of the Anthropic client being served. Betas change what a
-#: body means, so a pass-through must carry them; the inbound API sets this per request.
-CLIENT_BETA: ContextVar[str | None] = ContextVar("anthropic_client_beta", default=None)
+#: The `anthropic-beta` and `anthropic-version` headers of the Anthropic client being served.
+#: They change what a body means, so a pass-through must carry them; the inbound API sets
+#: this per request.
+CLIENT_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("anthropic_client_headers",
+                                                              default=None)
 
 
 class AnthropicProvider(Provider):
@@ -58,8 +60,8 @@ class AnthropicProvider(Provider):
         """The API root; a configured `.../v1` (as OpenAI-style URLs have) means the same root."""
         return super().base_url.removesuffix("/v1")
 
-    def headers(self, beta: str | None = None) -> dict[str, str]:
-        headers = {"anthropic-version": API_VERSION, **self.config.headers}
+    def headers(self, beta: str | None = None, version: str | None = None) -> dict[str, str]:
+        headers = {"anthropic-version": version or API_VERSION, **self.config.headers}
         if beta:
             configured = headers.get("anthropic-beta")
             headers["anthropic-beta"] = f"{configured},{beta}" if configured else beta
@@ -68,11 +70,14 @@ class AnthropicProvider(Provider):
         return headers
 
     async def _post(
-        self, operation: str, body: dict[str, Any], beta: str | None = None, stream: bool = False
+        self, operation: str, body: dict[str, Any], client: dict[str, str] | None = None,
+        stream: bool = False,
     ) -> aiohttp.ClientResponse:
+        client = client or {}
+        headers = self.headers(client.get("anthropic-beta"), client.get("anthropic-version"))
         return await self.http.request(
             "POST", self.base_url + PATHS[operation], body=orjson.dumps(body),
-            headers=self.headers(beta), error_parser=parse_anthropic_error, stream=stream,
+            headers=headers, error_parser=parse_anthropic_error, stream=stream,
         )
 
     # -- pass-through -----------------------------------------------------------
@@ -80,7 +85,7 @@ class AnthropicProvider(Provider):
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        response = await self._post(operation, {**body, "model": model}, CLIENT_BETA.get(), stream)
+        response = await self._post(operation, {**body, "model": model}, CLIENT_HEADERS.get(), stream)
         if not stream:
             data = await self.http.body(response, EXPECTED.get(operation))
             content_type = response.headers.get("Content-Type", "application/json")

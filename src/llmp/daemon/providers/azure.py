@@ -55,6 +55,8 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         return f"?api-version={quote(version, safe='')}" if version else ""
 
     def url_for(self, operation: str, model: str) -> str:
+        if operation == "responses" and not self.v1_api:  # not per deployment: the body names it
+            return f"{self.base_url}/openai/responses{self._query()}"
         if self.v1_api:
             return self.base_url + PATHS[operation] + self._query()
         deployment = path_segment(self.deployment(model), self.name)

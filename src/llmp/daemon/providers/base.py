@@ -18,15 +18,20 @@ checks the status, so every failure before the first byte raises
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from llmp.core.config_schema import ProviderConfig
-from llmp.core.keys import ResolvedKey, resolve_key
+from llmp.core.keys import ResolvedKey, missing_key_message, resolve_key
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.http import UpstreamHTTP
+from llmp.daemon.providers.token_estimate import estimate_input_tokens
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
+
+PROBE_PROMPT = "ping"
+_AUTH_HEADERS = {"authorization", "x-api-key", "api-key", "x-goog-api-key"}
 
 
 @dataclass
@@ -60,7 +65,12 @@ class Provider(abc.ABC):
         self.name = name
         self.config = config
         self.key: ResolvedKey = resolve_key(name, config)
+        self._report_key_problem()
+        self.key_missing = self._key_missing()
         self.http = UpstreamHTTP(name, config.timeout)
+        #: The inbound formats relayed untouched (worked out once, looked up per request).
+        self.relayed_formats: frozenset[str] = frozenset(
+            (self.native_format,) if self.native_format else ())
 
     @property
     def base_url(self) -> str:
@@ -69,6 +79,32 @@ class Provider(abc.ABC):
     def reload_key(self) -> None:
         """Read the key again (it may have been set or removed while the daemon runs)."""
         self.key = resolve_key(self.name, self.config)
+        self._report_key_problem()
+        self.key_missing = self._key_missing()
+
+    def _report_key_problem(self) -> None:
+        if self.key.problem:  # a keyring that refused, said once per (re)load rather than "no key"
+            logging.getLogger("llmp.providers").warning("provider %s: %s", self.name, self.key.problem)
+
+    def _key_missing(self) -> bool:
+        """Needs an API key and has none (worked out when the key is read, not per request)."""
+        return self.key.source == "missing" and self.uses_api_key()
+
+    def uses_api_key(self) -> bool:
+        """Whether requests carry the API key: not when the config's own headers authenticate,
+        nor (see the adapters) when the adapter has other credentials."""
+        return not any(header.lower() in _AUTH_HEADERS for header in self.config.headers)
+
+    def missing_key_error(self) -> UpstreamError:
+        """Why this provider cannot be called: it needs a key and has none.
+
+        Raised before any upstream call, so an offline user reads what to do
+        instead of a DNS error, and the upstream never sees a keyless request.
+        """
+        return UpstreamError(
+            ErrorKind.AUTH, missing_key_message(self.name, self.key.variable),
+            status=401, provider=self.name, code="missing_api_key",
+        )
 
     def serves(self, model: str) -> bool:
         return "*" in self.config.models or model in self.config.models
@@ -108,9 +144,35 @@ class Provider(abc.ABC):
     async def completions(self, request: dict[str, Any], model: str) -> dict[str, Any]:
         raise self.unsupported("completions")
 
+    async def count_tokens(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """`{"input_tokens": n, "estimated": bool}` for a canonical request.
+
+        An adapter whose upstream can count overrides this; every other one
+        guesses locally, because a client that counts (Claude Code does, to
+        decide when to compact) breaks on an error here.
+        """
+        return {"input_tokens": estimate_input_tokens(dict(request)), "estimated": True}
+
     async def list_models(self) -> list[str]:
         """Models the upstream offers (used for discovery and health checks)."""
         return [m for m in self.config.models if m != "*"]
+
+    @classmethod
+    def lists_models(cls) -> bool:
+        """Whether `list_models` asks the upstream (an authenticated call) or only reads the config."""
+        return cls.list_models is not Provider.list_models
+
+    async def probe_completion(self, model: str) -> None:
+        """The smallest authenticated completion (one token), for health and key checks."""
+        request: dict[str, Any] = {
+            "model": model, "max_tokens": 1, "messages": [{"role": "user", "content": PROBE_PROMPT}],
+        }
+        if not self.streams_only:
+            await self.chat(request, model)  # type: ignore[arg-type]
+            return
+        chunks = await self.chat_stream({**request, "stream": True}, model)  # type: ignore[arg-type]
+        async for _ in chunks:
+            pass
 
     # -- pass-through ---------------------------------------------------------
 

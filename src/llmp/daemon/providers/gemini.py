@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import struct
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -41,16 +42,20 @@ SIGNATURES_KEPT = 4096
 GEMINI_EMBED_BATCH = 100  # the most texts one batchEmbedContents call takes
 VERTEX_EMBED_BATCH = 250  # the most instances one predict call takes
 GEMINI_API_ROOT = PRESETS["gemini"].base_url
+log = logging.getLogger("llmp.providers.gemini")
 
 
 class GeminiProvider(Provider):
     type_name = "gemini"
-    operations = frozenset({"chat", "embeddings"})
+    operations = frozenset({"chat", "embeddings", "count_tokens"})
 
     def __init__(self, name: str, config: ProviderConfig) -> None:
         super().__init__(name, config)
         self.tokens = TokenSource(name, config.vertex) if config.vertex else None
         self._signatures: OrderedDict[str, str] = OrderedDict()
+
+    def uses_api_key(self) -> bool:
+        return self.config.vertex is None  # Vertex AI authenticates with an access token instead
 
     # -- where and how ------------------------------------------------------
 
@@ -116,6 +121,25 @@ class GeminiProvider(Provider):
         response = await self._post(url, body, stream=True)
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         return self._chunks(response, StreamTranslator(model, self._remember), include_usage)
+
+    async def count_tokens(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """Gemini's own count, instructions and tools included; llmp's estimate if it fails.
+
+        A client counts to plan (when to compact), so a guess serves it better
+        than an error; the guess is marked as one all the same.
+        """
+        generate = build_request(request, model, self._signature_for)
+        body = generate if self.tokens is not None else {
+            "generateContentRequest": {"model": f"models/{model}", **generate}}
+        try:
+            response = await self._post(f"{self.root}/models/{model}:countTokens", body)
+            total = (await self._json(response)).get("totalTokens")
+        except UpstreamError as error:
+            log.info("gemini %s: countTokens failed (%s); answering an estimate", self.name, error.kind.value)
+            total = None
+        if not isinstance(total, int):
+            return await super().count_tokens(request, model)
+        return {"input_tokens": total, "estimated": False}
 
     async def _chunks(
         self, response: Any, translator: StreamTranslator, include_usage: bool

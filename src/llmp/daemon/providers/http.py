@@ -18,6 +18,7 @@ import orjson
 
 from llmp.core.config_schema import LimitsConfig, TimeoutConfig
 from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.providers.tls import upstream_tls
 
 USER_AGENT = "llmp"
 MAX_ERROR_BODY = 64 * 1024  # bytes of an upstream's error answer read: enough for any message
@@ -33,7 +34,8 @@ class UpstreamHTTP:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True)
+        connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True,
+                                         ssl=upstream_tls())
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(

@@ -24,6 +24,7 @@ from llmp.daemon.providers.http import (
     too_large,
     transport_error,
 )
+from llmp.daemon.providers.responses_relay import relay_responses
 from llmp.daemon.providers.sse import iter_events
 from llmp.daemon.telemetry.stream_usage import (
     has_usage,
@@ -37,9 +38,11 @@ PATHS = {
     "chat": "/chat/completions",
     "completions": "/completions",
     "embeddings": "/embeddings",
+    "responses": "/responses",
 }
 DONE = b"[DONE]"
 ERROR = b'"error"'
+HIDDEN_USAGE = frozenset({"chat", "completions"})  # streams where llmp may ask for usage itself
 LONG_READ = 1024  # bytes of whole events past which a read is searched for usage in its tail only
 MAX_DESTINATIONS = 1024  # (operation, model) pairs whose URL is remembered
 #: The member each operation's answer cannot do without: an answer lacking it is no answer.
@@ -54,6 +57,11 @@ class OpenAICompatibleProvider(Provider):
     def __init__(self, name: str, config: ProviderConfig) -> None:
         super().__init__(name, config)
         self._destinations: dict[tuple[str, str], tuple[str, str]] = {}
+        serves = config.responses_api
+        if serves is None:
+            serves = self.type_name == "openai" and self.base_url.startswith("https://api.openai.com")
+        if serves:
+            self.relayed_formats = self.relayed_formats | {"responses"}
 
     def headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
@@ -88,7 +96,7 @@ class OpenAICompatibleProvider(Provider):
         url, upstream_model = self._destination(operation, model)
         extra: dict[str, Any] = {"model": upstream_model}
         asked = body.get("stream_options")
-        hide_usage = stream and operation != "embeddings" and self.config.stream_usage and not (
+        hide_usage = stream and operation in HIDDEN_USAGE and self.config.stream_usage and not (
             isinstance(asked, dict) and asked.get("include_usage")
         )
         if hide_usage:  # usage for the ledger; the client who did not ask never sees it
@@ -111,6 +119,9 @@ class OpenAICompatibleProvider(Provider):
             data = await self.http.body(response, EXPECTED.get(operation))
             return Forwarded(response.status, content_type, body=data)
         forwarded = Forwarded(response.status, "text/event-stream")
+        if operation == "responses":
+            forwarded.chunks = relay_responses(self, response, forwarded)
+            return forwarded
         forwarded.chunks = self._relay(response, forwarded, hide_usage)
         return forwarded
 

@@ -26,7 +26,6 @@ from llmp.daemon.routing.breaker import State
 from llmp.daemon.routing.router import Router
 
 log = logging.getLogger("llmp.routing")
-PROBE_PROMPT = "ping"
 
 
 class HealthChecker:
@@ -94,17 +93,20 @@ class HealthChecker:
             if router.is_unauthorized(provider):
                 router.stats.get(provider.name).checked(False, 0.0, "API key rejected")
                 return
+        if provider.key_missing:  # nothing to ask an upstream without its key
+            router.stats.get(provider.name).checked(False, 0.0, provider.missing_key_error().message)
+            return
         model = provider.config.health_check.model or next(
             (m for m in provider.config.models if m != "*"), None)
-        if _has_models_endpoint(provider):
+        if provider.lists_models():
             await self._run(provider, None, provider.list_models(), now)
         elif model is not None:
-            await self._run(provider, model, self._completion(provider, model), now)
+            await self._run(provider, model, provider.probe_completion(model), now)
         waiting = (State.HALF_OPEN, State.OPEN) if now else (State.HALF_OPEN,)
         for name, breaker in router.breakers.deployments(provider.name).items():
-            probed = name == model and not _has_models_endpoint(provider)
+            probed = name == model and not provider.lists_models()
             if not probed and breaker.state in waiting:
-                await self._run(provider, name, self._completion(provider, name), now)
+                await self._run(provider, name, provider.probe_completion(name), now)
 
     async def _run(self, provider: Provider, model: str | None, call: Any, now: bool) -> None:
         """Make one probe call through the breakers; record its verdict, latency and error."""
@@ -149,20 +151,3 @@ class HealthChecker:
             self.router.stats.get(provider.name, model).checked(ok, latency, error)
         if not ok:
             log.info("health check of %s failed: %s", provider.name, error)
-
-    async def _completion(self, provider: Provider, model: str) -> None:
-        request: dict[str, Any] = {
-            "model": model, "max_tokens": 1,
-            "messages": [{"role": "user", "content": PROBE_PROMPT}],
-        }
-        if not provider.streams_only:
-            await provider.chat(request, model)  # type: ignore[arg-type]
-            return
-        streamed: dict[str, Any] = {**request, "stream": True}
-        chunks = await provider.chat_stream(streamed, model)  # type: ignore[arg-type]
-        async for _ in chunks:
-            pass
-
-
-def _has_models_endpoint(provider: Provider) -> bool:
-    return type(provider).list_models is not Provider.list_models

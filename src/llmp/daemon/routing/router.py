@@ -259,6 +259,9 @@ class Router:
             ctx.tried.append((provider.name, target.model))
             admission.lane.stats.in_flight += 1
             admission.started = self.clock.now()
+            if provider.key_missing:  # never call an upstream without its key; say how to set one
+                self._settle(admission, None, ok=None)
+                raise provider.missing_key_error()
             remaining = deadline - admission.started
             try:
                 if remaining >= provider.config.timeout.total - DEADLINE_SLACK:

@@ -2,13 +2,15 @@
 
 The algorithm list is fixed so a token cannot choose `none` or switch to a
 public-key algorithm with the secret as the "key". PyJWT does the checking.
+
+PyJWT is imported when a verifier is made, not with this module: it brings
+`cryptography` along (about 10 MiB of resident memory), which a daemon without
+`server.auth.jwt` never needs.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import jwt
 
 from llmp.core.config_schema import JWTConfig
 
@@ -19,10 +21,14 @@ class TokenRejected(Exception):
 
 class JWTVerifier:
     def __init__(self, config: JWTConfig, secret: str) -> None:
+        import jwt
+
         self.config = config
         self._secret = secret
+        self._jwt = jwt
 
     def verify(self, token: str) -> dict[str, Any]:
+        jwt = self._jwt
         try:
             return jwt.decode(
                 token,

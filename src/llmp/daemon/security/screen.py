@@ -23,6 +23,7 @@ from llmp.daemon.security.policy import CLIENT, SECURITY, Security
 from llmp.daemon.security.refusal import refuse
 
 log = logging.getLogger("llmp.security")
+UI_PREFIX = "/ui"
 EXPOSED = "x-request-id, x-llmp-provider, x-llmp-model, x-llmp-attempts, retry-after"
 
 
@@ -32,6 +33,16 @@ def _cors_origin(request: web.Request) -> str | None:
     if origin is None or request.path.startswith(ADMIN_PREFIX):
         return None
     return origin if origin in request.app[SECURITY].server.cors_origins else None
+
+
+def _dashboard_itself(request: web.Request) -> bool:
+    """The dashboard's own page calling its own API: same scheme, host and port, under `/ui`.
+
+    A browser sends `Origin` on every POST, same-origin ones included; only the
+    page the daemon itself served at this very address may pass with it.
+    """
+    return request.path.startswith(UI_PREFIX) and (
+        request.headers.get("Origin") == f"{request.scheme}://{request.host}")
 
 
 def _preflight(request: web.Request, origin: str) -> web.Response:
@@ -52,10 +63,10 @@ def screen(request: web.Request, security: Security, client_api: bool) -> web.St
     """
     if "Origin" in request.headers:
         origin = _cors_origin(request)
-        if origin is None:
+        if origin is None and not _dashboard_itself(request):
             return refuse(request, 403, "Cross-origin requests are not allowed from this origin "
                           "(see server.cors_origins).", "permission_error", code="origin_not_allowed")
-        if request.method == "OPTIONS":
+        if origin is not None and request.method == "OPTIONS":
             return _preflight(request, origin)
     if client_api and security.auth.enabled:
         try:

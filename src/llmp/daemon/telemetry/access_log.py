@@ -34,10 +34,13 @@ class AccessLog:
 def _line(record: Finished) -> tuple[float, dict[str, Any]]:
     """When the request ended, and the access line's message and fields."""
     (started, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
-     tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures) = record
+     tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures,
+     dropped_tools) = record
     latency_ms = milliseconds(latency)
     summary = _summary(tokens, cost, stream, attempts, error_kind, failures)
-    return started + latency, {
+    if dropped_tools:
+        summary += f" [dropped tools: {dropped_tools}]"
+    fields = {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
                f"{latency_ms}ms{summary}",
         "request_id": request_id,
@@ -61,6 +64,9 @@ def _line(record: Finished) -> tuple[float, dict[str, Any]]:
         "client_key": client_key,
         "failures": failures,
     }
+    if dropped_tools:  # only Responses requests have tools llmp may leave out
+        fields["dropped_tools"] = dropped_tools
+    return started + latency, fields
 
 
 def _summary(tokens: Tokens | None, cost: float | None, stream: bool, attempts: int,

@@ -8,6 +8,7 @@ threads. `install` is the single call `build_app` makes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -81,7 +82,7 @@ class Telemetry:
         cost = None if tokens is None else self.prices.cost(ctx.provider, ctx.model, tokens)
         record = finished(ctx, tokens, cost)
         self.metrics.request_finished(record, ctx.tried)
-        self.stats.request_finished(record)
+        self.stats.request_finished(record, ctx.tried)
         return record
 
     def _runs_locally(self, name: str) -> bool:
@@ -126,6 +127,7 @@ def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
     routes = app[ROUTES]
     routes.get("/metrics", metrics_endpoint)
     routes.get("/admin/stats", stats_endpoint)
+    routes.post("/admin/usage/flush", flush_endpoint)
 
     async def start_writers(_: web.Application) -> None:
         telemetry.settler.start()
@@ -145,6 +147,13 @@ def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
 async def metrics_endpoint(request: web.Request) -> web.Response:
     body = request.app[TELEMETRY].exposition()
     return web.Response(body=body, headers={"Content-Type": metrics_module.CONTENT_TYPE})
+
+
+async def flush_endpoint(request: web.Request) -> web.Response:
+    """Commit every finished request to the ledger now, so `llmp usage` right after a request
+    counts it (the writer otherwise commits within its flush interval)."""
+    flushed = await asyncio.to_thread(request.app[TELEMETRY].flush)
+    return web.json_response({"flushed": flushed})
 
 
 async def stats_endpoint(request: web.Request) -> web.Response:

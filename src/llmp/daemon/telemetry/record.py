@@ -36,6 +36,7 @@ class Finished(NamedTuple):
     attempts: int
     stream: bool
     failures: list[str] | None  # "provider/model: kind" per failed attempt, if any failed
+    dropped_tools: str | None = None  # tools left out of the upstream request (Responses API)
 
 
 def finished(ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> Finished:
@@ -47,7 +48,7 @@ def finished(ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> 
         time.time() - latency, ctx.request_id, ctx.client_key, ctx.inbound, ctx.operation,
         ctx.requested_model, ctx.alias, ctx.provider, ctx.model, tokens, cost, latency,
         None if first is None else first - started, ctx.status, ctx.error_kind, ctx.attempts,
-        ctx.stream, ctx.failures or None,
+        ctx.stream, ctx.failures or None, ctx.dropped_tools,
     )
 
 

@@ -38,6 +38,10 @@ def normalize(usage: Any) -> Tokens | None:
         cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
         cached = cached or _int(usage.get("prompt_cache_hit_tokens"))  # DeepSeek
         return Tokens(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")), cached)
+    responses = usage.get("input_tokens_details")
+    if isinstance(responses, dict):  # OpenAI Responses API: input_tokens include cached ones
+        return Tokens(_int(usage.get("input_tokens")), _int(usage.get("output_tokens")),
+                      _int(responses.get("cached_tokens")))
     if "input_tokens" in usage or "output_tokens" in usage:  # Anthropic: cache reads come on top
         read = _int(usage.get("cache_read_input_tokens"))
         written = _int(usage.get("cache_creation_input_tokens"))
