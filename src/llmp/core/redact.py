@@ -27,7 +27,7 @@ _MIN_SECRET = 8  # shorter values would mask ordinary words
 #: Servers often echo a key cut short (`sk-proj-abc...`): this many of its first characters,
 #: and whatever key characters follow them, are masked as the key itself.
 ECHO_PREFIX = 12
-_KEY_TAIL = "[A-Za-z0-9._~+/=-]*"
+_KEY_TAIL = "[A-Za-z0-9_~+/=-]*"  # no '.': an echo often ends a sentence
 
 
 def mask(secret: str) -> str:
@@ -61,7 +61,8 @@ class Redactor:
             # to be echoed cut short is matched by its first characters and any key tail.
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._known = re.compile("|".join(
-                re.escape(s[:ECHO_PREFIX]) + _KEY_TAIL if len(s) >= ECHO_PREFIX else re.escape(s)
+                re.escape(s) + "|" + re.escape(s[:ECHO_PREFIX]) + _KEY_TAIL if len(s) >= ECHO_PREFIX
+                else re.escape(s)
                 for s in ordered))
 
     def redact(self, text: str) -> str:
