@@ -13,7 +13,17 @@ same requests (a fifth of them streamed) from concurrent clients and reports:
 
 The cases alternate for `--rounds` rounds and the medians are reported.
 
+`--isolation` runs the two cases of one failing model instead:
+
+* "one model failing": one provider serves a healthy model and a model it
+  answers with HTTP 500; 1,000 requests go to the healthy model while other
+  clients keep asking for the failing one. The healthy model must see 0
+  failures and a p99 within 2 ms of a run without the failing traffic.
+* "alias all down": every target of an alias answers 500; once their circuits
+  are open, each request must be answered within `routing.max_wait` + 0.5 s.
+
     python benchmarks/bench_failover.py [--requests 10000] [--concurrency 8] [--rounds 3]
+    python benchmarks/bench_failover.py --isolation [--requests 1000]
 """
 
 from __future__ import annotations
@@ -194,6 +204,111 @@ async def run_case(flapping: bool, requests: int, concurrency: int) -> dict[str,
     }
 
 
+class ModelUpstream:
+    """One upstream serving MODEL, and answering HTTP 500 for `broken`."""
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if request.path.endswith("/models"):
+            return web.json_response({"object": "list", "data": [{"id": MODEL}]})
+        if b'"broken"' in body:
+            return web.json_response({"error": {"message": "boom", "type": "server_error"}},
+                                     status=500)
+        return web.Response(body=COMPLETION, content_type="application/json")
+
+
+ISOLATION_CONFIG = """
+logging: {{level: warning}}
+routing: {{max_wait: {max_wait}}}
+defaults:
+  retry: {{attempts: 2, backoff: 0.05, max_backoff: 0.5}}
+  circuit_breaker: {{failure_threshold: 3, window: 10, recovery_time: 30, max_recovery_time: 60}}
+providers:
+  up: {{type: openai, base_url: "http://127.0.0.1:{port}/v1", api_key: none, models: [{model}, broken]}}
+  down: {{type: openai, base_url: "http://127.0.0.1:{port}/v1", api_key: none, models: [broken]}}
+models:
+  all-down: [up/broken, down/broken]
+"""
+
+
+async def ask(session: aiohttp.ClientSession, url: str, model: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    async with session.post(url, json=body) as response:
+        await response.read()
+        return time.perf_counter() - started, response.status
+
+
+async def isolation_case(requests: int, concurrency: int, failing: bool,
+                         max_wait: float = 5.0) -> dict[str, float]:
+    upstream = ModelUpstream()
+    runner, port = await serve(upstream)  # type: ignore[arg-type]
+    home = Path(tempfile.mkdtemp(prefix="llmp-bench-"))
+    (home / "config.yaml").write_text(ISOLATION_CONFIG.format(max_wait=max_wait, port=port, model=MODEL))
+    started = await asyncio.to_thread(llmp, home, "start", "--port", "0")
+    if started.returncode != 0:
+        raise SystemExit(started.stderr + started.stdout)
+    state = json.loads((home / "daemon.json").read_text())
+    url = f"http://127.0.0.1:{state['port']}/v1/chat/completions"
+    latencies: list[float] = []
+    errors = 0
+    done = asyncio.Event()
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            for _ in range(100):
+                await ask(session, url, f"up/{MODEL}")
+
+            async def hammer() -> None:  # other clients asking for the failing model all along
+                while not done.is_set():
+                    await ask(session, url, "up/broken")
+                    await asyncio.sleep(0.01)  # steady, ~100 req/s: failing, not a CPU load test
+
+            hammers = [asyncio.ensure_future(hammer()) for _ in range(1 if failing else 0)]
+            queue = iter(range(requests))
+
+            async def worker() -> None:
+                nonlocal errors
+                for _ in queue:
+                    latency, status = await ask(session, url, f"up/{MODEL}")
+                    latencies.append(latency)
+                    errors += status != 200
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            done.set()
+            await asyncio.gather(*hammers)
+            # every target of `all-down` failing: each answer must come within max_wait + 0.5 s
+            for _ in range(3):
+                await ask(session, url, "all-down")
+            down = [await ask(session, url, "all-down") for _ in range(20)]
+    finally:
+        await asyncio.to_thread(llmp, home, "stop")
+        await runner.cleanup()
+    latencies.sort()
+    return {
+        "errors": errors,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "all_down_slowest_s": max(t for t, _ in down),
+        "all_down_statuses": sorted({code for _, code in down})[0],
+    }
+
+
+async def isolation(requests: int, concurrency: int) -> None:
+    alone = await isolation_case(requests, concurrency, failing=False)
+    beside = await isolation_case(requests, concurrency, failing=True)
+    print(f"{requests} requests to a healthy model, {concurrency} concurrent clients")
+    print(f"{'case':<22}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, result in (("healthy model alone", alone), ("beside a failing one", beside)):
+        print(f"{name:<22}{result['errors']:>8}{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}")
+    print(f"p99 added by the failing model: {beside['p99_ms'] - alone['p99_ms']:+.2f} ms (budget 2 ms)")
+    print(f"alias with every target down: slowest answer {beside['all_down_slowest_s']:.3f} s "
+          f"(HTTP {beside['all_down_statuses']:.0f}; budget max_wait 5 + 0.5 s)")
+    if beside["errors"] or alone["errors"]:
+        raise SystemExit("the healthy model saw failures")
+    if beside["all_down_slowest_s"] > 5.5:
+        raise SystemExit("a request waited longer than max_wait + 0.5 s")
+
+
 def _median(results: list[dict[str, float]]) -> dict[str, float]:
     """Per metric, the median over rounds; errors are summed, since any one is a failure."""
     merged = {key: statistics.median(r[key] for r in results) for key in results[0]}
@@ -208,7 +323,12 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternate the cases this many times and report medians "
                              "(a shared machine is noisy)")
+    parser.add_argument("--isolation", action="store_true",
+                        help="the one-failing-model cases instead of the flapping provider")
     args = parser.parse_args()
+    if args.isolation:
+        await isolation(args.requests, args.concurrency)
+        return
     runs: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     for _ in range(args.rounds):
         for flapping_case in (False, True):

@@ -201,3 +201,14 @@ def test_start_takes_the_flag_over_the_environment_over_the_config_file(
     assert run_llmp("start").code == 0
     assert status_json()["port"] == in_file
     run_llmp("stop")
+
+
+def test_stopped_status_json_has_every_documented_field(isolated_env: Path) -> None:
+    result = run_llmp("status", "--json")
+    assert result.code == 0, result.err
+    info = json.loads(result.out)
+    assert info["running"] is False
+    for field in ("pid", "host", "port", "uptime_s", "requests", "in_flight", "config_file",
+                  "reloaded_at", "retiring_providers"):
+        assert field in info and info[field] is None, field
+    assert info["providers"] == [] and info["version"]

@@ -84,8 +84,10 @@ def test_health_json_and_table(pair) -> None:
     result = runner.invoke(app, ["providers", "health", "--json"])
     assert result.exit_code == 0, result.output
     report = {p["name"]: p for p in json.loads(result.output)["providers"]}
-    assert report["bad"]["state"] == "down"
-    assert report["bad"]["circuit"] == {"state": "open", "next_probe_in": 30.0}
+    # one model failing opens its own circuit; the provider's stays closed (degraded, not down)
+    assert report["bad"]["state"] == "degraded"
+    assert report["bad"]["circuit"] == {"state": "closed"}
+    assert report["bad"]["deployments"][0]["circuit"] == {"state": "open", "next_probe_in": 30.0}
     assert report["good"]["state"] == "healthy"
     assert report["good"]["deployments"][0]["model"] == MODEL
     assert report["good"]["latency_p50"] is not None
@@ -94,7 +96,7 @@ def test_health_json_and_table(pair) -> None:
     rows = [re.split(r"\s{2,}", line.strip()) for line in table.output.splitlines() if line.strip()]
     assert rows[0] == ["provider", "state", "circuit", "p50", "p95", "ttft", "errors", "reqs",
                        "checked", "last error"]
-    assert rows[1] == ["bad", "down", "open 30s", "-", "-", "-", "100%", "1", "-",
+    assert rows[1] == ["bad", "degraded", "closed", "-", "-", "-", "100%", "1", "-",
                        "fake upstream failure 500"]
     assert rows[2][:3] == [MODEL, "down", "open 30s"]  # the deployment, under its provider
     assert rows[3][:2] == ["good", "healthy"] and rows[3][3].endswith(" ms")

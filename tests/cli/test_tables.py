@@ -135,7 +135,7 @@ def _ledger(home: Path) -> None:
                   "requested_model": alias, "alias": alias, "provider": alias.split("/")[0],
                   "model": alias.split("/")[-1], "tokens_in": tokens, "tokens_out": tokens // 2,
                   "tokens_cached": 0, "cost": cost, "estimated": 0, "latency_ms": 1234.0,
-                  "ttft_ms": None, "status": 200, "attempts": 1, "streamed": 0}
+                  "ttft_ms": None, "status": 200, "attempts": 1, "streamed": 0, "cache_hit": 0}
         rows.append(tuple(values.get(column) for column in COLUMNS))
     insert_rows(db, rows)
     db.close()

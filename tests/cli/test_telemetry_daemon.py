@@ -101,7 +101,7 @@ def test_status_watch_draws_the_dashboard_and_leaves_on_ctrl_c(daemon, isolated_
     out, err = watcher.communicate(timeout=20)
     assert watcher.returncode == 0, err
     assert "Traceback" not in err
-    for expected in ("req/s", "in flight", "p95", "mock", "unknown", "watch-me", "mock-1", "200"):
+    for expected in ("req/s", "in flight", "p95", "mock", "closed", "watch-me", "mock-1", "200"):
         assert expected in out, expected
 
 
@@ -213,3 +213,15 @@ def test_llmp_logs_request_reaches_into_rotated_files(isolated_env: Path) -> Non
     assert result.code == 0, result.err
     assert [text.split()[2] for text in result.out.splitlines()] == ["oldest", "older"]
     assert [text.split()[2] for text in run_llmp("logs", "-n", "2").out.splitlines()] == ["other", "newest"]
+
+
+def test_llmp_logs_for_an_unknown_request_says_so_and_fails(isolated_env: Path) -> None:
+    (isolated_env / "logs").mkdir()
+    (isolated_env / "logs" / "llmp.log").write_text(
+        '{"ts":"2026-01-01T00:00:00.000Z","level":"info","logger":"llmp.access",'
+        '"msg":"chat","request_id":"known-one"}\n')
+    result = run_llmp("logs", "--request", "no-such-id")
+    assert result.code == 1
+    assert result.out == ""
+    assert "no-such-id" in result.err and "no log line" in result.err
+    assert run_llmp("logs", "--request", "known-one").code == 0

@@ -25,6 +25,7 @@ from tests.daemon.routing_support import (
     two_providers,
     wait_until,
 )
+from tests.daemon.test_isolation import per_model
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import fail
 from tests.support.gateway import Gateway
@@ -51,10 +52,15 @@ def report(gateway: Gateway) -> dict:
     return {p["name"]: p for p in answer.json()["providers"]} | {"_": answer.json()}
 
 
+def deployment_circuit(gateway: Gateway) -> dict:
+    """The circuit of provider `bad`'s one deployment: a model failing opens its own."""
+    return report(gateway)["bad"]["deployments"][0]["circuit"]
+
+
 def test_open_circuit_gets_no_traffic_then_health_checks_close_it(
     make_gateway, make_upstream
 ) -> None:
-    bad, good = make_upstream().always(fail(500)), make_upstream().always(healthy())
+    bad, good = make_upstream().always(per_model({MODEL: fail(500)})), make_upstream().always(healthy())
     clock = ManualClock()
     gateway = make_gateway(two_providers(bad.url, good.url, defaults=BREAKER),
                            clock=clock, sleeper=clock.skip)
@@ -62,37 +68,36 @@ def test_open_circuit_gets_no_traffic_then_health_checks_close_it(
     assert [ask(client) for _ in range(3)] == ["good"] * 3
     assert bad.count("/chat/completions") == 3
     states = report(gateway)
-    assert states["bad"]["circuit"]["state"] == "open"
-    assert states["bad"]["circuit"]["next_probe_in"] == 30
-    assert states["bad"]["state"] == "down"
+    deployment = states["bad"]["deployments"][0]["circuit"]
+    assert deployment == {"state": "open", "next_probe_in": 30}
+    assert states["bad"]["circuit"]["state"] == "closed"  # one model failing: not the provider
+    assert states["bad"]["state"] == "degraded"
 
     assert [ask(client) for _ in range(10)] == ["good"] * 10
-    health_round(gateway, clock, 10)  # a check is due, but the circuit is open: no probe
-    assert len(bad.requests) == 3
+    health_round(gateway, clock, 10)  # a check is due: the provider's, not the open deployment's
+    assert bad.count("/chat/completions") == 3 and bad.count("/models") == 1
 
     health_round(gateway, clock, 20)  # recovery time reached: exactly one half-open probe
-    assert bad.count("/models") == 1 and bad.count("/chat/completions") == 3
-    assert report(gateway)["bad"]["circuit"]["state"] == "open"  # it failed: open again, longer
+    assert bad.count("/chat/completions") == 4 and bad.count("/models") == 2  # + its interval
+    assert report(gateway)["bad"]["deployments"][0]["circuit"] == {
+        "state": "open", "next_probe_in": 60}  # it failed: open again, longer
 
     bad.always(healthy())
     health_round(gateway, clock, 30)  # recovery time doubled to 60: still no probe
-    assert bad.count("/models") == 1
+    assert bad.count("/chat/completions") == 4
     health_round(gateway, clock, 30)
-    assert bad.count("/models") == 2  # the provider's probe ...
-    assert bad.count("/chat/completions") == 4  # ... and its half-open deployment's
+    assert bad.count("/chat/completions") == 5  # its half-open deployment's probe
     probe = bad.requests[-1].json
     assert probe["max_tokens"] == 1 and probe["model"] == MODEL
     states = report(gateway)
-    assert states["bad"]["circuit"]["state"] == "closed"
     assert states["bad"]["deployments"][0]["circuit"]["state"] == "closed"
-    assert states["bad"]["state"] in ("healthy", "degraded")
     assert states["bad"]["last_checked"] is not None
     transitions = {(t["circuit"], t["from"], t["to"]): t["count"]
                    for t in states["_"]["transitions"]}
-    assert transitions[("bad", "closed", "open")] == 1
-    assert transitions[("bad", "half_open", "open")] == 1
-    assert transitions[("bad", "half_open", "closed")] == 1
+    assert transitions[(f"bad/{MODEL}", "closed", "open")] == 1
+    assert transitions[(f"bad/{MODEL}", "half_open", "open")] == 1
     assert transitions[(f"bad/{MODEL}", "half_open", "closed")] == 1
+    assert ("bad", "closed", "open") not in transitions
     assert ask(client) == "bad"
 
 
@@ -120,6 +125,7 @@ def test_all_open_waits_for_the_earliest_probe_when_it_fits(make_gateway, make_u
     defaults = """
 retry: {attempts: 0}
 circuit_breaker: {failure_threshold: 1, recovery_time: 5}
+health_check: {enabled: false}
 """
     client = make_gateway(two_providers(first.url, second.url, defaults=defaults),
                           clock=clock, sleeper=clock.skip).openai()
@@ -138,6 +144,7 @@ def test_all_open_beyond_the_deadline_is_503_with_retry_after(make_gateway, make
 timeout: {total: 300}
 retry: {attempts: 0}
 circuit_breaker: {failure_threshold: 1, recovery_time: 1000, max_recovery_time: 1000}
+health_check: {enabled: false}
 """
     gateway = make_gateway(two_providers(first.url, second.url, defaults=defaults),
                            clock=clock, sleeper=clock.skip)
@@ -253,9 +260,9 @@ def test_half_open_lets_exactly_its_probes_through_from_user_traffic(
         assert bad.count("/chat/completions") == 3
         bad._server.call_soon(release.set)  # type: ignore[union-attr]
         assert [p.result(10) for p in probes] == ["bad", "bad"]
-    assert report(gateway)["bad"]["circuit"] == {"state": "closed"}
+    assert deployment_circuit(gateway) == {"state": "closed"}
     assert ask(client) == "bad"
-    assert gateway.runtime.router.breakers.transitions[("bad", "half_open", "closed")] == 1
+    assert gateway.runtime.router.breakers.transitions[(f"bad/{MODEL}", "half_open", "closed")] == 1
 
 
 def test_recovery_time_grows_while_probes_fail_and_resets_once_one_succeeds(
@@ -269,20 +276,20 @@ def test_recovery_time_grows_while_probes_fail_and_resets_once_one_succeeds(
     assert ask(client) == "good"
     waits = []
     for _ in range(3):  # a probe after each recovery time; each fails and doubles it
-        waits.append(report(gateway)["bad"]["circuit"]["next_probe_in"])
+        waits.append(deployment_circuit(gateway)["next_probe_in"])
         clock.advance(waits[-1] - 1)
         assert ask(client) == "good"  # a second early: no probe
         clock.advance(1)
         assert ask(client) == "good"  # the probe failed; good answered
     assert waits == [30, 60, 120]
     assert bad.count("/chat/completions") == 4
-    assert report(gateway)["bad"]["circuit"]["next_probe_in"] == 240
+    assert deployment_circuit(gateway)["next_probe_in"] == 240
     bad.always(healthy())
     clock.advance(240)
     assert ask(client) == "bad"
     bad.always(fail(500))
     assert ask(client) == "good"
-    assert report(gateway)["bad"]["circuit"]["next_probe_in"] == 30  # back to the configured time
+    assert deployment_circuit(gateway)["next_probe_in"] == 30  # back to the configured time
 
 
 class StreamsOnly(MockProvider):

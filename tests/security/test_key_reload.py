@@ -43,7 +43,10 @@ providers:
 
     with pytest.raises(openai.AuthenticationError) as refused:
         ask()
-    assert OLD not in str(refused.value) and "sk-…1111" in str(refused.value)
+    # the upstream's refusal (its echo of the key masked), or llmp's own once the health
+    # check at start has found the key refused
+    assert OLD not in str(refused.value)
+    assert "sk-…1111" in str(refused.value) or "llmp keys set up" in str(refused.value)
     report = key_test("up")
     assert report["via"] == "daemon" and report["results"][0]["result"] == "invalid"
 
@@ -123,8 +126,8 @@ providers:
     def post(path: str, body: bytes) -> httpx.Response:
         return httpx.post(gateway.url + path, content=body, headers=headers)
 
-    assert post("/admin/keys/reload", b'{"name": "two"}').json() == {"reloaded": ["two"]}
-    assert post("/admin/keys/reload", b"").json() == {"reloaded": ["one", "two"]}
+    assert post("/admin/keys/reload", b'{"name": "two"}').json()["reloaded"] == ["two"]
+    assert post("/admin/keys/reload", b"").json()["reloaded"] == ["one", "two"]
     assert [r["provider"] for r in post("/admin/keys/test", b'{"provider": "one"}').json()["results"]] \
         == ["one"]
     assert post("/admin/keys/test", b'{"provider": "nope"}').status_code == 404
@@ -163,4 +166,54 @@ def test_a_slow_keyring_does_not_stall_other_requests(test_keyring, make_gateway
     finally:
         release.set()
         reload.join(30)
-    assert result[0].json() == {"reloaded": ["up"]}
+    assert result[0].json()["reloaded"] == ["up"]
+
+
+def test_keys_set_says_now_uses_it_only_when_the_daemon_does(
+        test_keyring, upstream, start_daemon, isolated_env, monkeypatch) -> None:
+    """A key in the environment wins over the keyring: setting one there changes nothing."""
+    upstream.always(requires_key(NEW))
+    monkeypatch.setenv("UP_API_KEY", OLD)  # the daemon (a child) inherits it
+    state = start_daemon(f"""
+providers:
+  up:
+    type: openai
+    base_url: {upstream.url}/v1
+    models: [gpt-4o-mini]
+""")
+    client = openai.OpenAI(base_url=state.base_url + "/v1", api_key="unused", max_retries=0)
+    for _ in range(2):  # the upstream's refusal, then llmp's own while the key is unchanged
+        with pytest.raises(openai.AuthenticationError) as refused:
+            client.chat.completions.create(model="up/gpt-4o-mini",
+                                           messages=[{"role": "user", "content": "hi"}])
+    message = str(refused.value)
+    assert "UP_API_KEY" in message and "restart" in message  # where the key really comes from
+    assert "llmp keys set" not in message
+
+    changed = run_llmp("keys", "set", "up", "--stdin", stdin=NEW)
+    assert changed.code == 0
+    assert "now uses it" not in changed.out
+    assert "UP_API_KEY" in changed.out  # what the daemon still uses instead
+    removed = run_llmp("keys", "rm", "up")
+    assert removed.code == 0 and "now uses it" not in removed.out
+
+
+def test_auth_advice_for_a_key_written_in_the_config(upstream, make_gateway) -> None:
+    upstream.always(requires_key(NEW))
+    gateway = make_gateway(f"""
+defaults:
+  health_check: {{enabled: false}}
+providers:
+  up:
+    type: openai
+    base_url: {upstream.url}/v1
+    api_key: {OLD}
+    models: [gpt-4o-mini]
+""")
+    for _ in range(2):  # the upstream's refusal, then llmp's own while the key is unchanged
+        with pytest.raises(openai.AuthenticationError) as refused:
+            gateway.openai().chat.completions.create(
+                model="up/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    message = str(refused.value)
+    assert "config" in message and "llmp reload" in message
+    assert "llmp keys set" not in message and OLD not in message

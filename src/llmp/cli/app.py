@@ -7,7 +7,18 @@ import logging
 import typer
 
 from llmp import __version__
-from llmp.cli import chat, config_cmd, keys, lifecycle, logs, provider_check, providers, ui, usage
+from llmp.cli import (
+    cache,
+    chat,
+    config_cmd,
+    keys,
+    lifecycle,
+    logs,
+    provider_check,
+    providers,
+    ui,
+    usage,
+)
 from llmp.cli.closed_pipe import PipeSafeGroup
 from llmp.cli.help_format import PlaceholderGroup
 from llmp.core.redact import RedactingFilter
@@ -57,6 +68,7 @@ provider_check.register(app)
 usage.register(app)
 config_cmd.register(app)
 ui.register(app)
+cache.register(app)
 
 
 def run() -> None:

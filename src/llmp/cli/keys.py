@@ -57,8 +57,12 @@ def _check_name(name: str) -> None:
         fail(f"'{name}' is not a valid key name (letters, digits, '_', '-', '.', ':')")
 
 
-def _notify_daemon(name: str) -> str:
-    """Ask a running daemon to re-read the key; a sentence saying what happened."""
+def _notify_daemon(name: str, removed: bool = False) -> str:
+    """Ask a running daemon to re-read the key; a sentence saying what it now uses.
+
+    "Now uses it" only when the daemon says the stored key is the one in use: a
+    key in the daemon's environment or written in its config wins over the keyring.
+    """
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
     from llmp.cli.daemon_control import live_state
 
@@ -66,10 +70,20 @@ def _notify_daemon(name: str) -> str:
     if state is None:
         return "the daemon is not running; it will read the key when it starts"
     try:
-        admin_request(state, "POST", "/admin/keys/reload", json={"name": name})
+        answer = admin_request(state, "POST", "/admin/keys/reload", json={"name": name})
     except DaemonUnreachable as exc:
         return f"the running daemon could not be told ({exc}); restart it with llmp stop && llmp start"
-    return "the running daemon now uses it"
+    used = (answer.get("keys") or {}).get(name)
+    if not isinstance(used, dict):  # client keys, the JWT secret: read again as they are
+        return "the running daemon has read it again"
+    source = used.get("source")
+    if source in ("keyring", "file"):
+        return "the running daemon now uses it" if not removed else \
+            "the running daemon now uses the other stored copy"
+    if source in ("environment", "config"):
+        return f"the running daemon does not use it: {used.get('advice', '')}"
+    return "the running daemon no longer has a key for it" if removed else \
+        "the running daemon has read it again"
 
 
 @keys_app.command("set")
@@ -142,7 +156,7 @@ def remove_key(name: str = typer.Argument(..., help="Provider name, client:NAME,
     out = console()
     out.print(f"[green]✓[/] removed the key for {name} from the {' and the '.join(removed)}",
               highlight=False)
-    out.print(f"  {_notify_daemon(name)}", highlight=False)
+    out.print(f"  {_notify_daemon(name, removed=True)}", highlight=False)
 
 
 def _rows(config: Any) -> list[dict[str, Any]]:

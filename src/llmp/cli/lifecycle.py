@@ -83,7 +83,8 @@ def status(
     chosen, _ = config_file()
     info: dict[str, Any] = {
         "running": False, "pid": None, "host": None, "port": None,
-        "version": __version__, "uptime_s": None, "requests": None, "providers": [],
+        "version": __version__, "uptime_s": None, "requests": None, "in_flight": None,
+        "providers": [], "config_file": None, "reloaded_at": None, "retiring_providers": None,
         "config_path": str(chosen), "config_exists": chosen.exists(),
     }
     if state is not None:

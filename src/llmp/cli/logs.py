@@ -73,6 +73,8 @@ def logs(
     render = (lambda line: line.rstrip("\n")) if raw else format_line
     keep = line_filter(level.lower() if level else None, request)
     shown, end = _tail(path, lines, keep)
+    if request and not shown and not follow:  # a mistyped id must not look like a quiet request
+        fail(f"no log line for request {request!r} (in {path} and its rotated copies)")
     for line in shown:
         typer.echo(render(line))
     if follow:

@@ -18,7 +18,8 @@ import typer
 
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
-from llmp.core.usage_report import summarize, totals, write_csv
+from llmp.core.usage_db import add_columns
+from llmp.core.usage_report import hit_rate, summarize, totals, write_csv
 
 
 class GroupBy(str, Enum):
@@ -76,11 +77,14 @@ def usage(
         fail(f"no usage recorded yet ({path} does not exist)")
     try:
         db = sqlite3.connect(path, timeout=5.0)
+        add_columns(db)  # a ledger an older llmp wrote
         rows = summarize(db, start, by.value)
         db.close()
     except sqlite3.Error as exc:
         fail(f"cannot read the usage ledger {path}: {exc}")
     total = totals(rows)
+    for row in [*rows, total]:
+        row["hit_rate"] = hit_rate(row)
     if json_output:
         print_json({"since": start, "by": by.value, "rows": rows, "total": total})
     elif csv_output:
@@ -108,8 +112,12 @@ def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy,
         Column("tokens out", "number", footer=exact(total["tokens_out"])),
         Column("cached", "number", optional=3, footer=exact(total["tokens_cached"])),
         Column("cost", "number", footer=cost(total["cost"])),
-        Column("latency", "number", optional=2, footer=duration_ms(total["avg_latency_ms"])),
     ]
+    cached = bool(total["cache_hits"] or total["cache_lookups"])  # columns only once the cache was used
+    if cached:
+        columns += [Column("cache hits", "number", optional=4, footer=_hits(total)),
+                    Column("saved", "number", optional=4, footer=cost(total["saved"]))]
+    columns.append(Column("latency", "number", optional=2, footer=duration_ms(total["avg_latency_ms"])))
     table = []
     for row in rows:
         note = " ~" if row["estimated"] else ""
@@ -117,6 +125,7 @@ def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy,
             row["name"], exact(row["requests"]), exact(row["errors"]),
             exact(row["tokens_in"]) + note, exact(row["tokens_out"]) + note,
             exact(row["tokens_cached"]), cost(row["cost"]) + (" +?" if row["unpriced"] else ""),
+            *([_hits(row), cost(row["saved"])] if cached else []),
             duration_ms(row["avg_latency_ms"]),
         ])
     render(out, columns, table, title=f"usage since {when}", wide=wide, footer=True)
@@ -124,6 +133,11 @@ def _print_table(rows: list[dict[str, Any]], total: dict[str, Any], by: GroupBy,
         out.print("[dim]~ some counts are estimates: the provider reported no usage[/]")
     if any(row["unpriced"] for row in rows):
         out.print("[dim]+? some models have no price: add them under `prices:` in the config[/]")
+
+
+def _hits(row: dict[str, Any]) -> str:
+    rate = row["hit_rate"]
+    return f"{row['cache_hits']:,}" + ("" if rate is None else f" ({rate:.0%})")
 
 
 def register(app: typer.Typer) -> None:

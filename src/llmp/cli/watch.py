@@ -15,7 +15,8 @@ from llmp.cli.lifecycle import _duration
 from llmp.cli.tables import money
 from llmp.core.paths import resolve_paths
 
-HEALTH_STYLE = {"healthy": "green", "failing": "red", "unknown": "dim"}
+HEALTH_STYLE = {"healthy": "green", "degraded": "yellow", "down": "red", "unauthorized": "red",
+                "unknown": "dim"}
 # The last requests' columns a terminal needs this many columns for: a narrower one leaves them out.
 NEEDS_WIDTH = {"request": 150, "ttft": 100, "time": 100}
 CIRCUIT_STYLE = {"closed": "green", "half_open": "yellow", "open": "red", "unknown": "dim"}
@@ -78,7 +79,7 @@ def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) 
             name,
             f"[{HEALTH_STYLE.get(health, '')}]{health}[/]",
             f"[{CIRCUIT_STYLE.get(circuit, '')}]{circuit}[/]",
-            _ms(provider.get("check_ms")),
+            _checked(provider.get("last_checked"), provider.get("check_ms")),
         )
     recent = Table(title="last requests", title_justify="left", expand=True, box=box.SIMPLE_HEAD,
                    show_edge=False, pad_edge=False)
@@ -109,6 +110,13 @@ def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) 
     title = f"llmp {stats.get('base_url', '')}  up {_duration(stats.get('uptime_s'))}"
     window = f"last {stats.get('window_s', 60):.0f}s"
     return Panel(Group(summary, providers, recent), title=title, title_align="left", subtitle=window)
+
+
+def _checked(when: float | None, ms: float | None) -> str:
+    """When the last health check ran (local time), and how long it took."""
+    if when is None:
+        return "-"
+    return datetime.fromtimestamp(when).strftime("%H:%M:%S") + (f" ({_ms(ms)})" if ms is not None else "")
 
 
 def _figure(label: str, value: str) -> str:

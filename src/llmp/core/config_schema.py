@@ -209,6 +209,8 @@ class ProviderConfig(StrictModel):
     # The upstream serves OpenAI's Responses API (`/responses`) itself: `/v1/responses`
     # requests are relayed untouched. Default: true for OpenAI's own API, false elsewhere.
     responses_api: bool | None = None
+    #: Cache this provider's answers (true) or never (false); unset follows `cache.enabled`.
+    cache: bool | None = None
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -223,6 +225,8 @@ class AliasConfig(StrictModel):
     strategy: Strategy = "fallback"
     targets: list[str] = Field(min_length=1)
     context_fallback: list[str] = Field(default_factory=list)
+    #: Cache answers to this alias (true) or never (false); unset follows its providers.
+    cache: bool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -232,6 +236,16 @@ class AliasConfig(StrictModel):
         if isinstance(value, str):
             return {"targets": [value]}
         return value
+
+
+class RoutingConfig(StrictModel):
+    """How requests are routed when targets are held back."""
+
+    max_wait: float = Field(
+        5.0, ge=0,
+        description="seconds a request whose targets are all held back may wait for a probe; "
+                    "0 never waits",
+    )
 
 
 class LoggingConfig(StrictModel):
@@ -256,14 +270,35 @@ class UsageConfig(StrictModel):
     log_bodies: bool = Field(False, description="store request/response bodies, redacted")
 
 
+class CacheConfig(StrictModel):
+    """The response cache (SQLite in the data dir, a small memory front for hot entries).
+
+    Off unless `enabled`, a provider or alias sets `cache: true`, or a request
+    asks with `x-llmp-cache: on`.
+    """
+
+    enabled: bool = False
+    ttl: float = Field(86_400.0, gt=0, description="seconds an answer is served from the cache")
+    max_bytes: int = Field(512 * 1024 * 1024, ge=64 * 1024, description="size of the cache file, at most")
+    max_entry_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="larger answers are not stored")
+    memory_entries: int = Field(256, ge=0, description="hot entries also kept in memory")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_bool_is_enabled(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+
 class Config(StrictModel):
     server: ServerConfig = Field(default_factory=ServerConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, AliasConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = Field(default_factory=RoutingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     usage: UsageConfig = Field(default_factory=UsageConfig)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)  # "provider/model" or "model"
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
     @model_validator(mode="after")
     def _providers_inherit_defaults(self) -> Config:

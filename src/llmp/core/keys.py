@@ -111,6 +111,24 @@ def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
     return ResolvedKey(None, "missing" if needs_key else "none", found.variable)
 
 
+def key_advice(name: str, provider: ProviderConfig, key: ResolvedKey) -> str:
+    """Where the key a provider uses comes from, and what changes it: advice after a refusal.
+
+    `llmp keys set` is only right for a key from the keyring (or key file): a
+    key from the environment wins over it and needs a restart, one written in
+    the config needs the file edited and a reload.
+    """
+    spec = provider.api_key.strip()
+    if key.source == "environment":
+        variable = spec[4:] if spec.startswith("env:") else next(
+            (v for v in key_env_vars(name, provider) if os.environ.get(v)), "its variable")
+        return (f"the key comes from the environment variable {variable} of the daemon; "
+                "change it there and restart llmp (llmp stop && llmp start)")
+    if key.source == "config":
+        return "the key is written in the config file; edit it there, then run `llmp reload`"
+    return f"set a new one with `llmp keys set {name}`"
+
+
 def _is_local(provider: ProviderConfig) -> bool:
     url = provider.base_url or ""
     return "://127." in url or "://localhost" in url or "://[::1]" in url

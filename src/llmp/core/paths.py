@@ -50,6 +50,10 @@ class Paths:
     def usage_db(self) -> Path:
         return self.data_dir / "usage.sqlite3"
 
+    @property
+    def cache_db(self) -> Path:
+        return self.data_dir / "cache.sqlite3"
+
     def ensure(self) -> None:
         """Create the folders, readable by their owner only: logs and usage hold prompts and costs."""
         for folder in (self.config_dir, self.state_dir, self.log_dir, self.data_dir):

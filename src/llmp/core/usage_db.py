@@ -12,14 +12,17 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # One row per request. Times are Unix seconds (UTC); latencies milliseconds; cost US dollars.
 COLUMNS = (
     "ts", "request_id", "client_key", "inbound", "operation", "requested_model", "alias",
     "provider", "model", "tokens_in", "tokens_out", "tokens_cached", "cost", "estimated",
     "latency_ms", "ttft_ms", "status", "error_class", "attempts", "streamed",
+    "cache_hit", "cost_saved", "cache_result",
 )
+#: Columns added since the first schema, added to an older file when it is opened.
+_ADDED = (("cache_hit", "INTEGER NOT NULL DEFAULT 0"), ("cost_saved", "REAL"), ("cache_result", "TEXT"))
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -43,7 +46,10 @@ CREATE TABLE IF NOT EXISTS requests (
     status INTEGER NOT NULL,
     error_class TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
-    streamed INTEGER NOT NULL DEFAULT 0
+    streamed INTEGER NOT NULL DEFAULT 0,
+    cache_hit INTEGER NOT NULL DEFAULT 0,
+    cost_saved REAL,
+    cache_result TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 CREATE TABLE IF NOT EXISTS bodies (
@@ -55,7 +61,7 @@ CREATE TABLE IF NOT EXISTS bodies (
 CREATE INDEX IF NOT EXISTS bodies_ts ON bodies (ts);
 """
 
-#: Rows one INSERT statement carries: 40 x 20 values stays under the 999 parameters
+#: Rows one INSERT statement carries: 40 x 23 values stays under the 999 parameters
 #: older SQLite builds allow in one statement.
 ROWS_PER_INSERT = 40
 _ROW_PLACEHOLDERS = f"({', '.join('?' * len(COLUMNS))})"
@@ -86,5 +92,14 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(_DDL)
+    add_columns(db)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return db
+
+
+def add_columns(db: sqlite3.Connection) -> None:
+    """Bring a ledger written by an older llmp up to the current columns (a no-op when it is)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(requests)")}
+    for name, kind in _ADDED:
+        if have and name not in have:
+            db.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")

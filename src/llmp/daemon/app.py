@@ -9,6 +9,7 @@ from aiohttp import web
 from llmp.daemon import ui
 from llmp.daemon.api import (
     admin,
+    admin_cache,
     admin_keys,
     admin_probe,
     admin_reload,
@@ -36,6 +37,7 @@ def build_app(runtime: Runtime) -> web.Application:
     admin.add_routes(app)
     admin_keys.add_routes(app)
     admin_reload.add_routes(app)
+    admin_cache.add_routes(app)
     openapi.add_routes(app)
     admin_probe.add_routes(app)
     openai_routes.add_routes(app)

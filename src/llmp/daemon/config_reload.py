@@ -34,7 +34,8 @@ DRAIN_POLL = 0.25  # seconds between looks at whether retired providers are stil
 DRAIN_GRACE_CAP = 900.0  # the longest a retired provider's connections stay open
 #: Options read once at start, outside `server:`, that a reload does not change.
 _STARTUP_ONLY = (("usage", "enabled"), ("usage", "log_bodies"),
-                 ("logging", "max_bytes"), ("logging", "backup_count"))
+                 ("logging", "max_bytes"), ("logging", "backup_count"),
+                 ("cache", "max_bytes"), ("cache", "memory_entries"))
 
 
 class ReloadError(Exception):

@@ -56,6 +56,8 @@ class RequestContext:
     response_body: bytes | None = None  # a non-streamed answer as the client got it
     dropped_tools: str | None = None  # tools the client sent that the provider cannot serve, left out
     stream_events: int = 0  # stream events relayed; estimates output tokens when no usage came
+    #: What the response cache did: hit | miss | refresh | bypass; None when it took no part.
+    cache: str | None = None
     #: The router's admission that served the request, for the router to settle when it ends.
     admission: Admission | None = None
 

@@ -21,6 +21,8 @@ from aiohttp import web
 from llmp import __version__
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, apply_preset
 from llmp.core.config_schema import Config, ProviderConfig
+from llmp.daemon.cache.policy import Policy
+from llmp.daemon.cache.service import ResponseCache
 from llmp.daemon.config_reload import (
     ReloadError,
     ReloadSummary,
@@ -60,6 +62,7 @@ class Runtime:
     def __init__(
         self, loaded: LoadedConfig, token: str, *, clock: Clock | None = None,
         sleeper: Sleeper | None = None, overrides: dict[str, Any] | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.token = token
         self.version = __version__
@@ -78,6 +81,9 @@ class Runtime:
         #: against its client's models and limits.
         self.client_auth = loaded.config.server.auth.enabled
         self.metrics = Metrics(in_flight=lambda: self.in_flight)  # /metrics; routing reports here too
+        self._wall_clock = wall_clock
+        #: The response cache when the config turns it on anywhere; None costs a request nothing.
+        self.cache: ResponseCache | None = None
         self._clock, self._sleeper = clock, sleeper
         self._as_started = loaded.config.model_copy(deep=True)  # what a restart would change
         self._reloading = asyncio.Lock()
@@ -85,6 +91,8 @@ class Runtime:
         #: Providers a reload replaced whose connections stay open until their requests end.
         self.retiring: list[Provider] = []
         self._adopt(self._routing_for(loaded, self._providers_for(loaded.config, {})), None)
+        if Policy(self.config).anything:
+            self.response_cache()
 
     def _providers_for(self, config: Config, running: dict[str, Provider]) -> dict[str, Provider]:
         """One adapter per configured provider; a running one whose settings are unchanged is kept
@@ -102,7 +110,8 @@ class Runtime:
         """Build routing for a config; raises (and changes nothing) when its aliases do not resolve."""
         served = {name: p.config.models for name, p in providers.items() if p.config.enabled}
         resolver = Resolver(loaded.config, served)
-        router = Router(providers, clock=self._clock, sleeper=self._sleeper)
+        router = Router(providers, clock=self._clock, sleeper=self._sleeper,
+                        max_wait=loaded.config.routing.max_wait)
         router.breakers.observers.append(
             lambda breaker, old, new: self.metrics.record_circuit_transition(
                 breaker.name, old.value, new.value))
@@ -131,12 +140,23 @@ class Runtime:
         for provider in self.providers.values():
             await provider.start()
         self.health.start()
+        if self.cache is not None:
+            await asyncio.to_thread(lambda: self.cache and self.cache.store)  # open the file off the loop
 
     async def close(self) -> None:
         await self.health.stop()
         await cancel_all(self._draining)
         for provider in self.providers.values():
             await provider.close()
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.close)
+
+    def response_cache(self) -> ResponseCache:
+        """The cache, made now if only a request asks for it (`x-llmp-cache: on`)."""
+        if self.cache is None:
+            self.cache = ResponseCache(self.config, self._wall_clock)
+            self.metrics.cache_bytes.set_function(lambda: self.cache.bytes if self.cache else 0)
+        return self.cache
 
     async def reload(self, loaded: LoadedConfig) -> ReloadSummary:
         """Apply a freshly read config in place (see `config_reload`); `ReloadError` leaves the
@@ -166,10 +186,12 @@ class Runtime:
             self.reloaded_at = time.time()
             for listener in self.reload_listeners:
                 listener(self.config)
+            if self.cache is not None:
+                self.cache.reconfigure(self.config)
+            elif Policy(self.config).anything:
+                self.response_cache()
             self._retire(retired(old_providers, providers), old_router)
             summary = summarize(old_config, self.config, old_providers, providers)
-        for name in summary.removed:
-            self.metrics.provider_state.pop(name, None)
         summary.config_file = str(loaded.source) if loaded.source else None
         summary.needs_restart = restart
         return summary

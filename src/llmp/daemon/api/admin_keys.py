@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from llmp.core.audit import audit
+from llmp.core.keys import key_advice
 from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME
 from llmp.daemon.security.key_check import check_key
@@ -44,7 +45,11 @@ async def reload_keys(request: web.Request) -> web.Response:
     # Off the event loop: a keyring lookup can block (D-Bus, a locked collection asking to unlock).
     await asyncio.get_running_loop().run_in_executor(None, read_keys)
     audit("keys_reloaded", name=name, providers=[p.name for p in reloaded])
-    return web.json_response({"reloaded": [p.name for p in reloaded]})
+    # Where each key now comes from: the CLI says "the daemon now uses it" only when the
+    # keyring's key is the one in use (a key in the environment or the config wins over it).
+    sources = {p.name: {"source": p.key.source,
+                        "advice": key_advice(p.name, p.config, p.key)} for p in reloaded}
+    return web.json_response({"reloaded": [p.name for p in reloaded], "keys": sources})
 
 
 async def test_keys(request: web.Request) -> web.Response:

@@ -25,6 +25,8 @@ from llmp.daemon.api.completions_bridge import (
     completion_from_chat,
 )
 from llmp.daemon.api.wire import InboundFormat
+from llmp.daemon.cache.policy import OPT_IN
+from llmp.daemon.cache.service import Ticket
 from llmp.daemon.context import RequestContext
 from llmp.daemon.deadline import within
 from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
@@ -71,6 +73,11 @@ async def serve(
             admit(request, ctx)
         route = runtime.resolver.resolve(body["model"])
         ctx.alias = route.alias
+        ticket = None
+        if runtime.cache is not None or OPT_IN in request.headers:  # the cache's one hook
+            ticket = runtime.response_cache().ticket(request, fmt.name, operation, body, route, ctx)
+            if ticket is not None and ticket.entry is not None:
+                return await ticket.answer(request, runtime.finished, _headers)
 
         outcome = await runtime.router.run(
             route, ctx, partial(_attempt, fmt, operation, body, stream, ctx),
@@ -94,8 +101,10 @@ async def serve(
         headers = _headers(ctx, outcome.content_type)
         if outcome.headers:
             headers.update(outcome.headers)
+        if ticket is not None:
+            ticket.keep_body(outcome.status, outcome.content_type, outcome.body)
         return web.Response(body=outcome.body, status=outcome.status, headers=headers)
-    return await _write_stream(request, fmt, runtime, ctx, outcome)
+    return await _write_stream(request, fmt, runtime, ctx, outcome, ticket)
 
 
 async def _attempt(
@@ -202,9 +211,11 @@ async def _tap_usage(
 
 async def _write_stream(
     request: web.Request, fmt: InboundFormat, runtime: Runtime,
-    ctx: RequestContext, outcome: Outcome,
+    ctx: RequestContext, outcome: Outcome, ticket: Ticket | None = None,
 ) -> web.StreamResponse:
     headers = _headers(ctx, "text/event-stream")
+    if ticket is not None:
+        outcome.rest = ticket.tap(outcome.first, outcome.rest)  # type: ignore[arg-type]
     headers["Cache-Control"] = "no-cache"
     headers["X-Accel-Buffering"] = "no"
     response = web.StreamResponse(status=200, headers=headers)
@@ -228,6 +239,8 @@ async def _write_stream(
             ctx.stream_events = outcome.forwarded.events
         ctx.finished_at = time.monotonic()
         runtime.finished(ctx)
+    if ticket is not None:
+        ticket.keep_stream(outcome.forwarded)
     await response.write_eof()
     return response
 
@@ -273,6 +286,8 @@ def _headers(ctx: RequestContext, content_type: str) -> dict[str, str]:
         headers["x-llmp-model"] = ctx.model
     if ctx.dropped_tools:
         headers["x-llmp-dropped-tools"] = ctx.dropped_tools
+    if ctx.cache is not None:
+        headers["x-llmp-cache"] = ctx.cache
     return headers
 
 

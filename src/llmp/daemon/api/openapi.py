@@ -210,6 +210,9 @@ DOCUMENT: dict[str, Any] = {
         "/admin/reload": {"post": _operation(
             "Re-read the config file and apply it (the server section waits for a restart)", None,
             admin=True, responses=_answers("what changed, and what needs a restart", 400, 401))},
+        "/admin/cache/clear": {"post": _operation(
+            "Delete cached answers (all, one model's, or those stored before a Unix time)", None,
+            admin=True, responses=_answers("how many were removed", 400, 401))},
         "/admin/keys/reload": {"post": _operation(
             "Re-read keys", "KeySelection", admin=True, responses=_answers("reloaded", 400, 401))},
         "/admin/keys/test": {"post": _operation(

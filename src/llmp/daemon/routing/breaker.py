@@ -10,6 +10,12 @@ succeeds closes it, one that fails opens it again for twice as long (up to
 --check`) gets a probe at once, even through an open circuit; its failure does
 not lengthen the recovery time, so checking often never delays recovery.
 
+A provider's breaker is told which deployment each failure came from (its
+`source`; None for evidence about the provider itself, such as a refused
+connection). Failures that all came from one deployment never open it: one
+model failing says nothing about the provider's other models (see
+`routing.scope` for which failures are whose).
+
 Every admission returns a ticket naming the breaker's generation; a verdict
 that arrives after the breaker changed state (a slow request admitted before
 it opened) is ignored, so it cannot close a circuit it never probed.
@@ -41,7 +47,8 @@ Transition = Callable[["CircuitBreaker", State, State], None]
 
 class CircuitBreaker:
     def __init__(
-        self, name: str, config: CircuitBreakerConfig, clock: Clock, on_transition: Transition
+        self, name: str, config: CircuitBreakerConfig, clock: Clock, on_transition: Transition,
+        *, spread: bool = False,
     ) -> None:
         self.name = name
         self.config = config
@@ -49,7 +56,10 @@ class CircuitBreaker:
         self._on_transition = on_transition
         self._state = State.CLOSED
         self._generation = 0
-        self._events: deque[tuple[float, bool]] = deque()  # (when, failed), within the window
+        #: (when, failed, source) within the window; source: the deployment a failure came from
+        self._events: deque[tuple[float, bool, str | None]] = deque()
+        #: A provider's breaker: failures of a single deployment alone never open it.
+        self._spread = spread
         self._opened_at = 0.0
         self.recovery = config.recovery_time
         self._probes = 0
@@ -103,7 +113,9 @@ class CircuitBreaker:
         if ticket == self._generation and self._state is State.HALF_OPEN and self._probes:
             self._probes -= 1
 
-    def record(self, ticket: Ticket, ok: bool) -> None:
+    def record(self, ticket: Ticket, ok: bool, source: str | None = None) -> None:
+        """An admitted request's verdict; `source` names the deployment whose failure it was
+        (None when the failure is evidence about the whole provider)."""
         if ticket != self._generation:
             return
         if ok and self.ignores_success:
@@ -122,18 +134,23 @@ class CircuitBreaker:
             return
         now = self._clock.now()
         events = self._events
-        events.append((now, not ok))
+        events.append((now, not ok, source))
         while events and events[0][0] <= now - self.config.window:
             events.popleft()
         if ok:
             return
-        failures = sum(1 for _, failed in events if failed)
+        failures = sum(1 for _, failed, _ in events if failed)
         rate = self.config.failure_rate
-        if failures >= self.config.failure_threshold or (
+        if (failures >= self.config.failure_threshold or (
             rate is not None and len(events) >= self.config.min_requests
             and failures / len(events) >= rate
-        ):
+        )) and not (self._spread and self._one_deployment()):
             self._open()
+
+    def _one_deployment(self) -> bool:
+        """Every failure in the window came from the same single deployment."""
+        sources = {source for _, failed, source in self._events if failed}
+        return len(sources) == 1 and None not in sources
 
     def _open(self) -> None:
         self._opened_at = self._clock.now()
@@ -165,7 +182,8 @@ class BreakerRegistry:
         breaker = self._breakers.get(key)
         if breaker is None:
             name = provider if model is None else f"{provider}/{model}"
-            breaker = CircuitBreaker(name, self._config_for(provider), self._clock, self._moved)
+            breaker = CircuitBreaker(name, self._config_for(provider), self._clock, self._moved,
+                                     spread=model is None)
             self._breakers[key] = breaker
         return breaker
 

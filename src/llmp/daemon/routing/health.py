@@ -1,9 +1,12 @@
 """Active health checks: a cheap real call to every provider, in the background.
 
-A check asks the provider's breaker first, exactly like a user request: an open
-circuit gets no check until its recovery time has passed, and then the check is
-its half-open probe, so a recovering provider closes its circuit without any
-user traffic. The call is the provider's models list where it has one, else a
+The first round runs one `interval` after start. A check asks the provider's breaker
+first, exactly like a user request: an open circuit gets no check until its
+recovery time has passed, and the checker wakes at that very moment (not at
+its next interval) to send the half-open probe, so a recovering provider or
+deployment closes its circuit without any user traffic, and an open circuit
+is never out for longer than its recovery time (itself capped by
+`max_recovery_time`) for want of a probe. The call is the provider's models list where it has one, else a
 one-token completion (streamed when the provider only streams). Deployments
 whose own circuit is half-open are probed with a one-token completion too.
 A check asked for now (`--check`) probes open circuits as well, at once.
@@ -22,8 +25,9 @@ from typing import Any
 
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
-from llmp.daemon.routing.breaker import State
+from llmp.daemon.routing.breaker import CircuitBreaker, State
 from llmp.daemon.routing.router import Router
+from llmp.daemon.routing.scope import provider_wide
 
 log = logging.getLogger("llmp.routing")
 
@@ -32,10 +36,12 @@ class HealthChecker:
     def __init__(self, router: Router) -> None:
         self.router = router
         self.clock = router.clock
-        self._last: dict[str, float] = {}
+        self._last: dict[str, float] = {}  # provider -> when its last whole check ran
         self._started = 0.0
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
+        self._opened = asyncio.Event()  # a circuit opened: its probe may be due before the next check
+        router.breakers.observers.append(self._circuit_moved)
         #: called with (provider, seconds, ok) after every check: metrics listen here
         self.observers: list[Callable[[str, float, bool], None]] = []
 
@@ -57,36 +63,74 @@ class HealthChecker:
 
     async def _loop(self) -> None:
         while True:
-            await self.clock.sleep(self._next_due())
+            while not await self._pause(self._next_due()):
+                pass  # a circuit opened meanwhile: sleep again, to its probe if that comes sooner
             try:
                 await self.check(due_only=True)
             except Exception:  # a bug in one round must not end the checks for good
                 log.exception("health check round failed")
 
+    async def _pause(self, seconds: float) -> bool:
+        """Sleep `seconds` (then True), or until a circuit opens (then False)."""
+        self._opened.clear()
+        sleeping = asyncio.ensure_future(self.clock.sleep(seconds))
+        opened = asyncio.ensure_future(self._opened.wait())
+        try:
+            await asyncio.wait((sleeping, opened), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            opened.cancel()
+        return sleeping.done() and not sleeping.cancelled()
+
+    def _circuit_moved(self, breaker: CircuitBreaker, old: State, new: State) -> None:
+        if new is State.OPEN:
+            self._opened.set()
+
     def _next_due(self) -> float:
-        """Seconds until the next provider's check is due (each keeps its own interval)."""
+        """Seconds until the next check is due: a provider's interval, or an open circuit's
+        recovery time running out (its probe is due then)."""
         now = self.clock.now()
-        return max(0.0, min(
-            (self._last.get(p.name, self._started) + p.config.health_check.interval - now
-             for p in self._enabled()),
-            default=60.0,
-        ))
+        due = [self._last.get(p.name, self._started) + p.config.health_check.interval - now
+               for p in self._enabled()]
+        due.extend(wait for _, breaker in self._circuits()
+                   if breaker.state is State.OPEN and (wait := breaker.next_probe_in()) > 0)
+        return max(0.0, min(due, default=60.0))
+
+    def _circuits(self) -> list[tuple[Provider, CircuitBreaker]]:
+        """The breakers of the providers checked in the background that are not closed."""
+        breakers = self.router.breakers
+        found = []
+        for provider in self._enabled():
+            own = breakers.get(provider.name)
+            if own.closed_ticket is None:
+                found.append((provider, own))
+            found.extend((provider, b) for b in breakers.deployments(provider.name).values()
+                         if b.closed_ticket is None)
+        return found
 
     async def check(self, *, due_only: bool = False) -> None:
-        """Probe providers: on request every enabled one, in the background those that are due."""
+        """Probe providers: on request every enabled one; in the background those whose interval
+        is up, and the deployments of any provider whose circuit turned half-open."""
         now = self.clock.now()
         if due_only:
             chosen = [p for p in self._enabled()
                       if now - self._last.get(p.name, self._started) >= p.config.health_check.interval]
+            probing = {p.name: p for p, b in self._circuits() if b.state is State.HALF_OPEN}
+            for provider in chosen:
+                probing.pop(provider.name, None)
         else:
-            chosen = [p for p in self.router.providers.values() if p.config.enabled]
+            chosen, probing = [p for p in self.router.providers.values() if p.config.enabled], {}
         for provider in chosen:
             self._last[provider.name] = now
-        await asyncio.gather(*(self.probe(p, now=not due_only) for p in chosen))
+        await asyncio.gather(*(self.probe(p, now=not due_only) for p in chosen),
+                             *(self.probe(p, whole=False) for p in probing.values()))
         self.rounds += 1
 
-    async def probe(self, provider: Provider, *, now: bool = False) -> None:
-        """Check one provider; `now` (a person asked) probes through open circuits too."""
+    async def probe(self, provider: Provider, *, now: bool = False, whole: bool = True) -> None:
+        """Check one provider; `now` (a person asked) probes through open circuits too.
+
+        Not `whole`: only the provider's circuits that wait for a probe (its
+        recovery time ran out before its next interval)."""
         router = self.router
         if router.is_unauthorized(provider):
             await asyncio.to_thread(provider.reload_key)
@@ -98,7 +142,9 @@ class HealthChecker:
             return
         model = provider.config.health_check.model or next(
             (m for m in provider.config.models if m != "*"), None)
-        if provider.lists_models():
+        if not whole and router.breakers.get(provider.name).closed_ticket is not None:
+            model = None  # the provider's own circuit is closed: only its deployments wait
+        elif provider.lists_models():
             await self._run(provider, None, provider.list_models(), now)
         elif model is not None:
             await self._run(provider, model, provider.probe_completion(model), now)
@@ -123,10 +169,13 @@ class HealthChecker:
         started = self.clock.now()
         verdict: bool | None = True
         error: str | None = None
+        source = model  # a deployment's probe failing is that deployment's failure...
         try:
             await asyncio.wait_for(call, provider.config.health_check.timeout)
         except UpstreamError as failure:
             error = failure.message
+            if provider_wide(failure):
+                source = None  # ...unless it says something about the whole provider
             if failure.kind is ErrorKind.AUTH:
                 self.router.mark_unauthorized(provider)
                 verdict = None
@@ -142,7 +191,7 @@ class HealthChecker:
             if verdict is None:
                 breaker.release(ticket)
             else:
-                breaker.record(ticket, verdict)
+                breaker.record(ticket, verdict, source)
         ok = verdict is True
         for observer in self.observers:
             observer(provider.name, latency, ok)

@@ -31,6 +31,9 @@ class Lane:
     provider_breaker: CircuitBreaker
     limiter: RateLimiter
     stats: Stats
+    #: Until when this deployment's upstream asked not to be sent requests (its 429's
+    #: Retry-After): one model's limit holds back that model only. 0: not held.
+    blocked_until: float = 0.0
 
 
 class Lanes:
@@ -66,7 +69,7 @@ class Lanes:
         """Drop the deployments with nothing to remember: a closed circuit with nothing in its
         window, and nothing in flight. One asked for again starts afresh."""
         for (provider, model), lane in list(self.known.items()):
-            if lane.deployment.idle and lane.stats.in_flight == 0:
+            if lane.deployment.idle and lane.stats.in_flight == 0 and not lane.blocked_until:
                 del self.known[(provider, model)]
                 self._breakers.forget(provider, model)
                 self._stats.forget(provider, model)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmp.core.keys import key_advice
 from llmp.daemon.context import RequestContext
 from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.providers.base import Provider
 from llmp.daemon.routing.resolver import Route, Target
 
 
@@ -18,10 +20,12 @@ class Blocked:
     target: Target
     rate_limited: bool
     wait: float
+    reason: str = "circuit open"
+    probing: bool = False  # half-open with its probe out: a verdict may come any moment
 
 
 def nothing_usable(
-    route: Route, ctx: RequestContext, disabled: list[str], refused: list[str]
+    route: Route, ctx: RequestContext, disabled: list[str], refused: list[Provider]
 ) -> UpstreamError:
     """No target could even be tried: some providers are `disabled`, some `refused` their key.
 
@@ -29,16 +33,17 @@ def nothing_usable(
     authentication error it is (401), not as an outage.
     """
     if refused and not disabled:
-        names = list(dict.fromkeys(refused))
+        names = list(dict.fromkeys(p.name for p in refused))
         ctx.provider = names[0]
+        first = refused[0]
         return UpstreamError(
             ErrorKind.AUTH,
-            f"provider {', '.join(repr(n) for n in names)} rejected its API key; set a new "
-            f"one with `llmp keys set {names[0]}`",
+            f"provider {', '.join(repr(n) for n in names)} rejected its API key; "
+            f"{key_advice(first.name, first.config, first.key)}",
             status=401, provider=names[0], code="invalid_api_key",
         )
     reasons = [f"'{name}' is disabled" for name in dict.fromkeys(disabled)]
-    reasons += [f"'{name}' rejected its API key (set a new one)" for name in dict.fromkeys(refused)]
+    reasons += [f"'{name}' rejected its API key" for name in dict.fromkeys(p.name for p in refused)]
     detail = f" ({'; '.join(reasons)})" if reasons else ""
     return UpstreamError(
         ErrorKind.OVERLOADED, f"no enabled provider can serve '{route.requested}'{detail}",
@@ -46,24 +51,32 @@ def nothing_usable(
     )
 
 
-def all_blocked(route: Route, blocked: list[Blocked], last: UpstreamError | None) -> UpstreamError:
-    """Every target is held back: a 429 when rate limits are why, else a 503; both say when to retry."""
-    after = f" after: {last.message}" if last is not None else ""
+def all_blocked(
+    route: Route, blocked: list[Blocked], last: UpstreamError | None, failures: list[str]
+) -> UpstreamError:
+    """Every target is held back: a 429 when rate limits are why, else a 503.
+
+    The message names each blocked target, why it is held back and when it is
+    retried, so a person reading it (or `llmp chat`'s stderr) knows what to
+    wait for; `retry_after` becomes the answer's Retry-After header.
+    """
+    after = ""
+    if last is not None:  # targets tried in this request before the rest were found held back
+        tried = ", ".join(dict.fromkeys(failures))
+        after = f"; tried {tried}: {last.message}"
+    held = "; ".join(f"{b.target.qualified} ({b.reason}; retried in {b.wait:.1f}s)"
+                     for b in blocked)
     limited = [b.wait for b in blocked if b.rate_limited]
     if limited:
-        wait = min(limited)
         return UpstreamError(
             ErrorKind.RATE_LIMITED,
-            f"every provider for '{route.requested}' is at its rate limit; "
-            f"retry in {wait:.1f}s{after}",
-            status=429, code="rate_limit_exceeded", retry_after=wait,
+            f"every target for '{route.requested}' is held back: {held}{after}",
+            status=429, code="rate_limit_exceeded", retry_after=min(limited),
         )
-    wait = min(b.wait for b in blocked)
     return UpstreamError(
         ErrorKind.OVERLOADED,
-        f"every provider for '{route.requested}' is failing (circuit open); "
-        f"retry in {wait:.1f}s{after}",
-        status=503, code="circuit_open", retry_after=wait,
+        f"every target for '{route.requested}' is held back: {held}{after}",
+        status=503, code="circuit_open", retry_after=min(b.wait for b in blocked),
     )
 
 

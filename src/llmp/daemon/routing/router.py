@@ -9,17 +9,23 @@ What a failure's class (`ErrorKind`) leads to:
 * transient (rate limited, overloaded, server error, timeout, connection,
   incomplete): retried on the same deployment with backoff, then the next
   target, which gets its own retry budget;
+* whose it is: a failure answered for one model counts against that
+  deployment only; the provider's own circuit hears of it, but opens only on
+  evidence about the provider (`routing.scope`);
 * auth: the provider is marked unauthorized until its key changes; next target;
 * quota (the account's credit is spent): next target, and it counts against
   the provider's circuit, as waiting or retrying here would not help;
 * not found: next target; context too long: the alias's `context_fallback`;
-* bad request, content policy: the request itself is wrong; answered at once.
+* bad request, content policy: the request itself is wrong; answered at once,
+  and never counted against anyone's health.
 
 One deadline (the longest `timeout.total` among the targets) bounds the whole
 request, retries and waits included. Targets whose circuit is open, or whose
 local rate limit is spent, are skipped; when nothing else is left the request
-waits for the earliest half-open probe if that fits its deadline, else gets a
-503 (or a 429 when rate limits are the reason) saying when to retry. A wait
+waits for the earliest half-open probe if that comes within `routing.max_wait`
+(and its deadline), else gets at once a 503 (or a 429 when rate limits are the
+reason) naming each blocked target, why, and when it is retried: a request
+never waits silently for long. A wait
 ends early when any circuit changes state: a probe already in flight may
 close its circuit long before the recovery time the wait was sized by.
 """
@@ -45,6 +51,7 @@ from llmp.daemon.routing.lanes import Lane, Lanes
 from llmp.daemon.routing.resolver import Route, Target
 from llmp.daemon.routing.retry import retry_delay
 from llmp.daemon.routing.route_errors import Blocked, all_blocked, deadline_error, nothing_usable
+from llmp.daemon.routing.scope import account_wide_limit, provider_wide
 from llmp.daemon.routing.stats import StatsBook
 from llmp.daemon.routing.strategies import Selector
 
@@ -54,8 +61,10 @@ log = logging.getLogger("llmp.routing")
 
 # These say the request itself is wrong: another provider would answer the same.
 _FINAL = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY}
-# The upstream answered sensibly, so as far as its health goes this was a success.
-_HEALTHY_ANSWER = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY, ErrorKind.CONTEXT_LENGTH}
+# The client's mistake: the upstream answered sensibly (or was not even asked), so it
+# counts neither for nor against anyone's health.
+_CLIENT_MISTAKE = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY, ErrorKind.CONTEXT_LENGTH}
+DEFAULT_MAX_WAIT = 5.0
 MAX_PROBE_WAITS = 3
 MAX_BUDGETS = 1024  # routes whose deadline budget is remembered
 
@@ -78,11 +87,13 @@ class Router:
     def __init__(
         self, providers: dict[str, Provider], *, clock: Clock | None = None,
         sleeper: Sleeper | None = None, rng: random.Random | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
         self.providers = providers
         self.clock: Clock = clock or SystemClock()
         self.sleep: Sleeper = sleeper or self.clock.sleep
         self.rng = rng or random.Random()
+        self.max_wait = max_wait  # routing.max_wait: longest wait for a probe when all are held
         self.breakers = BreakerRegistry(self.clock, lambda p: self._config(p).circuit_breaker)
         self.stats = StatsBook(self.clock)
         self.selector = Selector(self.stats, lambda p: self._config(p).weight, self.rng)
@@ -177,12 +188,16 @@ class Router:
             if not blocked:
                 raise last or self._nothing_usable(route, ctx)
             probes = [b.wait for b in blocked if not b.rate_limited]
-            if probes and waits < MAX_PROBE_WAITS and self.clock.now() + min(probes) < deadline:
-                if not await self._wait_for_probe(min(probes)):
+            soonest = min(probes, default=0.0)
+            if soonest > self.max_wait and any(b.probing for b in blocked):
+                soonest = self.max_wait  # a probe in flight: its verdict may come any moment
+            if (probes and waits < MAX_PROBE_WAITS and 0 < soonest <= self.max_wait
+                    and self.clock.now() + soonest < deadline):
+                if not await self._wait_for_probe(soonest):
                     waits += 1  # only a wait that ran out counts: any circuit's move wakes all
                 pending = [b.target for b in blocked]
                 continue
-            raise all_blocked(route, blocked, last)
+            raise all_blocked(route, blocked, last, ctx.failures)
 
     async def _wait_for_probe(self, seconds: float) -> bool:
         """Sleep until a circuit may admit again: `seconds`, or sooner if one changes state
@@ -208,16 +223,17 @@ class Router:
     ) -> tuple[Admission | None, list[Blocked]]:
         blocked: list[Blocked] = []
         for target in pending:
-            admission, wait, rate_limited = self._admit(target, tokens)
+            admission, held = self._admit(target, tokens)
             if admission is not None:
                 return admission, []
-            blocked.append(Blocked(target, rate_limited, wait))
+            assert held is not None
+            blocked.append(held)
         return None, blocked
 
     def _admit(
         self, target: Target, tokens: Callable[[], int] | None
-    ) -> tuple[Admission | None, float, bool]:
-        """Ask the deployment's breaker, the provider's breaker and its rate limiter, in that order.
+    ) -> tuple[Admission | None, Blocked | None]:
+        """Ask the deployment's breaker, the provider's breaker and the rate limits, in that order.
 
         A closed circuit's ticket and a free limiter's yes are taken without a
         call: this runs for every request, nearly always with nothing to refuse.
@@ -228,13 +244,24 @@ class Router:
         if deployment_ticket is None:
             deployment_ticket = deployment.allow()
             if deployment_ticket is None:
-                return None, deployment.next_probe_in(), False
+                return None, Blocked(target, False, deployment.next_probe_in(),
+                                     "circuit open: this model keeps failing",
+                                     deployment.state is State.HALF_OPEN)
         provider_ticket = provider_breaker.closed_ticket
         if provider_ticket is None:
             provider_ticket = provider_breaker.allow()
             if provider_ticket is None:
                 deployment.release(deployment_ticket)
-                return None, provider_breaker.next_probe_in(), False
+                return None, Blocked(target, False, provider_breaker.next_probe_in(),
+                                     f"circuit open: provider '{target.provider}' is failing",
+                                     provider_breaker.state is State.HALF_OPEN)
+        if lane.blocked_until:
+            wait = lane.blocked_until - self.clock.now()
+            if wait > 0:
+                deployment.release(deployment_ticket)
+                provider_breaker.release(provider_ticket)
+                return None, Blocked(target, True, wait, "rate limited by the upstream")
+            lane.blocked_until = 0.0  # passed: not asked again
         limiter = lane.limiter
         estimate = 0
         if not limiter.free or limiter.blocked_until:
@@ -242,9 +269,11 @@ class Router:
             if not limiter.acquire(estimate):
                 deployment.release(deployment_ticket)
                 provider_breaker.release(provider_ticket)
-                return None, limiter.wait_time(estimate), True
+                reason = ("rate limited by the upstream (the whole account)"
+                          if limiter.blocked_until > self.clock.now() else "at its local rate limit")
+                return None, Blocked(target, True, limiter.wait_time(estimate), reason)
         provider = self.providers[target.provider]
-        return Admission(provider, target, lane, deployment_ticket, provider_ticket, estimate), 0.0, False
+        return Admission(provider, target, lane, deployment_ticket, provider_ticket, estimate), None
 
     async def _serve(
         self, admission: Admission, ctx: RequestContext,
@@ -292,7 +321,7 @@ class Router:
             def same_estimate(tokens: int = admission.tokens) -> int:
                 return tokens
 
-            again, _, _ = self._admit(target, same_estimate)
+            again, _ = self._admit(target, same_estimate)
             if again is None:
                 raise failure
             admission = again
@@ -318,9 +347,20 @@ class Router:
         if kind is ErrorKind.AUTH:
             self.mark_unauthorized(admission.provider)
         if kind is ErrorKind.RATE_LIMITED and error.retry_after:
-            self.lanes.limiter(name).block_for(error.retry_after)
-        verdict = False if kind.unhealthy else (True if kind in _HEALTHY_ANSWER else None)
-        self._settle(admission, verdict, ok=False, error=error.message)
+            if account_wide_limit(error, admission.target.model):
+                self.lanes.limiter(name).block_for(error.retry_after)
+            else:
+                lane = admission.lane
+                lane.blocked_until = max(lane.blocked_until, self.clock.now() + error.retry_after)
+        if kind in _CLIENT_MISTAKE:
+            # Upstream answered sensibly: a good sign for a half-open probe, no failure.
+            # Refused before it was sent (an unsupported operation): nothing to say.
+            answered = error.code != "unsupported_operation"
+            self._settle(admission, True if answered else None, ok=None)
+            return
+        verdict = False if kind.unhealthy or kind is ErrorKind.NOT_FOUND else None
+        source = None if provider_wide(error) else admission.target.model
+        self._settle(admission, verdict, ok=False, error=error.message, source=source)
 
     def finished(self, ctx: RequestContext) -> None:
         """The request that an admission served has ended: settle its breakers, budget and stats."""
@@ -332,17 +372,18 @@ class Router:
         actual = usage.get("total_tokens") if isinstance(usage.get("total_tokens"), int) else None
         verdict = None if ctx.status == 499 else ctx.error_kind is None
         self._settle(admission, verdict, ok=verdict, error=ctx.error_message, actual=actual,
-                     served=True, stream=ctx.stream)
+                     served=True, stream=ctx.stream, source=admission.target.model)
 
     def _settle(
         self, admission: Admission, verdict: bool | None, *, ok: bool | None,
         error: str | None = None, actual: int | None = None, served: bool = False,
-        stream: bool = False,
+        stream: bool = False, source: str | None = None,
     ) -> None:
         """Give back what the admission took and record how it went.
 
         `verdict` is for the breakers and `ok` for the statistics; None means
-        there is nothing to say (the client went away first).
+        there is nothing to say (the client went away first). `source` is the
+        model a failure belongs to, None when it is the provider's (`routing.scope`).
         """
         lane = admission.lane
         if not lane.limiter.free:
@@ -353,7 +394,7 @@ class Router:
             provider_breaker.release(admission.provider_ticket)
         elif not (verdict and deployment.ignores_success and provider_breaker.ignores_success):
             deployment.record(admission.deployment_ticket, verdict)
-            provider_breaker.record(admission.provider_ticket, verdict)
+            provider_breaker.record(admission.provider_ticket, verdict, source)
         stats = lane.stats
         stats.in_flight -= 1
         now = self.clock.now()
@@ -385,7 +426,8 @@ class Router:
 
     def _nothing_usable(self, route: Route, ctx: RequestContext) -> UpstreamError:
         """Why no target could even be tried (see `route_errors.nothing_usable`)."""
-        disabled, refused = [], []
+        disabled: list[str] = []
+        refused: list[Provider] = []
         for target in route.targets:
             provider = self.providers.get(target.provider)
             if provider is None or not provider.config.enabled:
@@ -393,5 +435,5 @@ class Router:
             if target.provider in self.disabled:
                 disabled.append(target.provider)
             elif self.is_unauthorized(provider):
-                refused.append(target.provider)
+                refused.append(provider)
         return nothing_usable(route, ctx, disabled, refused)

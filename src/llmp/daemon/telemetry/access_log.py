@@ -35,11 +35,13 @@ def _line(record: Finished) -> tuple[float, dict[str, Any]]:
     """When the request ended, and the access line's message and fields."""
     (started, request_id, client_key, inbound, operation, requested_model, alias, provider, model,
      tokens, cost, latency, ttfb, status, error_kind, attempts, stream, failures,
-     dropped_tools) = record
+     dropped_tools, cache, saved) = record
     latency_ms = milliseconds(latency)
     summary = _summary(tokens, cost, stream, attempts, error_kind, failures)
     if dropped_tools:
         summary += f" [dropped tools: {dropped_tools}]"
+    if cache is not None:
+        summary += f" cache={cache}"
     fields = {
         "msg": f"{operation} {requested_model} -> {provider or '-'}/{model or '-'} {status} "
                f"{latency_ms}ms{summary}",
@@ -66,6 +68,8 @@ def _line(record: Finished) -> tuple[float, dict[str, Any]]:
     }
     if dropped_tools:  # only Responses requests have tools llmp may leave out
         fields["dropped_tools"] = dropped_tools
+    if cache is not None:  # the cache took part: what it did, and on a hit what it saved
+        fields.update(cache=cache, cost_saved_usd=saved)
     return started + latency, fields
 
 

@@ -20,6 +20,7 @@ from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
 from llmp.daemon.guard import Guard
 from llmp.daemon.routes import ROUTES, Answered
+from llmp.daemon.routing.report import health_report
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.telemetry import metrics as metrics_module
 from llmp.daemon.telemetry.access_log import AccessLog
@@ -96,16 +97,15 @@ class Telemetry:
         with self.settler.settled():
             snapshot = self.stats.snapshot()
         runtime = self.runtime
-        providers = []
-        for name, provider in runtime.providers.items():
-            state = self.metrics.provider_state.get(name, {})
-            providers.append({
-                "name": name,
-                "enabled": provider.config.enabled,
-                "health": state.get("health", "unknown"),
-                "circuit": state.get("circuit", "unknown"),
-                "check_ms": state.get("check_ms"),
-            })
+        # The same report `llmp providers health` reads, so the two views always agree.
+        providers = [{
+            "name": entry["name"],
+            "enabled": entry["enabled"],
+            "health": entry["state"],
+            "circuit": entry["circuit"]["state"],
+            "last_checked": entry["last_checked"],
+            "check_ms": None if entry["check_latency"] is None else round(entry["check_latency"] * 1000, 1),
+        } for entry in health_report(runtime.router)["providers"]]
         return {
             **snapshot,
             "uptime_s": round(time.time() - runtime.started_at, 3),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from llmp.core.usage_db import INSERT_BODIES, connect, insert_rows
+from llmp.daemon.gather import gather
 from llmp.daemon.telemetry.record import Finished, milliseconds
 from llmp.daemon.telemetry.sink_health import HEALTH
 
@@ -94,16 +95,7 @@ class Ledger:
             self._prune(db)
             stop = False
             while not stop:
-                batch = [self._queue.get()]
-                # Let rows gather rather than waking per row (each wake-up costs the event
-                # loop a GIL hand-over); a flush or close cuts the wait short.
-                self._wake.wait(self.flush_interval)
-                self._wake.clear()
-                while True:
-                    try:
-                        batch.append(self._queue.get(block=False))
-                    except queue.Empty:
-                        break
+                batch = gather(self._queue, self._wake, self.flush_interval)
                 stop = self._write(db, batch)
                 self._prune(db)
         finally:
@@ -170,7 +162,7 @@ def ledger_row(record: Finished) -> Row:
         tokens.input if tokens else 0, tokens.output if tokens else 0, tokens.cached if tokens else 0,
         record.cost, int(bool(tokens and tokens.estimated)), milliseconds(record.latency, 3),
         milliseconds(record.ttfb, 3), record.status, record.error_kind, record.attempts,
-        int(record.stream),
+        int(record.stream), int(record.cache == "hit"), record.saved, record.cache,
     )
 
 

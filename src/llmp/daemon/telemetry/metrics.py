@@ -21,8 +21,8 @@ runtime subscribes two more reports to what only routing sees:
   (a provider, or a `provider/model` deployment) changes state;
 * `record_health_check(provider, seconds, ok)` after each health probe.
 
-They also feed `provider_state`, which `/admin/stats` and `llmp status --watch`
-show.
+(`/admin/stats` and `llmp status --watch` read the routing's own health report
+instead, the one `llmp providers health` reads, so the two views agree.)
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import accumulate, pairwise
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import metrics as prometheus_metrics
@@ -195,8 +194,11 @@ class Metrics:
             "llmp_provider_up", "1 if the last health check passed, 0 if it failed.",
             ["provider"], registry=r)
         r.register(SINK_HEALTH)  # llmp_telemetry_dropped_total
-        #: what routing last reported per provider, for /admin/stats
-        self.provider_state: dict[str, dict[str, Any]] = {}
+        self.cache_requests = Counter(
+            "llmp_cache_requests", "Requests the response cache took part in, by result.",
+            ["result"], registry=r)
+        self.cache_bytes = Gauge(
+            "llmp_cache_bytes", "Bytes the response cache's entries take on disk.", registry=r)
         self._models = _LabelValues()
         self._routes = _LabelValues()
         self._deployments = _LabelValues()
@@ -228,6 +230,8 @@ class Metrics:
             series.cached += tokens.cached
         if record.cost:
             series.cost += record.cost
+        if record.cache is not None:
+            self.cache_requests.labels(record.cache).inc()
         if len(tried) < 2:  # most requests: one attempt, nothing retried or moved
             return
         route = self._routes(record.alias or record.requested_model)
@@ -249,16 +253,10 @@ class Metrics:
         self.circuit_transitions.labels(provider, old, new).inc()
         for state in CIRCUIT_STATES:
             self.circuit_state.labels(provider, state).set(1 if state == new else 0)
-        self.provider_state.setdefault(provider, {})["circuit"] = new
 
     def record_health_check(self, provider: str, seconds: float, ok: bool) -> None:
         self.health_latency.labels(provider, "ok" if ok else "fail").observe(seconds)
         self.provider_up.labels(provider).set(1 if ok else 0)
-        self.provider_state.setdefault(provider, {}).update(
-            health="healthy" if ok else "failing",
-            checked_at=time.time(),
-            check_ms=round(seconds * 1000, 1),
-        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,10 +37,18 @@ class Finished(NamedTuple):
     stream: bool
     failures: list[str] | None  # "provider/model: kind" per failed attempt, if any failed
     dropped_tools: str | None = None  # tools left out of the upstream request (Responses API)
+    cache: str | None = None  # what the response cache did (hit | miss | refresh | bypass)
+    saved: float | None = None  # US dollars a cache hit did not spend (its cost is 0)
 
 
 def finished(ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> Finished:
-    """The record of a request that has ended (`ctx.finished_at` is set)."""
+    """The record of a request that has ended (`ctx.finished_at` is set).
+
+    A cache hit costs nothing; what the answer cost when it was bought is what it saved.
+    """
+    saved = None
+    if ctx.cache == "hit":
+        saved, cost = cost, 0.0
     started = ctx.started
     latency = (ctx.finished_at or time.monotonic()) - started
     first = ctx.first_byte_at
@@ -48,7 +56,7 @@ def finished(ctx: RequestContext, tokens: Tokens | None, cost: float | None) -> 
         time.time() - latency, ctx.request_id, ctx.client_key, ctx.inbound, ctx.operation,
         ctx.requested_model, ctx.alias, ctx.provider, ctx.model, tokens, cost, latency,
         None if first is None else first - started, ctx.status, ctx.error_kind, ctx.attempts,
-        ctx.stream, ctx.failures or None, ctx.dropped_tools,
+        ctx.stream, ctx.failures or None, ctx.dropped_tools, ctx.cache, saved,
     )
 
 

@@ -1,0 +1,124 @@
+"""The response cache's SQLite file: written by the daemon, read and cleared by `llmp cache`.
+
+Shared by both halves because `llmp cache stats` and `llmp cache clear` work
+whether or not the daemon runs (when it runs, `clear` goes through it, so its
+memory front forgets the same entries). One row per answer, keyed by a hash of
+the request; the body is kept exactly as the client received it, with the
+facts needed to replay it (its mode, who answered, the usage) beside it.
+Nothing secret is stored: the key is a hash, and no header is kept.
+
+The file is created mode 0600 before SQLite opens it (SQLite gives its WAL
+and shared-memory files the same mode): answers hold prompts' replies.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    key BLOB NOT NULL UNIQUE,
+    inbound TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    model TEXT NOT NULL,
+    provider TEXT,
+    served_model TEXT,
+    mode TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    usage BLOB,
+    body BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    used REAL NOT NULL
+);
+"""
+# Rows in the order they were stored (the rowid), not in key order: the key is a hash, so
+# rows kept in key order would leave the least recently used scattered over every page,
+# and evicting them would free no page whole. No index on `used` or `expires`: eviction
+# and the hourly purge scan the table (rarely); an index is updated on every insert and hit.
+
+COLUMNS = ("key", "inbound", "operation", "model", "provider", "served_model", "mode",
+           "content_type", "usage", "body", "size", "created", "expires", "used")
+INSERT = (f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}) "
+          f"VALUES ({', '.join('?' * len(COLUMNS))})")
+ROW_OVERHEAD = 160  # bytes an entry costs besides its body and usage (key, columns, b-tree, indexes)
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open (creating if needed, mode 0600) the cache file, in WAL mode with its schema."""
+    if readonly:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0,
+                             isolation_level=None, check_same_thread=False)
+        return db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)  # a file from before, or an umask that widened it
+    db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # evicted bytes go back to the disk
+        db.execute("VACUUM")  # the mode takes effect only on an empty or vacuumed file
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA journal_size_limit=4194304")
+    db.executescript(_DDL)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return db
+
+
+def stored_bytes(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchall()[0][0])
+
+
+def stats(db: sqlite3.Connection, now: float) -> dict[str, Any]:
+    entries, size, expired, oldest = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(expires <= ?), 0), MIN(created)"
+        " FROM entries", (now,)).fetchone()
+    by_model = [
+        {"model": model, "entries": count, "bytes": total}
+        for model, count, total in db.execute(
+            "SELECT model, COUNT(*), SUM(size) FROM entries GROUP BY model ORDER BY SUM(size) DESC")
+    ]
+    return {"entries": entries, "bytes": size, "expired": expired, "oldest": oldest,
+            "models": by_model}
+
+
+def clear(db: sqlite3.Connection, *, model: str | None = None, before: float | None = None) -> int:
+    """Delete entries (of one model asked for, and/or created before a time); how many went."""
+    where, args = _filter(model, before)
+    removed = db.execute("DELETE FROM entries" + where, args).rowcount
+    give_back(db)
+    return int(removed)
+
+
+def give_back(db: sqlite3.Connection) -> None:
+    """Return freed pages to the disk: the file shrinks.
+
+    `executescript`, not `execute`: the pragma frees one page per step, and the
+    sqlite3 module steps a statement that returns no rows only once.
+    """
+    db.executescript("PRAGMA incremental_vacuum;")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def disk_bytes(db: sqlite3.Connection) -> int:
+    """What the file takes once freed pages are given back: its pages in use."""
+    pages = db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
+    return int(pages * db.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _filter(model: str | None, before: float | None) -> tuple[str, list[Any]]:
+    clauses, args = [], []
+    if model is not None:
+        clauses.append("model = ?")
+        args.append(model)
+    if before is not None:
+        clauses.append("created < ?")
+        args.append(before)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
