@@ -44,6 +44,12 @@ def golden_upstream(folder: str, answer: str, transcript: str):
                 await response.write(event)
             await response.write_eof()
             return response
+        if request.path.endswith("/count_tokens"):  # Anthropic's answer to a count: no message
+            return web.json_response({"input_tokens": 7})
+        if request.path.endswith("/embeddings"):  # OpenAI's (Azure's) embeddings list
+            return web.json_response({"object": "list", "model": "m", "usage": {
+                "prompt_tokens": 1, "total_tokens": 1}, "data": [
+                {"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]})
         return web.Response(body=golden.bytes(answer), content_type="application/json")
 
     return behaviour

@@ -31,6 +31,7 @@ class Recorded:
     headers: dict[str, str]
     body: bytes
     peer: tuple[str, int] | None = None  # the client's address: one per upstream connection
+    raw_path: str = ""  # the path as sent, percent-escapes and all (`path` is decoded)
 
     @property
     def json(self) -> Any:
@@ -164,7 +165,8 @@ class FakeUpstream:
         body = await request.read()
         self.requests.append(
             Recorded(request.method, request.path, dict(request.query), dict(request.headers), body,
-                     request.transport.get_extra_info("peername") if request.transport else None)
+                     request.transport.get_extra_info("peername") if request.transport else None,
+                     request.raw_path.partition("?")[0])
         )
         behaviour = self._queue.popleft() if self._queue else self.default
         if behaviour is None:

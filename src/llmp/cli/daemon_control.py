@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmp.core.paths import Paths
+from llmp.core.paths import DAEMON_OUTPUT_LIMIT, Paths
 from llmp.core.process_env import daemon_environment
 from llmp.core.state import DaemonState, is_alive, read_state, remove_state
 from llmp.core.unpacked import remove_stale
@@ -118,6 +118,10 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
     paths.ensure()
     output = paths.daemon_output_file
     offset = output.stat().st_size if output.exists() else 0
+    if offset > DAEMON_OUTPUT_LIMIT:  # the last run's output is kept once, never grows
+        with contextlib.suppress(OSError):
+            output.replace(output.with_name(output.name + ".1"))
+            offset = 0
     env = daemon_environment(os.environ, *_unpacking(paths))
     spawned_at = time.time()
     with open(output, "ab") as sink:

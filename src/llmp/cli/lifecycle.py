@@ -168,6 +168,9 @@ def _print_status(info: dict[str, Any]) -> None:
         ["providers", ", ".join(info.get("providers") or []) or "-"],
         ["config", _config_line(info)],
     ]
+    telemetry = _telemetry_line(info.get("telemetry"))
+    if telemetry:
+        rows.append(["telemetry", telemetry])
     if "error" in info:
         rows.append(["error", info["error"]])
     render(out, [Column("field"), Column("value", "text")], rows, header=False)
@@ -181,6 +184,20 @@ def _config_line(info: dict[str, Any]) -> str:
     if info["config_exists"]:
         return f"{path} (read at the next llmp start or llmp reload)" if info["running"] else path
     return f"{path} (not there: built-in defaults; write one with llmp config init)"
+
+
+def _telemetry_line(telemetry: Any) -> str:
+    """`log failing (No space left on device), 1,234 dropped`: only what went wrong."""
+    if not isinstance(telemetry, dict):
+        return ""
+    failing = telemetry.get("failing") or {}
+    parts = []
+    for sink, count in (telemetry.get("dropped") or {}).items():
+        if not count and sink not in failing:
+            continue
+        state = f"failing ({failing[sink]})" if sink in failing else "writing again"
+        parts.append(f"{sink} {state}, {count:,} dropped")
+    return "; ".join(parts)
 
 
 def _duration(seconds: float | None) -> str:

@@ -59,6 +59,9 @@ class LimitsConfig(StrictModel):
     max_header_bytes: int = Field(16384, ge=1024)  # one header line
     max_headers: int = Field(128, ge=8)
     read_timeout: float = Field(60.0, gt=0, description="seconds to receive headers, and the body")
+    # What an upstream may send: past either bound the answer ends with a 502 (or an error event).
+    max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="bytes of one upstream answer")
+    max_event_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="bytes of one upstream stream event")
 
 
 class ResponsesConfig(StrictModel):
@@ -86,13 +89,14 @@ class TimeoutConfig(StrictModel):
 
     connect: float = Field(10.0, gt=0)
     first_token: float = Field(60.0, gt=0)
+    idle: float = Field(60.0, gt=0, description="longest silence between two chunks of a stream")
     total: float = Field(600.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
     def _bare_number_is_total(cls, value: Any) -> Any:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return {"total": value, "first_token": min(float(value), 60.0)}
+            return {"total": value, "first_token": min(float(value), 60.0), "idle": min(float(value), 60.0)}
         return value
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 APP_NAME = "llmp"
+#: Bytes of `daemon.out` one daemon run may write (its own output past that is dropped); a
+#: file over it is moved to `daemon.out.1` at the next start, so two runs' worth is kept.
+DAEMON_OUTPUT_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,10 @@ _SHAPES = re.compile(
     r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+)"
 )
 _MIN_SECRET = 8  # shorter values would mask ordinary words
+#: Servers often echo a key cut short (`sk-proj-abc...`): this many of its first characters,
+#: and whatever key characters follow them, are masked as the key itself.
+ECHO_PREFIX = 12
+_KEY_TAIL = "[A-Za-z0-9_~+/=-]*"  # no '.': an echo often ends a sentence
 
 
 def mask(secret: str) -> str:
@@ -40,6 +44,8 @@ class Redactor:
     def __init__(self) -> None:
         self._secrets: set[str] = set()
         self._known: re.Pattern[str] | None = None
+        #: A secret's first ECHO_PREFIX characters -> the secrets that start so, longest first.
+        self._by_prefix: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def register(self, secret: str | None) -> None:
@@ -47,20 +53,36 @@ class Redactor:
             return
         with self._lock:
             self._secrets.add(secret)
-            # Longest first, so a key that contains another is masked whole.
+            if len(secret) >= ECHO_PREFIX:
+                alike = self._by_prefix.setdefault(secret[:ECHO_PREFIX], [])
+                alike.append(secret)
+                alike.sort(key=len, reverse=True)
+            # Longest first, so a key that contains another is masked whole; a key long enough
+            # to be echoed cut short is matched by its first characters and any key tail.
             ordered = sorted(self._secrets, key=len, reverse=True)
-            self._known = re.compile("|".join(re.escape(s) for s in ordered))
+            self._known = re.compile("|".join(
+                re.escape(s) + "|" + re.escape(s[:ECHO_PREFIX]) + _KEY_TAIL if len(s) >= ECHO_PREFIX
+                else re.escape(s)
+                for s in ordered))
 
     def redact(self, text: str) -> str:
         if len(text) < _MIN_SECRET:
             return text
         known = self._known
         if known is not None:
-            text = known.sub(lambda m: mask(m.group(0)), text)
+            text = known.sub(self._mask_known, text)
         # Substring tests are ~8x cheaper than the shapes regex and rule out most text.
         if "sk-" in text or "AIza" in text or "eyJ" in text or "earer" in text or "EARER" in text:
             return _SHAPES.sub(_mask_shape, text)
         return text
+
+    def _mask_known(self, match: re.Match[str]) -> str:
+        """The registered key's own mask, so a cut-short echo shows no more of it than the key's."""
+        found = match.group(0)
+        alike = self._by_prefix.get(found[:ECHO_PREFIX], ())
+        whole = next((s for s in alike if found.startswith(s)), None)  # the key, maybe with more
+        cut = next((s for s in reversed(alike) if s.startswith(found)), None)  # the key cut short
+        return mask(whole or cut or found)
 
     def redact_values(self, *dicts: dict[str, Any]) -> None:
         """Redact every string in each of `dicts`, in place: one scan of them all when none needs it.
@@ -72,13 +94,35 @@ class Redactor:
         nothing to mask. NUL, which no key shape contains, keeps a match from
         spanning two strings.
         """
-        joined = "\0".join([value for values in dicts for value in values.values() if type(value) is str])
+        joined = "\0".join([text for values in dicts for text in _strings(values.values())])
         if self.redact(joined) == joined:
             return
         for values in dicts:
             for name, value in list(values.items()):
-                if type(value) is str:
-                    values[name] = self.redact(value)
+                values[name] = self.redact_any(value)
+
+    def redact_any(self, value: Any) -> Any:
+        """A string redacted; a list, tuple or dict rebuilt with its strings redacted (a log
+        field may be a list of failures that quote an upstream)."""
+        if type(value) is str:
+            return self.redact(value)
+        if isinstance(value, list | tuple):
+            return [self.redact_any(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.redact_any(item) for key, item in value.items()}
+        return value
+
+
+def _strings(values: Any) -> Iterator[str]:
+    """Every string among `values`, nested lists and dicts included (depth is the caller's: log
+    fields are shallow)."""
+    for value in values:
+        if type(value) is str:
+            yield value
+        elif isinstance(value, list | tuple):
+            yield from _strings(value)
+        elif isinstance(value, dict):
+            yield from _strings(value.values())
 
 
 def _mask_shape(match: re.Match[str]) -> str:
@@ -100,6 +144,13 @@ def redact(text: str) -> str:
 
 def redact_values(*dicts: dict[str, Any]) -> None:
     REDACTOR.redact_values(*dicts)
+
+
+def redact_bytes(data: bytes) -> bytes:
+    """Relayed bytes (an upstream's error event) with keys masked; unchanged bytes are not copied."""
+    text = data.decode("utf-8", "surrogateescape")
+    masked = REDACTOR.redact(text)
+    return data if masked == text else masked.encode("utf-8", "surrogateescape")
 
 
 #: A record's own attributes (file name, thread name, ...), as opposed to the extras a

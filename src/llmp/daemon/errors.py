@@ -79,15 +79,16 @@ class UpstreamError(Exception):
         error_type: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        message = redact(message)  # upstreams may echo the key they refused
+        # Upstreams may echo the key they refused, in any field they like.
+        message = redact(message)
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
         self.provider = provider
-        self.code = code
-        self.param = param
-        self.error_type = error_type or OPENAI_ERROR_TYPES[kind]
+        self.code = redact(code) if code else code
+        self.param = redact(param) if param else param
+        self.error_type = redact(error_type) if error_type else OPENAI_ERROR_TYPES[kind]
         self.retry_after = retry_after
 
 

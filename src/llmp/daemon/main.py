@@ -28,6 +28,7 @@ from llmp.core.unpacked import claim
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
 from llmp.daemon.heap import settle_heap
+from llmp.daemon.output import bound_output
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.exposure import check_exposure
 from llmp.daemon.security.limits import runner_options
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config")
     parser.add_argument("--foreground", action="store_true")
     args = parser.parse_args(argv)
+    bound_output()
     paths = resolve_paths()
     paths.ensure()
     owner = settle_process(paths, detached=not args.foreground)

@@ -42,6 +42,7 @@ from llmp.daemon.routing.health import HealthChecker
 from llmp.daemon.routing.resolver import Resolver
 from llmp.daemon.routing.router import Router
 from llmp.daemon.telemetry.metrics import Metrics
+from llmp.daemon.telemetry.sink_health import HEALTH as SINK_HEALTH
 
 log = logging.getLogger("llmp.daemon")
 
@@ -99,8 +100,10 @@ class Runtime:
         providers: dict[str, Provider] = {}
         for name, spec in config.providers.items():
             current = running.get(name)
-            keep = current is not None and current.config == spec
-            providers[name] = current if keep else adapter_for(spec.type or "openai")(name, spec)
+            if current is None or current.config != spec:
+                current = adapter_for(spec.type or "openai")(name, spec)
+                current.http.limits = config.server.limits  # what upstream answers may grow to
+            providers[name] = current
         return providers
 
     def _routing_for(self, loaded: LoadedConfig, providers: dict[str, Provider]) -> _Routing:
@@ -245,6 +248,7 @@ class Runtime:
             "config_file": str(self.loaded.source) if self.loaded.source else None,
             "reloaded_at": self.reloaded_at,
             "retiring_providers": [p.name for p in self.retiring],
+            "telemetry": SINK_HEALTH.snapshot(),
         }
 
 

@@ -7,6 +7,7 @@ the provider judges the rest.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from llmp.daemon.errors import ClientError
 ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 DEFAULT_MAX_DEPTH = 64
 MAX_MODEL_NAME = 512  # ARNs and Hugging Face paths are long; no real model name is near this
+#: C0 controls, DEL and C1 controls: no model has them; in a header or a log line they forge one.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_json_object(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
@@ -57,6 +60,13 @@ def require_model(body: dict[str, Any]) -> None:
     # one of megabytes would stall the event loop for seconds and flood the log.
     if len(model) > MAX_MODEL_NAME:
         raise ClientError(f"'model' must be at most {MAX_MODEL_NAME} characters.", param="model")
+    # Refused before any upstream is called (and billed): the name reaches URLs, headers, logs.
+    found = CONTROL_CHARACTERS.search(model)
+    if found is not None:
+        raise ClientError(f"'model' must not hold control characters (found U+{ord(found.group()):04X}).",
+                          param="model")
+    if model.rpartition("/")[2] in (".", ".."):  # a dot segment in a URL path climbs out of it
+        raise ClientError("'model' must not end in a '.' or '..' path segment.", param="model")
 
 
 Check = Callable[[str, Any], None]

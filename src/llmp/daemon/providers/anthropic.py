@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from llmp.core.config_schema import LimitsConfig
 from llmp.daemon.errors import UpstreamError
 from llmp.daemon.providers.anthropic_request import to_anthropic
 from llmp.daemon.providers.anthropic_response import (
@@ -32,7 +33,7 @@ from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.providers.http import (
     incomplete_stream,
     json_object,
-    read_body,
+    too_large,
     transport_error,
 )
 from llmp.daemon.providers.sse import _parse_block, iter_events
@@ -40,6 +41,8 @@ from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse
 
 API_VERSION = "2023-06-01"
 PATHS = {"chat": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
+#: The member each operation's answer cannot do without: an answer lacking it is no answer.
+EXPECTED = {"chat": "content", "count_tokens": "input_tokens"}
 #: The `anthropic-beta` and `anthropic-version` headers of the Anthropic client being served.
 #: They change what a body means, so a pass-through must carry them; the inbound API sets
 #: this per request.
@@ -67,13 +70,14 @@ class AnthropicProvider(Provider):
         return headers
 
     async def _post(
-        self, operation: str, body: dict[str, Any], client: dict[str, str] | None = None
+        self, operation: str, body: dict[str, Any], client: dict[str, str] | None = None,
+        stream: bool = False,
     ) -> aiohttp.ClientResponse:
         client = client or {}
         headers = self.headers(client.get("anthropic-beta"), client.get("anthropic-version"))
         return await self.http.request(
             "POST", self.base_url + PATHS[operation], body=orjson.dumps(body),
-            headers=headers, error_parser=parse_anthropic_error,
+            headers=headers, error_parser=parse_anthropic_error, stream=stream,
         )
 
     # -- pass-through -----------------------------------------------------------
@@ -81,9 +85,9 @@ class AnthropicProvider(Provider):
     async def forward(
         self, operation: str, body: dict[str, Any], model: str, stream: bool
     ) -> Forwarded:
-        response = await self._post(operation, {**body, "model": model}, CLIENT_HEADERS.get())
+        response = await self._post(operation, {**body, "model": model}, CLIENT_HEADERS.get(), stream)
         if not stream:
-            data = await read_body(response, self.name)
+            data = await self.http.body(response, EXPECTED.get(operation))
             content_type = response.headers.get("Content-Type", "application/json")
             return Forwarded(response.status, content_type, body=data, usage=_usage_of(data))
         forwarded = Forwarded(response.status, "text/event-stream")
@@ -102,7 +106,7 @@ class AnthropicProvider(Provider):
         """
         usage: dict[str, Any] = {}
         try:
-            async for complete in _whole_events(response.content.iter_any()):
+            async for complete in _whole_events(response.content.iter_any(), self.name, self.http.limits):
                 relayed, error, stop = self._scan(complete, usage, forwarded)
                 forwarded.ended = forwarded.ended or stop
                 if relayed:
@@ -141,45 +145,58 @@ class AnthropicProvider(Provider):
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         response = await self._post("chat", to_anthropic(request, model, stream=False))
-        message = json_object(await read_body(response, self.name), self.name)
+        message = json_object(await self.http.body(response), self.name)
         try:
             return chat_from_message(message)
         except MALFORMED as exc:
             raise unreadable(self.name) from exc
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
-        response = await self._post("chat", to_anthropic(request, model, stream=True))
+        response = await self._post("chat", to_anthropic(request, model, stream=True), stream=True)
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return canonical_chunks(iter_events(response, self.name), self.name, include_usage)
+        return canonical_chunks(iter_events(response, self.name, self.http.limits), self.name, include_usage)
 
     async def list_models(self) -> list[str]:
         response = await self.http.request(
             "GET", self.base_url + "/v1/models?limit=1000", headers=self.headers(),
             error_parser=parse_anthropic_error,
         )
-        data = json_object(await read_body(response, self.name), self.name).get("data") or []
+        data = json_object(await self.http.body(response), self.name).get("data") or []
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]
 
 
-async def _whole_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The bytes regrouped so each piece ends at an event boundary (a blank line).
+async def _whole_events(chunks: AsyncIterator[bytes], provider: str,
+                        limits: LimitsConfig) -> AsyncIterator[bytes]:
+    """The bytes regrouped so each piece ends at an event boundary (a blank line), within
+    `max_response_bytes` in all and `max_event_bytes` for what no blank line has ended yet.
 
+    What waits is appended to in place and searched only where a read added to
+    it: an event split over many reads is not copied again at each of them.
     CRLF line ends, which Anthropic does not send but a proxy in between might, become LF.
     """
-    pending = b""
+    pending = bytearray()
+    left, max_event = limits.max_response_bytes, limits.max_event_bytes
     async for chunk in chunks:
+        left -= len(chunk)
+        if left < 0:
+            raise too_large(provider, "an answer", "max_response_bytes")
         if not pending and chunk.endswith(b"\n\n") and b"\r" not in chunk:
             yield chunk  # whole events already, as upstreams mostly send them: no copy
             continue
+        seam = max(0, len(pending) - 3)
         pending += chunk
-        if b"\r" in pending:
-            pending = pending.replace(b"\r\n", b"\n")
-        cut = pending.rfind(b"\n\n") + 2
+        if pending.find(b"\r", seam) >= 0:  # (a \r\n may straddle two reads)
+            pending[:] = pending.replace(b"\r\n", b"\n")
+            seam = 0
+        cut = pending.rfind(b"\n\n", seam) + 2
         if cut >= 2:
-            complete, pending = pending[:cut], pending[cut:]
+            complete = bytes(pending[:cut])
+            del pending[:cut]
             yield complete
+        elif len(pending) > max_event:
+            raise too_large(provider, "a stream event", "max_event_bytes")
     if pending.strip():  # a last event without its blank line still counts
-        yield pending + b"\n\n"
+        yield bytes(pending) + b"\n\n"
 
 
 def _note_usage(data: bytes, usage: dict[str, Any]) -> None:

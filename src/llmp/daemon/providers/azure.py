@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from llmp.daemon.providers.openai_compat import PATHS, OpenAICompatibleProvider
+from llmp.daemon.providers.urls import path_segment
 from llmp.daemon.types import ChatChunk
 
 # The latest generally available data-plane inference version when this was written;
@@ -58,7 +59,7 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
             return f"{self.base_url}/openai/responses{self._query()}"
         if self.v1_api:
             return self.base_url + PATHS[operation] + self._query()
-        deployment = quote(self.deployment(model), safe="")
+        deployment = path_segment(self.deployment(model), self.name)
         return f"{self.base_url}/openai/deployments/{deployment}{PATHS[operation]}{self._query()}"
 
     def models_url(self) -> str:

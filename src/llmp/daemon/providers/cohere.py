@@ -21,7 +21,7 @@ from llmp.daemon.providers.cohere_wire import (
     embed_request,
     embed_response,
 )
-from llmp.daemon.providers.http import incomplete_stream, json_object, read_body
+from llmp.daemon.providers.http import incomplete_stream, json_object
 from llmp.daemon.providers.sse import iter_events
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
@@ -44,13 +44,14 @@ class CohereProvider(Provider):
             headers["Authorization"] = f"Bearer {self.key.value}"
         return headers
 
-    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+    async def _post(self, path: str, body: dict[str, Any], stream: bool = False) -> Any:
         return await self.http.request(
             "POST", self.base_url + path, body=orjson.dumps(body), headers=self.headers(),
+            stream=stream,
         )
 
     async def _readjson_object(self, response: Any) -> dict[str, Any]:
-        return json_object(await read_body(response, self.name), self.name)
+        return json_object(await self.http.body(response), self.name)
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         response = await self._post("/v2/chat", chat_request(request, model))
@@ -59,11 +60,11 @@ class CohereProvider(Provider):
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = {**chat_request(request, model), "stream": True}
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        response = await self._post("/v2/chat", body)
+        response = await self._post("/v2/chat", body, stream=True)
         return self._chunks(response, StreamTranslator(model, self.name, include_usage))
 
     async def _chunks(self, response: Any, translator: StreamTranslator) -> AsyncIterator[ChatChunk]:
-        async for event in iter_events(response, self.name):
+        async for event in iter_events(response, self.name, self.http.limits):
             if event.data == DONE or not event.data.strip():
                 continue
             for chunk in translator.translate(json_object(event.data, self.name)):

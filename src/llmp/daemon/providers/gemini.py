@@ -33,8 +33,9 @@ from llmp.daemon.providers.gemini_errors import error_object, google_error, pars
 from llmp.daemon.providers.gemini_request import build_request
 from llmp.daemon.providers.gemini_response import StreamTranslator, chat_response
 from llmp.daemon.providers.google_auth import TokenSource
-from llmp.daemon.providers.http import json_object, read_body
+from llmp.daemon.providers.http import json_object, too_large
 from llmp.daemon.providers.sse import read_chunks
+from llmp.daemon.providers.urls import path_segment
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
 SIGNATURES_KEPT = 4096
@@ -70,6 +71,10 @@ class GeminiProvider(Provider):
         )
         return f"{host}/v1/projects/{vertex.project}/locations/{vertex.location}/publishers/google"
 
+    def _model_url(self, model: str, method: str) -> str:
+        """`{root}/models/{model}:{method}`, the client's model name quoted as one segment."""
+        return f"{self.root}/models/{path_segment(model, self.name)}:{method}"
+
     async def headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
         if self.tokens is not None:
@@ -78,11 +83,11 @@ class GeminiProvider(Provider):
             headers["x-goog-api-key"] = self.key.value
         return headers
 
-    async def _post(self, url: str, body: dict[str, Any]) -> Any:
+    async def _post(self, url: str, body: dict[str, Any], stream: bool = False) -> Any:
         try:
             return await self.http.request(
                 "POST", url, body=orjson.dumps(body), headers=await self.headers(),
-                error_parser=parse_google_error,
+                error_parser=parse_google_error, stream=stream,
             )
         except UpstreamError as error:
             if self.tokens is not None and error.status == 401:
@@ -90,7 +95,7 @@ class GeminiProvider(Provider):
             raise
 
     async def _json(self, response: Any) -> dict[str, Any]:
-        payload = await read_body(response, self.name)
+        payload = await self.http.body(response)
         return json_object(payload, self.name)
 
     # -- thought signatures ---------------------------------------------------
@@ -107,13 +112,13 @@ class GeminiProvider(Provider):
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         body = build_request(request, model, self._signature_for)
-        response = await self._post(f"{self.root}/models/{model}:generateContent", body)
+        response = await self._post(self._model_url(model, "generateContent"), body)
         return chat_response(await self._json(response), model, self._remember)
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = build_request(request, model, self._signature_for)
-        url = f"{self.root}/models/{model}:streamGenerateContent?alt=sse"
-        response = await self._post(url, body)
+        url = self._model_url(model, "streamGenerateContent?alt=sse")
+        response = await self._post(url, body, stream=True)
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         return self._chunks(response, StreamTranslator(model, self._remember), include_usage)
 
@@ -162,24 +167,37 @@ class GeminiProvider(Provider):
         instead of an SSE event, so lines outside `data:` are gathered until they parse."""
         stray = b""
         data: list[bytes] = []
-        pending = b""
-        async for chunk in read_chunks(response, self.name):
-            *lines, pending = (pending + chunk).split(b"\n")
+        pending = bytearray()  # a line not yet ended: appended in place, never copied per read
+        max_event = self.http.limits.max_event_bytes
+        held = 0  # bytes of the data lines in `data`
+        async for chunk in read_chunks(response, self.name, self.http.limits):
+            if b"\n" not in chunk:
+                pending += chunk
+                if len(pending) > max_event:
+                    raise too_large(self.name, "a stream event", "max_event_bytes")
+                continue
+            *lines, rest = (bytes(pending) + chunk).split(b"\n")
+            pending[:] = rest
             for line in lines:
                 line = line.rstrip(b"\r")
                 if line.startswith(b"data:"):
                     data.append(line[5:].strip())
+                    held += len(line)
+                    if held > max_event:  # data lines that no blank line ever ends
+                        raise too_large(self.name, "a stream event", "max_event_bytes")
                 elif not line and data:
                     yield self._loads(b"\n".join(data))
-                    data = []
+                    data, held = [], 0
                 elif stray or line.lstrip().startswith((b"{", b"[")):
                     stray += line
+                    if len(stray) > max_event:
+                        raise too_large(self.name, "a stream event", "max_event_bytes")
                     if stray.rstrip().endswith((b"}", b"]")):
                         with contextlib.suppress(orjson.JSONDecodeError):
                             yield orjson.loads(stray)
                             stray = b""
         if pending.startswith(b"data:"):
-            data.append(pending[5:].strip())
+            data.append(bytes(pending[5:].strip()))
         if data:
             yield self._loads(b"\n".join(data))
 
@@ -229,7 +247,7 @@ class GeminiProvider(Provider):
                 {"model": f"models/{model}", "content": {"parts": [{"text": text}]}, **extra}
                 for text in batch
             ]}
-            response = await self._post(f"{self.root}/models/{model}:batchEmbedContents", body)
+            response = await self._post(self._model_url(model, "batchEmbedContents"), body)
             data = await self._json(response)
             vectors += [list(e.get("values") or []) for e in data.get("embeddings") or []]
         return vectors, 0
@@ -243,7 +261,7 @@ class GeminiProvider(Provider):
             body: dict[str, Any] = {"instances": [{"content": text} for text in batch]}
             if dimensions:
                 body["parameters"] = {"outputDimensionality": dimensions}
-            response = await self._post(f"{self.root}/models/{model}:predict", body)
+            response = await self._post(self._model_url(model, "predict"), body)
             predictions = (await self._json(response)).get("predictions") or []
             embeddings = [p.get("embeddings") or {} for p in predictions if isinstance(p, dict)]
             tokens += sum(int((e.get("statistics") or {}).get("token_count") or 0)
@@ -258,7 +276,7 @@ class GeminiProvider(Provider):
         names: list[str] = []
         token = ""
         for _ in range(20):  # pages of 1000; Google has far fewer models than that
-            query = "?pageSize=1000" + (f"&pageToken={quote(token)}" if token else "")
+            query = "?pageSize=1000" + (f"&pageToken={quote(token, safe='')}" if token else "")
             response = await self.http.request(
                 "GET", f"{self.root}/models{query}", headers=await self.headers(),
                 error_parser=parse_google_error,

@@ -16,17 +16,21 @@ from typing import Any
 import aiohttp
 import orjson
 
-from llmp.core.config_schema import TimeoutConfig
+from llmp.core.config_schema import LimitsConfig, TimeoutConfig
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.tls import upstream_tls
 
 USER_AGENT = "llmp"
+MAX_ERROR_BODY = 64 * 1024  # bytes of an upstream's error answer read: enough for any message
+EVENT_STREAM = "text/event-stream"
 
 
 class UpstreamHTTP:
-    def __init__(self, provider: str, timeout: TimeoutConfig) -> None:
+    def __init__(self, provider: str, timeout: TimeoutConfig, limits: LimitsConfig | None = None) -> None:
         self.provider = provider
         self.timeout = timeout
+        #: `server.limits`: the runtime sets the configured ones before the provider starts.
+        self.limits = limits or LimitsConfig()
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -65,12 +69,15 @@ class UpstreamHTTP:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         error_parser: Callable[[int, bytes, Any], UpstreamError] | None = None,
+        stream: bool = False,
     ) -> aiohttp.ClientResponse:
         """Send a request; return the response if it is a success, else raise `UpstreamError`.
 
         The session's own timeout bounds the whole exchange; a stream's wait for
         its first token is bounded by whoever opens it (dispatch, with one timer
-        over the upstream's headers and its first event together).
+        over the upstream's headers and its first event together). A `stream`
+        must be answered as one (`text/event-stream`), and from then on may not
+        fall silent for longer than `timeout.idle` between two reads.
         """
         all_headers = {"Content-Type": "application/json"} if body is not None else {}
         if headers:
@@ -81,9 +88,11 @@ class UpstreamHTTP:
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.provider, exc, answered=False) from exc
         if response.status < 400:
+            if stream:
+                self._expect_stream(response)
             return response
-        try:
-            payload = await response.read()
+        try:  # a message, not a body: a bounded read (an endless error page is no one's business)
+            payload, _ = await read_at_most(response, MAX_ERROR_BODY)
         except (aiohttp.ClientError, asyncio.TimeoutError):
             payload = b""
         finally:
@@ -93,6 +102,26 @@ class UpstreamHTTP:
         error.provider = self.provider
         error.retry_after = error.retry_after or retry_after_seconds(response.headers)
         raise error
+
+    def _expect_stream(self, response: aiohttp.ClientResponse) -> None:
+        """A stream answered with anything but SSE (an HTML page, a JSON object) is a 502 before
+        any byte reaches the client; else aiohttp's own read timer watches for silence."""
+        if response.content_type != EVENT_STREAM:
+            response.release()
+            raise UpstreamError(
+                ErrorKind.SERVER_ERROR,
+                f"provider '{self.provider}' answered a stream request with "
+                f"'{response.content_type}', not an event stream", status=502, provider=self.provider,
+                code="not_an_event_stream")
+        connection = response.connection
+        if connection is not None and connection.protocol is not None:
+            # Reset by aiohttp for the connection's next request; restarted by each read.
+            connection.protocol.read_timeout = self.timeout.idle
+            connection.protocol.start_timeout()
+
+    async def body(self, response: aiohttp.ClientResponse, expect: str | None = None) -> bytes:
+        """`read_body` within this provider's `max_response_bytes`."""
+        return await read_body(response, self.provider, self.limits.max_response_bytes, expect)
 
     def release_stream(self, response: aiohttp.ClientResponse, ended: bool) -> None:
         """Give a streamed response's connection back, pooled whenever it can be.
@@ -118,17 +147,23 @@ class UpstreamHTTP:
 RELEASE_WAIT = 1.0
 
 
-async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:
-    """The whole body of a successful JSON answer; a cut or timed-out body is an `UpstreamError`.
+async def read_body(response: aiohttp.ClientResponse, provider: str,
+                    limit: int = LimitsConfig().max_response_bytes, expect: str | None = None) -> bytes:
+    """The whole body of a successful JSON answer, at most `limit` bytes; a cut, timed-out or
+    oversized body is an `UpstreamError`.
 
     HTTP framing (Content-Length, chunked) already reports a body cut short.
     What it cannot see is a body delimited by closing the connection, or a 200
     with nothing, an HTML page or plain text in it: looking at the body's two
-    ends catches those for nearly nothing, where a full parse of every relayed
-    answer would not be (the translating path parses it anyway).
+    ends catches those for nearly nothing. With `expect`, the answer is parsed
+    (orjson: microseconds) and must be an object holding that member, the one
+    its format cannot do without (`choices` of a chat completion, say), so a
+    `{}` or brace-wrapped garbage is not relayed as a success.
     """
     try:
-        body = await response.read()
+        body, over = await read_at_most(response, limit)
+        if over:
+            raise too_large(provider, "an answer", "max_response_bytes")
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise transport_error(provider, exc) from exc
     finally:
@@ -137,7 +172,38 @@ async def read_body(response: aiohttp.ClientResponse, provider: str) -> bytes:
         stripped = body.strip()
         if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
             raise _not_an_object(provider)
+    if expect is not None and expect not in json_object(body, provider):
+        raise incomplete_stream(provider, f"sent an answer without its '{expect}'")
     return body
+
+
+async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
+    """The body, or its first `limit` bytes and True when there is more (then not read on).
+
+    A declared length within the limit is read in one go, as `read()` does; a
+    longer one is refused unread; a body without one is gathered read by read.
+    """
+    declared = response.content_length
+    if declared is not None:
+        if declared > limit:
+            return b"", True
+        return await response.read(), False
+    pieces: list[bytes] = []
+    size = 0
+    async for piece in response.content.iter_any():
+        size += len(piece)
+        if size > limit:
+            pieces.append(piece[: limit - size])
+            return b"".join(pieces), True
+        pieces.append(piece)
+    return b"".join(pieces), False
+
+
+def too_large(provider: str, what: str, option: str) -> UpstreamError:
+    """An answer or event past llmp's bound: refused (never buffered on), naming the option."""
+    return UpstreamError(
+        ErrorKind.SERVER_ERROR, f"provider '{provider}' sent {what} larger than server.limits.{option}",
+        status=502, provider=provider, code="response_too_large")
 
 
 def json_object(payload: bytes, provider: str) -> dict[str, Any]:
@@ -170,6 +236,10 @@ def transport_error(provider: str, exc: BaseException, *, answered: bool = True)
     A connection closed before any answer began is a reset connection; closed
     once the answer was under way, it cut that answer short (incomplete).
     """
+    if isinstance(exc, aiohttp.SocketTimeoutError) and answered:
+        return UpstreamError(
+            ErrorKind.TIMEOUT, f"provider '{provider}' fell silent mid-stream (timeout.idle)",
+            status=504, provider=provider, code="idle_timeout")
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         connect = isinstance(exc, aiohttp.ConnectionTimeoutError)
         return UpstreamError(

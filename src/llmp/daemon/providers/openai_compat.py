@@ -15,12 +15,13 @@ import aiohttp
 import orjson
 
 from llmp.core.config_schema import ProviderConfig
+from llmp.core.redact import redact_bytes
 from llmp.daemon.errors import UpstreamError
 from llmp.daemon.providers.base import Forwarded, Provider
 from llmp.daemon.providers.http import (
     incomplete_stream,
     json_object,
-    read_body,
+    too_large,
     transport_error,
 )
 from llmp.daemon.providers.responses_relay import relay_responses
@@ -40,9 +41,12 @@ PATHS = {
     "responses": "/responses",
 }
 DONE = b"[DONE]"
+ERROR = b'"error"'
 HIDDEN_USAGE = frozenset({"chat", "completions"})  # streams where llmp may ask for usage itself
 LONG_READ = 1024  # bytes of whole events past which a read is searched for usage in its tail only
 MAX_DESTINATIONS = 1024  # (operation, model) pairs whose URL is remembered
+#: The member each operation's answer cannot do without: an answer lacking it is no answer.
+EXPECTED = {"chat": "choices", "completions": "choices", "embeddings": "data"}
 
 
 class OpenAICompatibleProvider(Provider):
@@ -99,7 +103,7 @@ class OpenAICompatibleProvider(Provider):
             extra["stream_options"] = {**(asked or {}), "include_usage": True}
         try:
             response = await self.http.request(
-                "POST", url, body=orjson.dumps({**body, **extra}), headers=self.headers()
+                "POST", url, body=orjson.dumps({**body, **extra}), headers=self.headers(), stream=stream
             )
         except UpstreamError as error:
             if not (hide_usage and error.status in (400, 422) and "stream_options" in error.message):
@@ -108,11 +112,11 @@ class OpenAICompatibleProvider(Provider):
             hide_usage = False
             response = await self.http.request(
                 "POST", url, body=orjson.dumps({**body, "model": extra["model"]}),
-                headers=self.headers(),
+                headers=self.headers(), stream=stream,
             )
         content_type = response.headers.get("Content-Type", "application/json")
         if not stream:
-            data = await read_body(response, self.name)
+            data = await self.http.body(response, EXPECTED.get(operation))
             return Forwarded(response.status, content_type, body=data)
         forwarded = Forwarded(response.status, "text/event-stream")
         if operation == "responses":
@@ -132,20 +136,34 @@ class OpenAICompatibleProvider(Provider):
         event that carries usage. With `hide_usage`, the usage event llmp asked
         for on the client's behalf is taken out.
         """
-        carry = b""
+        # What follows the last whole event, appended to in place and searched only where a read
+        # added to it, so an event split over many reads is not copied again at each of them.
+        carry = bytearray()
         lines = 0  # newlines in reads without usage: events, for an estimate should no usage come
+        limits = self.http.limits
+        left, max_event = limits.max_response_bytes, limits.max_event_bytes
         try:
             async for chunk in response.content.iter_any():
+                left -= len(chunk)
+                if left < 0:
+                    raise too_large(self.name, "an answer", "max_response_bytes")
                 if not carry and chunk.endswith(b"\n\n"):  # whole events: the usual read
                     data, separator, end = chunk, b"\n\n", len(chunk) - 2
                 else:
-                    data = carry + chunk if carry else chunk
+                    seam = max(0, len(carry) - 3)  # a blank line may straddle two reads
+                    carry += chunk
                     separator = b"\n\n"
-                    end = data.rfind(separator)
+                    end = carry.rfind(separator, seam)
                     if end < 0:
                         separator = b"\r\n\r\n"
-                        end = data.rfind(separator)
-                    carry = data if end < 0 else data[end + len(separator) :]
+                        end = carry.rfind(separator, seam)
+                    if end < 0:
+                        if len(carry) > max_event:
+                            raise too_large(self.name, "a stream event", "max_event_bytes")
+                        data = b""
+                    else:
+                        data = bytes(carry)
+                        del carry[: end + len(separator)]
                 usage_seen = False
                 if end >= 0:  # data[:end] is whole events
                     # Usage comes last: a long read (under load) is searched in its last events only.
@@ -165,6 +183,8 @@ class OpenAICompatibleProvider(Provider):
                         chunk = without_usage_event(chunk, separator)
                     if not chunk:
                         continue
+                if ERROR in chunk:  # an error event may quote the key in any field: rare, so masked here
+                    chunk = redact_bytes(chunk)
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise transport_error(self.name, exc) from exc
@@ -173,7 +193,7 @@ class OpenAICompatibleProvider(Provider):
             forwarded.events = max(0, lines // 2 - forwarded.ended)
             self.http.release_stream(response, forwarded.ended)
         if hide_usage and carry:  # what came after the last whole event
-            yield carry
+            yield bytes(carry)
         if not (forwarded.ended or carry.strip().endswith(DONE)):
             raise incomplete_stream(self.name)
 
@@ -186,11 +206,12 @@ class OpenAICompatibleProvider(Provider):
         response = await self.http.request(
             "POST", self.url_for("chat", model),
             body=orjson.dumps({**body, "model": self.body_model(model)}), headers=self.headers(),
+            stream=True,
         )
         return self._chunks(response)
 
     async def _chunks(self, response: Any) -> AsyncIterator[ChatChunk]:
-        async for event in iter_events(response, self.name):
+        async for event in iter_events(response, self.name, self.http.limits):
             if event.data == DONE:
                 return
             data = json_object(event.data, self.name)
@@ -213,5 +234,5 @@ class OpenAICompatibleProvider(Provider):
 
     async def list_models(self) -> list[str]:
         response = await self.http.request("GET", self.models_url(), headers=self.headers())
-        data = json_object(await read_body(response, self.name), self.name).get("data") or []
+        data = json_object(await self.http.body(response), self.name).get("data") or []
         return [str(item["id"]) for item in data if isinstance(item, dict) and "id" in item]

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from llmp.daemon.providers.http import transport_error
+from llmp.core.config_schema import LimitsConfig
+from llmp.daemon.providers.http import too_large, transport_error
+
+_DEFAULT_LIMITS = LimitsConfig()
 
 
 @dataclass(frozen=True)
@@ -24,17 +27,32 @@ class SSEEvent:
 
 
 class SSEDecoder:
-    def __init__(self) -> None:
-        self._buffer = b""
+    """Events from reads. What is not yet a whole event waits in a buffer of at most
+    `max_event` bytes, appended to in place and searched only where a read added to it:
+    one long event costs its length once, not once per read (quadratic in its length)."""
+
+    def __init__(self, max_event: int = LimitsConfig().max_event_bytes, provider: str = "") -> None:
+        self._pending = bytearray()
+        self._max_event = max_event
+        self._provider = provider
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buffer = self._buffer + chunk
+        pending = self._pending
+        seam = max(0, len(pending) - 3)  # a blank line may straddle two reads
+        pending += chunk
+        if not ends_event(pending, seam):
+            if len(pending) > self._max_event:
+                raise too_large(self._provider, "a stream event", "max_event_bytes")
+            return []
+        buffer = bytes(pending)
+        pending.clear()
         if b"\r" in buffer:
             # A lone trailing \r may be the first half of \r\n: keep it for the next read.
             keep_cr = buffer.endswith(b"\r")
             body = buffer[:-1] if keep_cr else buffer
             buffer = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n") + (b"\r" if keep_cr else b"")
-        *blocks, self._buffer = buffer.split(b"\n\n")
+        *blocks, rest = buffer.split(b"\n\n")
+        pending += rest
         events = []
         for block in blocks:
             event = _parse_block(block)
@@ -45,13 +63,20 @@ class SSEDecoder:
     @property
     def pending(self) -> bool:
         """True when an event was started but not finished."""
-        return bool(self._buffer.strip())
+        return bool(self._pending.strip())
 
     def flush(self) -> list[SSEEvent]:
         """At end of stream: a final event without its blank line still counts."""
-        block, self._buffer = self._buffer, b""
+        block = bytes(self._pending)
+        self._pending.clear()
         event = _parse_block(block.rstrip(b"\r\n"))
         return [event] if event is not None else []
+
+
+def ends_event(data: bytes | bytearray, start: int = 0) -> bool:
+    """Whether `data[start:]` may hold the blank line that ends an event, in any line ending."""
+    return (data.find(b"\n\n", start) >= 0 or data.find(b"\r\r", start) >= 0
+            or data.find(b"\r\n\r\n", start) >= 0)
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
@@ -72,10 +97,16 @@ def _parse_block(block: bytes) -> SSEEvent | None:
     return SSEEvent(event_name, b"\n".join(data_lines))
 
 
-async def read_chunks(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[bytes]:
-    """The response body as it arrives; transport failures become `UpstreamError`."""
+async def read_chunks(response: aiohttp.ClientResponse, provider: str,
+                      limits: LimitsConfig | None = None) -> AsyncIterator[bytes]:
+    """The response body as it arrives, up to `max_response_bytes`; transport failures become
+    `UpstreamError`."""
+    left = (limits or _DEFAULT_LIMITS).max_response_bytes
     try:
         async for chunk in response.content.iter_any():
+            left -= len(chunk)
+            if left < 0:
+                raise too_large(provider, "an answer", "max_response_bytes")
             yield chunk
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         raise transport_error(provider, exc) from exc
@@ -83,9 +114,11 @@ async def read_chunks(response: aiohttp.ClientResponse, provider: str) -> AsyncI
         response.release()
 
 
-async def iter_events(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[SSEEvent]:
-    decoder = SSEDecoder()
-    async for chunk in read_chunks(response, provider):
+async def iter_events(response: aiohttp.ClientResponse, provider: str,
+                      limits: LimitsConfig | None = None) -> AsyncIterator[SSEEvent]:
+    limits = limits or _DEFAULT_LIMITS
+    decoder = SSEDecoder(limits.max_event_bytes, provider)
+    async for chunk in read_chunks(response, provider, limits):
         for event in decoder.feed(chunk):
             yield event
     for event in decoder.flush():

@@ -21,11 +21,13 @@ from typing import Any
 from llmp.core.usage_db import INSERT_BODIES, connect, insert_rows
 from llmp.daemon.gather import gather
 from llmp.daemon.telemetry.record import Finished, milliseconds
+from llmp.daemon.telemetry.sink_health import HEALTH
 
 log = logging.getLogger("llmp.usage")
 DAY = 86_400.0
 PRUNE_EVERY = 3_600.0
 _STOP = object()
+MAX_QUEUED = 10_000  # batches waiting for the writer; past it rows are dropped and counted
 
 Row = tuple[Any, ...]
 
@@ -53,11 +55,19 @@ class Ledger:
         self._thread.start()
 
     def record(self, records: list[Finished]) -> None:
-        if records:
+        if records and self._room(len(records)):
             self._queue.put(("rows", records))
 
     def record_bodies(self, request_id: str, ts: float, request: str | None, response: str | None) -> None:
-        self._queue.put(("bodies", (request_id, ts, request, response)))
+        if self._room(1):
+            self._queue.put(("bodies", (request_id, ts, request, response)))
+
+    def _room(self, rows: int) -> bool:
+        """Whether the writer's queue takes more: a stalled disk must not grow memory instead."""
+        if self._queue.qsize() < MAX_QUEUED:
+            return True
+        HEALTH.drop("ledger", rows)
+        return False
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything recorded so far is committed (tests, shutdown)."""
@@ -102,9 +112,12 @@ class Ledger:
                 if bodies:
                     db.executemany(INSERT_BODIES, bodies)
             self.written += len(rows)
+            HEALTH.recovered("ledger")
         except sqlite3.Error as exc:
+            HEALTH.drop("ledger", len(rows), str(exc))
             log.warning("usage ledger: %d rows lost (%s)", len(rows), exc)
         except Exception:  # a bug here must cost rows, not the writer thread
+            HEALTH.drop("ledger", len(rows))
             log.exception("usage ledger: %d rows lost", len(rows))
         stop = False
         for item in batch:

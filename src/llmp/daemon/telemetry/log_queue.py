@@ -11,9 +11,12 @@ altogether: the loop queues its values and the writer renders them to JSON.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+import os
 import queue
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,11 +25,15 @@ from typing import IO, Any
 import orjson
 
 from llmp.core.redact import redact_values
+from llmp.daemon.telemetry.sink_health import HEALTH
 
 _EXCEPTIONS = logging.Formatter()
 _LEVELS = {level: logging.getLevelName(level).lower() for level in (
     logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)}
 BATCH_BUFFER = 1 << 18  # bytes of log lines written in one go; the writer flushes when caught up
+#: Items (records, or batches of access lines) waiting for the writer. Past it, lines are
+#: dropped and counted: a writer that cannot keep up (a stalled disk) must not grow memory.
+MAX_QUEUED = 10_000
 
 
 def skip_unused_record_fields() -> None:
@@ -103,7 +110,16 @@ class Enqueue(logging.handlers.QueueHandler):
         queued). A batch of lines is one queue item: a put and a get cost
         about a microsecond each.
         """
+        if self.queue.qsize() >= MAX_QUEUED:  # type: ignore[union-attr]
+            HEALTH.drop("log", len(values))
+            return
         self.queue.put_nowait(Deferred(logger, level, values, render))
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        if self.queue.qsize() >= MAX_QUEUED:  # type: ignore[union-attr]
+            HEALTH.drop("log", 1)
+            return
+        self.queue.put_nowait(record)
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
@@ -127,8 +143,15 @@ class QuietFile(logging.handlers.RotatingFileHandler):
 
     stream: IO[bytes] | None  # type: ignore[assignment]
     _size = -1  # bytes in the file, measured again after each rotation
+    _unflushed = 0  # lines in the buffer since the last flush: what a failed flush loses
+    #: The file could not be written (full disk, read-only or deleted folder): lines are dropped
+    #: and counted until the writer's next flush, which lets the next line try the file again.
+    _failing = False
+    _retry = False
 
     def _open(self) -> IO[bytes]:  # type: ignore[override]
+        # A folder deleted under a running daemon comes back when the file is opened again.
+        os.makedirs(os.path.dirname(self.baseFilename), mode=0o700, exist_ok=True)
         # A buffer that holds a whole batch: one write call (which lets go of the GIL, handing
         # it to the event loop and back) per batch rather than one every 8 KiB.
         return self._builtin_open(self.baseFilename, "ab", buffering=BATCH_BUFFER)  # type: ignore[attr-defined]
@@ -136,6 +159,8 @@ class QuietFile(logging.handlers.RotatingFileHandler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.write(self.format(record).encode() + b"\n")
+        except OSError as exc:
+            self._failed(exc, 1)
         except Exception:
             self.handleError(record)
 
@@ -149,15 +174,20 @@ class QuietFile(logging.handlers.RotatingFileHandler):
         level, logger, newline = _LEVELS[deferred.level], deferred.logger, orjson.OPT_APPEND_NEWLINE
         refused = []
         with self.lock:  # type: ignore[union-attr]
-            for line in lines:
+            for index, line in enumerate(lines):
                 try:
                     self.write(json_line(line[0], level, logger, line[1], newline))
+                except OSError as exc:  # the rest would fail the same way: dropped, counted
+                    self._failed(exc, len(lines) - index)
+                    break
                 except Exception:
                     refused.append(line)
         return refused
 
     def write(self, line: bytes) -> None:
         """Append a line (given with its newline), rotating first if it would fill the file."""
+        if self._failing and not self._retry:
+            raise OSError("the log file is failing")  # counted by the caller, not retried per line
         if self.stream is None:
             self.stream = self._open()
         if self.maxBytes > 0:
@@ -168,12 +198,44 @@ class QuietFile(logging.handlers.RotatingFileHandler):
                 self._size = self.stream.seek(0, 2)
             self._size += len(line)
         self.stream.write(line)
+        self._unflushed += 1
 
     def flush(self) -> None:
         """Per-record flush skipped; closing or rotating still flushes."""
 
     def flush_now(self) -> None:
-        super().flush()
+        """Flush what is buffered; a failure drops it (counted) rather than ending the writer."""
+        try:
+            super().flush()
+        except OSError as exc:
+            self._failed(exc, 0)
+            return
+        if self._unflushed:
+            self._unflushed = 0
+            if self._failing:  # lines reached the file again
+                self._failing = False
+                HEALTH.recovered("log")
+        self._retry = self._failing  # the next batch tries the file again
+
+    def _failed(self, exc: OSError, lines: int) -> None:
+        """Drop the buffered lines and `lines` more, close the file (opened again on retry)."""
+        dropped, self._unflushed = self._unflushed + lines, 0
+        self._failing = True
+        self._retry = False
+        stream, self.stream = self.stream, None
+        self._size = -1
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):  # flushing on close fails the same way
+                stream.close()
+        HEALTH.drop("log", dropped, exc.strerror or type(exc).__name__)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A rotation that fails is a failing file too: counted, never a traceback per line."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):
+            self._failed(exc, 1)
+        else:
+            super().handleError(record)
 
 
 def installed() -> Enqueue | None:
@@ -201,10 +263,13 @@ class Writer(logging.handlers.QueueListener):
             return records.get(block)
 
     def handle(self, record: Any) -> None:
-        if isinstance(record, Deferred):
-            self._write_deferred(record)
-        else:
-            super().handle(record)
+        try:
+            if isinstance(record, Deferred):
+                self._write_deferred(record)
+            else:
+                super().handle(record)
+        except Exception:  # whatever it was, the writer thread must outlive it
+            HEALTH.drop("log", len(record.values) if isinstance(record, Deferred) else 1)
 
     def _write_deferred(self, deferred: Deferred) -> None:
         """Render, redact and write deferred lines; records are built only for another handler."""

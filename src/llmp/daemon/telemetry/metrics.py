@@ -40,6 +40,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from llmp.daemon.telemetry.record import Finished
+from llmp.daemon.telemetry.sink_health import HEALTH as SINK_HEALTH
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 TTFT_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -192,6 +193,7 @@ class Metrics:
         self.provider_up = Gauge(
             "llmp_provider_up", "1 if the last health check passed, 0 if it failed.",
             ["provider"], registry=r)
+        r.register(SINK_HEALTH)  # llmp_telemetry_dropped_total
         self.cache_requests = Counter(
             "llmp_cache_requests", "Requests the response cache took part in, by result.",
             ["result"], registry=r)

@@ -1,0 +1,118 @@
+"""Upstream answers are checked for what they claim and bounded in size and in silence:
+a stream must be SSE, an answer must be its format's object, nothing grows without bound."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.support.fake_upstream import reply, sse_json, stream
+
+CHUNK = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m1",
+         "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None}]}
+LIMITS = "server: {limits: {max_response_bytes: 4096, max_event_bytes: 2048}}"
+
+
+def _config(url: str, kind: str = "openai", extra: str = "", timeout: str = "") -> str:
+    base = f"{url}/v1" if kind == "openai" else url
+    return f"""
+{extra}
+providers:
+  up: {{type: {kind}, base_url: "{base}", api_key: none, models: ["*"], retry: {{attempts: 0}},
+        health_check: {{enabled: false}} {timeout}}}
+"""
+
+
+def _openai(gateway, stream_: bool = False, timeout: float = 30) -> httpx.Response:
+    return httpx.post(gateway.base_url + "/chat/completions", timeout=timeout, json={
+        "model": "up/m1", "stream": stream_, "messages": [{"role": "user", "content": "hi"}]})
+
+
+def _anthropic(gateway, stream_: bool = False) -> httpx.Response:
+    return httpx.post(gateway.url + "/v1/messages", timeout=30, json={
+        "model": "up/claude", "max_tokens": 5, "stream": stream_,
+        "messages": [{"role": "user", "content": "hi"}]})
+
+
+@pytest.mark.parametrize("body", ["{}", "{garbage}", '{"error": null}', '{"object": "list"}'])
+def test_a_success_that_is_no_chat_completion_is_a_502(make_gateway, upstream, body) -> None:
+    upstream.always(reply(body))
+    response = _openai(make_gateway(_config(upstream.url)))
+    assert response.status_code == 502
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_an_anthropic_success_without_content_is_a_502(make_gateway, upstream) -> None:
+    upstream.always(reply({"type": "message"}))
+    response = _anthropic(make_gateway(_config(upstream.url, "anthropic")))
+    assert response.status_code == 502
+    assert response.json()["type"] == "error"
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/html"])
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_stream_answered_without_sse_is_a_502_in_the_clients_shape(
+        make_gateway, upstream, kind, content_type) -> None:
+    upstream.always(reply("<html>login</html>" if "html" in content_type else {"choices": []},
+                          headers={"Content-Type": content_type}))
+    gateway = make_gateway(_config(upstream.url, kind))
+    openai = _openai(gateway, True)
+    assert openai.status_code == 502, openai.text
+    assert "not an event stream" in openai.json()["error"]["message"]
+    if kind == "anthropic":
+        anthropic = _anthropic(gateway, True)
+        assert anthropic.status_code == 502
+        assert anthropic.json()["type"] == "error"
+
+
+def test_an_oversized_answer_is_refused(make_gateway, upstream) -> None:
+    big = {"id": "x", "object": "chat.completion", "choices": [], "pad": "x" * 10_000}
+    upstream.always(reply(big))
+    response = _openai(make_gateway(_config(upstream.url, extra=LIMITS)))
+    assert response.status_code == 502
+    assert "max_response_bytes" in response.json()["error"]["message"]
+
+
+def test_an_endless_answer_without_length_is_cut_at_the_bound(make_gateway, upstream) -> None:
+    upstream.always(stream([b'{"choices": ['] + [b'"x",' * 100] * 10_000,
+                           content_type="application/json"))
+    response = _openai(make_gateway(_config(upstream.url, extra=LIMITS)))
+    assert response.status_code == 502
+    assert "max_response_bytes" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini", "cohere"])
+def test_an_event_without_end_is_cut_at_the_bound(make_gateway, upstream, kind) -> None:
+    """An event no blank line ever ends (as lines, or as one endless line) ends the stream."""
+    upstream.always(stream([b"data: {\"a\": \"" + b"x" * 100 for _ in range(500)]))
+    gateway = make_gateway(_config(upstream.url, kind, extra=LIMITS))
+    with httpx.stream("POST", gateway.base_url + "/chat/completions", timeout=30, json={
+            "model": "up/m1", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as r:
+        text = r.read().decode()
+    assert "max_event_bytes" in text or "max_response_bytes" in text, text[-500:]
+
+
+def _stalls_after_first_chunk() -> object:
+    async def behaviour(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(sse_json([CHUNK], done=False)[0])
+        await asyncio.sleep(60)  # silent: only the idle timeout can end this
+        return response
+
+    return behaviour
+
+
+def test_a_stream_silent_longer_than_idle_ends_with_an_error_event(make_gateway, upstream) -> None:
+    upstream.always(_stalls_after_first_chunk())
+    gateway = make_gateway(_config(upstream.url, timeout=", timeout: {first_token: 5, idle: 0.3}"))
+    response = _openai(gateway, True, timeout=10)
+    assert response.status_code == 200
+    events = [json.loads(line[6:]) for line in response.text.splitlines()
+              if line.startswith("data: {")]
+    assert events[0]["choices"][0]["delta"]["content"] == "hi"
+    assert events[-1]["error"]["code"] == "idle_timeout"
