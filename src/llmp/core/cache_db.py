@@ -13,10 +13,11 @@ and shared-memory files the same mode): answers hold prompts' replies.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
+
+from llmp.core.private_file import private_database
 
 SCHEMA_VERSION = 1
 
@@ -57,9 +58,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5.0,
                              isolation_level=None, check_same_thread=False)
         return db
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-    os.chmod(path, 0o600)  # a file from before, or an umask that widened it
+    private_database(path)
     db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
     if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
         db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # evicted bytes go back to the disk

@@ -6,6 +6,7 @@ it); otherwise each kind of file goes where the platform expects it.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +56,19 @@ class Paths:
         return self.data_dir / "cache.sqlite3"
 
     def ensure(self) -> None:
-        """Create the folders, readable by their owner only: logs and usage hold prompts and costs."""
+        """Create the folders, readable by their owner only: logs and usage hold prompts and costs.
+
+        A folder made before (by an older llmp, by hand, or under a loose umask) that others
+        can read is tightened, with a warning: it may already have been read.
+        """
         for folder in (self.config_dir, self.state_dir, self.log_dir, self.data_dir):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            mode = folder.stat().st_mode & 0o777
+            if mode & 0o077 and os.name == "posix":
+                os.chmod(folder, 0o700)
+                logging.getLogger("llmp").warning(
+                    "%s was readable by others (mode %o); it is now the owner's only (700)",
+                    folder, mode)
 
 
 def resolve_paths() -> Paths:

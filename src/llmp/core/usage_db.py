@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from llmp.core.private_file import private_database
+
 SCHEMA_VERSION = 2
 
 # One row per request. Times are Unix seconds (UTC); latencies milliseconds; cost US dollars.
@@ -86,8 +88,8 @@ def insert_rows(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the ledger, in WAL mode with the current schema."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open (creating if needed, mode 0600) the ledger, in WAL mode with the current schema."""
+    private_database(path)
     db = sqlite3.connect(path, timeout=5.0, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from llmp.core.private_file import private_database
 
 log = logging.getLogger("llmp.daemon")
 
@@ -78,8 +79,7 @@ class ResponseStore:
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))  # private before anything is in it
+            private_database(self.path)  # private before anything is in it
             db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
             db.executescript(_DDL)
             self._db = db
