@@ -21,7 +21,7 @@ _KEY_VARIABLES = {name for preset in PRESETS.values() for name in preset.key_env
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "llmp-home"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # as llmp makes it (a home others can read is tightened with a warning)
     for name in list(os.environ):
         if name in _KEY_VARIABLES or name.startswith("LLMP_") or name.endswith("_API_KEY"):
             monkeypatch.delenv(name, raising=False)
