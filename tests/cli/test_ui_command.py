@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,15 @@ def sign_in(link: str) -> httpx.Response:
     return httpx.post(found.group(1) + "/ui/api/session", json={"code": found.group(2)})
 
 
+def assert_audited(event: str, timeout: float = 5.0) -> None:
+    """The daemon appends audit lines from a background thread, so the line may land a moment later."""
+    deadline = time.monotonic() + timeout
+    wanted = f'"event":"{event}"'
+    while not (audit_path().exists() and wanted in audit_path().read_text()):
+        assert time.monotonic() < deadline, f"{event} never reached {audit_path()}"
+        time.sleep(0.02)
+
+
 def test_ui_opens_a_one_time_link_and_a_restart_ends_the_session(
         isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_config(isolated_env, MOCK)
@@ -38,7 +48,7 @@ def test_ui_opens_a_one_time_link_and_a_restart_ends_the_session(
         session = sign_in(opened.out)
         assert session.status_code == 200
         cookie = session.cookies["llmp_ui"]
-        assert '"event":"dashboard_signed_in"' in audit_path().read_text()
+        assert_audited("dashboard_signed_in")
 
         printed = run_llmp("ui", "--no-browser")
         assert printed.code == 0 and "open this link" in printed.err
