@@ -57,7 +57,7 @@ class AnthropicWire:
             raise unreadable(None) from exc
 
     def encode_stream(
-        self, operation: str, chunks: AsyncIterator[dict[str, Any]]
+        self, operation: str, chunks: AsyncIterator[dict[str, Any]], body: dict[str, Any]
     ) -> AsyncIterator[bytes]:
         return anthropic_stream(chunks)
 

@@ -159,7 +159,7 @@ async def _first_bytes(
     else:
         canonical = fmt.to_canonical(operation, body)
         events = await _canonical_stream(provider, operation, canonical, target.model)
-        chunks = fmt.encode_stream(operation, _tap_usage(events, ctx))
+        chunks = fmt.encode_stream(operation, _tap_usage(events, ctx), body)
     try:
         first = await chunks.__anext__()
     except StopAsyncIteration:

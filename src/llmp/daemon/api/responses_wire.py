@@ -59,7 +59,7 @@ class ResponsesWire:
         return orjson.dumps(answer)
 
     def encode_stream(
-        self, operation: str, chunks: AsyncIterator[dict[str, Any]]
+        self, operation: str, chunks: AsyncIterator[dict[str, Any]], body: dict[str, Any]
     ) -> AsyncIterator[bytes]:
         return response_stream(CALL.get(), chunks)
 

@@ -17,15 +17,20 @@ class InboundFormat(Protocol):
     name: str
 
     def to_canonical(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-        """The client's body as an OpenAI-shaped request."""
+        """The client's body as an OpenAI-shaped request (a stream asking for usage)."""
 
     def encode_response(self, operation: str, response: dict[str, Any]) -> bytes:
         """A canonical (OpenAI-shaped) answer in the client's format."""
 
     def encode_stream(
-        self, operation: str, chunks: AsyncIterator[dict[str, Any]]
+        self, operation: str, chunks: AsyncIterator[dict[str, Any]], body: dict[str, Any]
     ) -> AsyncIterator[bytes]:
-        """Canonical stream chunks as the client's stream events, terminal event included."""
+        """Canonical stream chunks as the client's stream events, terminal event included.
+
+        `body` is what the client sent: what it asked of the stream. The chunks
+        always end with the provider's usage (the canonical request asks for it,
+        for the ledger); a format whose client did not ask for it leaves it out.
+        """
 
     def error_body(self, error: ClientError | UpstreamError) -> bytes:
         """An error answer in the client's shape."""

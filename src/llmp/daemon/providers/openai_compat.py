@@ -202,7 +202,9 @@ class OpenAICompatibleProvider(Provider):
         return json_object(forwarded.body, self.name)
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
-        body = {**request, "stream": True}
+        body: dict[str, Any] = {**request, "stream": True}
+        if not self.config.stream_usage:  # a server that refuses the option: usage is estimated
+            body.pop("stream_options", None)
         response = await self.http.request(
             "POST", self.url_for("chat", model),
             body=orjson.dumps({**body, "model": self.body_model(model)}), headers=self.headers(),

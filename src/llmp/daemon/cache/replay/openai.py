@@ -13,18 +13,13 @@ from typing import Any
 
 import orjson
 
-from llmp.daemon.api.openai_wire import DONE_EVENT, sse
+from llmp.daemon.api.openai_wire import DONE_EVENT, sse, wants_usage
 from llmp.daemon.cache.replay.events import Incomplete, json_object, parse_events
 from llmp.daemon.telemetry.stream_usage import without_usage_event
 
 _KIND = {"chat": ("chat.completion", "chat.completion.chunk"),
          "completions": ("text_completion", "text_completion")}
 _HEADER = ("id", "created", "model", "system_fingerprint", "service_tier")
-
-
-def wants_usage(request: dict[str, Any]) -> bool:
-    options = request.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
 class OpenAIReplay:
