@@ -16,6 +16,7 @@ from llmp.daemon.api import (
     anthropic_routes,
     openai_routes,
     openapi,
+    refusals,
     responses_routes,
 )
 from llmp.daemon.guard import Guard
@@ -34,6 +35,7 @@ def build_app(runtime: Runtime) -> web.Application:
     guard = Guard(runtime.config.server, security)
     app[ROUTES] = Routes(app.router, guard)
     telemetry.install(app, runtime, guard)  # logs, metrics, usage ledger, live stats
+    guard.refused.append(refusals.recorder(runtime))  # requests refused before serving leave a trace too
     admin.add_routes(app)
     admin_keys.add_routes(app)
     admin_reload.add_routes(app)

@@ -18,6 +18,7 @@ aiohttp middleware.
 from __future__ import annotations
 
 import logging
+import time
 
 import orjson
 from aiohttp import web
@@ -27,7 +28,7 @@ from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
 from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
 from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
-from llmp.daemon.routes import Answered, Handler
+from llmp.daemon.routes import Answered, Handler, Refused
 from llmp.daemon.security.exposure import is_loopback
 from llmp.daemon.security.policy import Security
 from llmp.daemon.security.screen import read_body, screen
@@ -74,6 +75,8 @@ class Guard:
         self._host_verdicts: dict[str | None, bool] = {}  # by Host header: clients send the same few
         #: Told of each /v1 POST that reached its handler, with the handler's answer (bodies).
         self.answered: list[Answered] = []
+        #: Told of each /v1 request answered with an error, wherever it was refused.
+        self.refused: list[Refused] = []
 
     def __call__(self, handler: Handler, method: str, path: str | None) -> Handler:
         """`handler` behind the guard.
@@ -88,10 +91,20 @@ class Guard:
         admin = None if path is None else path.startswith(ADMIN_PREFIX)
         client_api = None if path is None else path.startswith(CLIENT_API_PREFIX)
         hooked = method == "POST" and client_api is True
+        refused = self.refused
 
         async def guarded(request: web.Request) -> web.StreamResponse:
+            started = time.monotonic()
             request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
             REQUEST_ID_VAR.set(request_id)  # for the log, the handlers and the answer's header
+            response = await answer(request, request_id)
+            if response.status >= 400 and refused and (
+                    request.path.startswith(CLIENT_API_PREFIX) if client_api is None else client_api):
+                for hook in refused:
+                    hook(request, response.status, started)
+            return response
+
+        async def answer(request: web.Request, request_id: str) -> web.StreamResponse:
             if http_log.isEnabledFor(logging.DEBUG):
                 http_log.debug("%s %s", request.method, request.path)
             host = request.headers.get("Host")

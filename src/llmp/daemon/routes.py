@@ -15,6 +15,8 @@ from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Answered = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
+#: Told of a client API request answered with an error: (request, status, monotonic start time).
+Refused = Callable[[web.Request, int, float], None]
 #: The guard: a handler behind it, given the route's method and path (None: any path).
 Guarding = Callable[[Handler, str, "str | None"], Handler]
 

@@ -24,6 +24,7 @@ from llmp.daemon.api.completions_bridge import (
     completion_chunks,
     completion_from_chat,
 )
+from llmp.daemon.api.refusals import TRACED, error_class
 from llmp.daemon.api.wire import InboundFormat
 from llmp.daemon.cache.policy import OPT_IN
 from llmp.daemon.cache.service import Ticket
@@ -68,6 +69,7 @@ async def serve(
         dropped_tools=dropped_tools,
     )
     runtime.started(ctx)
+    request[TRACED] = True
     try:
         if runtime.client_auth:
             admit(request, ctx)
@@ -271,7 +273,7 @@ async def _close(chunks: AsyncIterator[Any]) -> None:
 
 def _record_error(ctx: RequestContext, error: ClientError | UpstreamError) -> None:
     ctx.status = error.status
-    ctx.error_kind = error.kind.value if isinstance(error, UpstreamError) else "client_error"
+    ctx.error_kind = error.kind.value if isinstance(error, UpstreamError) else error_class(error.status)
     ctx.error_message = error.message
     ctx.finished_at = time.monotonic()
 
