@@ -93,6 +93,7 @@ class ChatClient:
             timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
             headers={"User-Agent": "llmp-chat"},
         )
+        self._routes: dict[str, str | None] = {}  # model -> what the spinner says while waiting
 
     def close(self) -> None:
         self._http.close()
@@ -132,6 +133,16 @@ class ChatClient:
             if isinstance(record, dict) and record.get("request_id") == reply.request_id:
                 reply.note_record(record)
                 return
+
+    def waiting_for(self, model: str) -> str | None:
+        """What a reply from `model` is waited for: its deployments, as the daemon routes the
+        name (None when that is not known). Asked once per model."""
+        if model not in self._routes:
+            from urllib.parse import quote
+
+            route = self._admin_json("/admin/route?model=" + quote(model, safe=""))
+            self._routes[model] = waiting_label(route)
+        return self._routes[model]
 
     def stream(self, body: dict[str, Any]) -> ReplyStream:
         return ReplyStream(self, body)
@@ -244,6 +255,18 @@ class ReplyStream:
             raise ChatError(error.message) from None
         self.reply.note_usage(event.get("usage"))
         return delta_text(event)
+
+
+def waiting_label(route: dict[str, Any]) -> str | None:
+    """`waiting for fake/gpt-4o (then mock/mock-1)`: the deployments a route tries, in order."""
+    targets = [f"{t.get('provider')}/{t.get('model')}" for t in route.get("targets") or ()
+               if isinstance(t, dict)]
+    if not targets:
+        return None
+    if route.get("strategy", "fallback") != "fallback":  # the daemon picks one per request
+        return f"waiting for one of {', '.join(targets)}"
+    then = f" (then {', '.join(targets[1:])})" if len(targets) > 1 else ""
+    return f"waiting for {targets[0]}{then}"
 
 
 def _sse_data(lines: Iterator[str]) -> Iterator[str]:

@@ -5,7 +5,10 @@ On a terminal the reply is re-rendered as markdown while tokens arrive (rich
 region off the screen (which would leave copies behind); when it ends the live
 region is replaced by the whole reply, rendered once, and a dim footer saying
 who answered and what it cost. Rendering happens at the refresh rate, not per
-token, so a long reply costs one markdown parse per frame.
+token, so a long reply costs one markdown parse per frame. Until the first token
+comes the live region is a spinner naming the deployment the reply is waited
+for (the daemon's route for the model), so a slow or stuck upstream is never a
+silent screen.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ class ReplyView(Protocol):
     def finish(self, reply: Reply) -> None: ...
 
 
-def make_view(console: Any, *, markdown: bool) -> ReplyView:
-    return MarkdownView(console) if markdown else PlainView()
+def make_view(console: Any, *, markdown: bool, waiting: str | None = None) -> ReplyView:
+    return MarkdownView(console, waiting) if markdown else PlainView()
 
 
 class PlainView:
@@ -56,13 +59,21 @@ class PlainView:
 class _Tail:
     """The markdown of the text so far, cut to the last lines that fit on the screen."""
 
-    def __init__(self) -> None:
+    def __init__(self, waiting: str | None = None) -> None:
         self.text = ""
+        self._spinner: Any = None
+        if waiting:
+            from rich.spinner import Spinner
+
+            self._spinner = Spinner("dots", text=waiting, style="dim")
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from rich.markdown import Markdown
         from rich.segment import Segment
 
+        if not self.text and self._spinner is not None:
+            yield self._spinner
+            return
         lines = console.render_lines(Markdown(self.text, code_theme=CODE_THEME), options, pad=False)
         for line in lines[-max(1, console.height - 2):]:
             yield from line
@@ -70,11 +81,11 @@ class _Tail:
 
 
 class MarkdownView:
-    def __init__(self, console: Any) -> None:
+    def __init__(self, console: Any, waiting: str | None = None) -> None:
         from rich.live import Live
 
         self.console = console
-        self._tail = _Tail()
+        self._tail = _Tail(waiting)
         self._live = Live(self._tail, console=console, transient=True,
                           refresh_per_second=FRAMES_PER_SECOND, redirect_stdout=False,
                           redirect_stderr=False)

@@ -13,7 +13,7 @@ from typing import Any
 from llmp.cli.chat.client import ChatClient, ChatError, Reply
 from llmp.cli.chat.conversation import Conversation
 from llmp.cli.chat.keyboard import echo_off
-from llmp.cli.chat.render import make_view
+from llmp.cli.chat.render import ReplyView, make_view
 from llmp.cli.chat.slash import is_command, run_command
 
 
@@ -49,13 +49,18 @@ class ChatSession:
         self.conversation.answered(reply)
         return reply
 
+    def _view(self) -> ReplyView:
+        """The reply's view; on a terminal its spinner names who the reply is waited for."""
+        waiting = self.client.waiting_for(self.conversation.model) if self.markdown else None
+        return make_view(self.console, markdown=self.markdown, waiting=waiting)
+
     def _whole_reply(self) -> Reply:
-        view = make_view(self.console, markdown=self.markdown)
-        try:
-            reply = self.client.complete(self.conversation.request())
-        except KeyboardInterrupt:
-            reply = Reply(interrupted=True)
+        view = self._view()
         with view:
+            try:
+                reply = self.client.complete(self.conversation.request())
+            except KeyboardInterrupt:
+                reply = Reply(interrupted=True)
             view.add(reply.text)
         self.client.settle(reply)
         view.finish(reply)
@@ -63,7 +68,7 @@ class ChatSession:
 
     def _stream_reply(self) -> Reply:
         stream = self.client.stream(self.conversation.request())
-        view = make_view(self.console, markdown=self.markdown)
+        view = self._view()
         try:
             with view, stream:
                 for text in stream:

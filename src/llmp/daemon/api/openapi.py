@@ -193,6 +193,10 @@ DOCUMENT: dict[str, Any] = {
             "Provider health (check=1 probes now)", None, admin=True,
             parameters=[{"name": "check", "in": "query", "schema": _STRING}],
             responses=_answers("health", 401))},
+        "/admin/route": {"get": _operation(
+            "The deployments a model name is routed to, in order", None, admin=True,
+            parameters=[{"name": "model", "in": "query", "required": True, "schema": _STRING}],
+            responses=_answers("route", 401, 404))},
         "/admin/providers/{name}/disable": {"post": _operation(
             "Take a provider out of rotation", None, admin=True, parameters=_named("a provider"),
             responses=_answers("disabled", 401, 404))},

@@ -1,4 +1,5 @@
-"""Admin endpoints for routing: provider health, and taking a provider out of rotation.
+"""Admin endpoints for routing: provider health, where a model name is routed, and taking a
+provider out of rotation.
 
 Switching a provider off or on is written to the audit log: it changes where
 the user's requests (and money) go.
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from llmp.core.audit import audit
+from llmp.daemon.errors import ClientError
 from llmp.daemon.routes import ROUTES
 from llmp.daemon.routing.report import health_report
 from llmp.daemon.runtime import RUNTIME
@@ -22,6 +24,20 @@ async def health(request: web.Request) -> web.Response:
     if request.query.get("check", "") not in ("", "0", "false"):
         await runtime.health.check()
     return web.json_response(health_report(runtime.router))
+
+
+async def route(request: web.Request) -> web.Response:
+    """`?model=NAME`: the deployments a request for NAME goes to, in the order they are tried
+    (`llmp chat` names them while it waits for a reply)."""
+    runtime = request.app[RUNTIME]
+    try:
+        found = runtime.resolver.resolve(request.query.get("model", ""))
+    except ClientError as error:
+        return web.json_response({"error": {"message": error.message}}, status=error.status)
+    return web.json_response({
+        "model": found.requested, "alias": found.alias, "strategy": found.strategy,
+        "targets": [{"provider": t.provider, "model": t.model} for t in found.targets],
+    })
 
 
 def switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -45,5 +61,6 @@ def switch(enabled: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
 def add_routes(app: web.Application) -> None:
     routes = app[ROUTES]
     routes.get("/admin/providers/health", health)
+    routes.get("/admin/route", route)
     routes.post("/admin/providers/{name}/disable", switch(False))
     routes.post("/admin/providers/{name}/enable", switch(True))
