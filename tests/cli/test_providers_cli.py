@@ -20,7 +20,7 @@ from llmp.cli.app import app
 from llmp.core.paths import resolve_paths
 from llmp.core.state import DaemonState, process_create_time, write_state
 from llmp.daemon.routing import lanes as lanes_module
-from tests.daemon.routing_support import MODEL, healthy, two_providers
+from tests.daemon.routing_support import MODEL, healthy, two_providers, wait_until
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import fail
 from tests.support.gateway import TEST_TOKEN, Gateway
@@ -45,6 +45,8 @@ def pair(make_gateway, make_upstream):
     gateway = make_gateway(two_providers(bad.url, good.url, defaults=defaults),
                            clock=clock, sleeper=clock.skip)
     point_cli_at(gateway)
+    wait_until(lambda: all(entry["last_checked"] for entry in httpx.get(  # both reached at start
+        gateway.url + "/admin/providers/health", headers=gateway.admin_headers()).json()["providers"]))
     return gateway, bad, good
 
 
@@ -96,8 +98,9 @@ def test_health_json_and_table(pair) -> None:
     rows = [re.split(r"\s{2,}", line.strip()) for line in table.output.splitlines() if line.strip()]
     assert rows[0] == ["provider", "state", "circuit", "p50", "p95", "ttft", "errors", "reqs",
                        "checked", "last error"]
-    assert rows[1] == ["bad", "degraded", "closed", "-", "-", "-", "100%", "1", "-",
-                       "fake upstream failure 500"]
+    assert rows[1][:8] + rows[1][9:] == ["bad", "degraded", "closed", "-", "-", "-", "100%", "1",
+                                         "fake upstream failure 500"]
+    assert rows[1][8].endswith("s ago")  # reached at start
     assert rows[2][:3] == [MODEL, "down", "open 30s"]  # the deployment, under its provider
     assert rows[3][:2] == ["good", "healthy"] and rows[3][3].endswith(" ms")
     assert rows[3][6:8] == ["0%", "1"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.daemon.routing_support import MODEL, healthy, provider_yaml, wait_until
+from tests.daemon.routing_support import MODEL, closed_port_url, healthy, provider_yaml, wait_until
 from tests.daemon.test_isolation import per_model
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import drop, fail
@@ -102,3 +102,25 @@ def test_the_live_stats_and_the_health_report_agree(make_gateway, make_upstream)
     checked = {p["name"]: p["last_checked"] for p in stats["providers"]}
     assert checked == {p["name"]: p["last_checked"] for p in health}
     assert None not in checked.values()
+
+
+def test_each_provider_is_reached_at_start_without_sending_it_a_request(make_gateway,
+                                                                         make_upstream) -> None:
+    """State is known within seconds of start, long before the first interval, and no
+    request goes upstream for it: a connection is opened and closed, nothing else."""
+    upstream = make_upstream().always(healthy())
+    clock = ManualClock()
+    gateway = make_gateway("providers:\n" + provider_yaml("up", upstream.url, SLOW_INTERVAL)
+                           + provider_yaml("gone", closed_port_url(), SLOW_INTERVAL),
+                           clock=clock, sleeper=clock.skip)
+
+    def states() -> dict[str, str]:
+        answer = httpx.get(gateway.url + "/admin/providers/health", headers=gateway.admin_headers())
+        return {entry["name"]: entry["state"] for entry in answer.json()["providers"]}
+
+    wait_until(lambda: states() == {"up": "healthy", "gone": "down"})
+    gone = httpx.get(gateway.url + "/admin/providers/health",
+                     headers=gateway.admin_headers()).json()["providers"][1]
+    assert "connect" in gone["last_error"] and gone["last_checked"] is not None
+    assert upstream.requests == []
+    assert gateway.runtime.health.rounds == 0  # the first probing round is still one interval away

@@ -1,6 +1,10 @@
 """Active health checks: a cheap real call to every provider, in the background.
 
-The first round runs one `interval` after start. A check asks the provider's breaker
+At start each provider is reached: a connection to its base URL (TLS included)
+is opened and closed again, so within seconds every provider is known to be
+reachable or not (refused, DNS, TLS, timeout), and no request (no token, no
+rate-limit budget, nothing an upstream could count) is spent on it. The first
+round of real calls runs one `interval` after start. A check asks the provider's breaker
 first, exactly like a user request: an open circuit gets no check until its
 recovery time has passed, and the checker wakes at that very moment (not at
 its next interval) to send the half-open probe, so a recovering provider or
@@ -22,9 +26,11 @@ import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
+from llmp.daemon.providers.tls import upstream_tls
 from llmp.daemon.routing.breaker import CircuitBreaker, State
 from llmp.daemon.routing.router import Router
 from llmp.daemon.routing.scope import provider_wide
@@ -62,6 +68,10 @@ class HealthChecker:
                 if p.config.enabled and p.config.health_check.enabled]
 
     async def _loop(self) -> None:
+        try:
+            await self.reach()
+        except Exception:  # a bug here must not keep the rounds from running
+            log.exception("reaching providers at start failed")
         while True:
             while not await self._pause(self._next_due()):
                 pass  # a circuit opened meanwhile: sleep again, to its probe if that comes sooner
@@ -125,6 +135,37 @@ class HealthChecker:
         await asyncio.gather(*(self.probe(p, now=not due_only) for p in chosen),
                              *(self.probe(p, whole=False) for p in probing.values()))
         self.rounds += 1
+
+    async def reach(self) -> None:
+        """The start's check: whether each provider checked in the background can be reached."""
+        await asyncio.gather(*(self._reach(p) for p in self._enabled()))
+
+    async def _reach(self, provider: Provider) -> None:
+        stats = self.router.stats.get(provider.name)
+        if provider.key_missing:
+            stats.checked(False, 0.0, provider.missing_key_error().message)
+            return
+        url = urlsplit(provider.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            return  # nothing to reach (the mock): its state comes with its first check
+        secure = url.scheme == "https"
+        wait = provider.config.health_check.timeout
+        started = self.clock.now()
+        error = None
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(
+                url.hostname, url.port or (443 if secure else 80),
+                ssl=upstream_tls() if secure else None), wait)
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        except asyncio.TimeoutError:
+            error = f"cannot connect to {url.hostname}: no connection within {wait:g}s"
+        except OSError as exc:  # refused, unreachable, DNS, TLS
+            error = f"cannot connect to {url.hostname}: {exc.strerror or type(exc).__name__}"
+        stats.checked(error is None, self.clock.now() - started, error)
+        if error is not None:
+            log.info("%s is not reachable: %s", provider.name, error)
 
     async def probe(self, provider: Provider, *, now: bool = False, whole: bool = True) -> None:
         """Check one provider; `now` (a person asked) probes through open circuits too.
