@@ -14,6 +14,7 @@ from tests.daemon.anthropic_fixtures import config as anthropic_config
 from tests.daemon.anthropic_fixtures import events as anthropic_events
 from tests.daemon.gemini_fixtures import events as gemini_events
 from tests.daemon.gemini_fixtures import gemini_config
+from tests.daemon.telemetry.upstream_data import USAGE, gateway_config, stream_events
 from tests.daemon.test_cohere import cohere_config, sse_events
 from tests.support.cli import run_llmp
 from tests.support.fake_upstream import FakeUpstream, stream
@@ -59,3 +60,23 @@ def test_a_stream_nobody_asked_usage_of_records_the_providers_counts(
     assert report.code == 0, report.err
     total = json.loads(report.out)["total"]
     assert (total["tokens_in"], total["tokens_out"]) == (3 * tokens_in, 3 * tokens_out)
+
+
+@pytest.mark.parametrize(("switch", "asked"), [("", {"include_usage": True}), ("stream_usage: false", None)])
+def test_an_anthropic_client_streaming_from_an_openai_server_follows_its_stream_usage_switch(
+        make_gateway, upstream: FakeUpstream, isolated_env: Path, switch: str, asked: dict | None) -> None:
+    """A server that refuses `stream_options` is configured with `stream_usage: false`: then no
+    translated stream sends it either (its usage is estimated)."""
+    upstream.always(stream(stream_events(with_usage=asked is not None)))
+    config = gateway_config(upstream.url).replace(
+        "models: [gpt-4o-mini, text-embedding-3-small]",
+        f"models: [gpt-4o-mini, text-embedding-3-small]\n    {switch}")
+    gateway = make_gateway(config)
+    with gateway.anthropic().messages.stream(model="fast", max_tokens=20,
+                                             messages=[{"role": "user", "content": "hi"}]) as reply:
+        assert reply.get_final_text()
+    assert upstream.requests[0].json.get("stream_options") == asked
+    gateway.wait_idle()
+    assert gateway.server.app[TELEMETRY].flush()
+    [(tokens_in, _, estimated)] = ledger(isolated_env)
+    assert (tokens_in, estimated) == ((USAGE["prompt_tokens"], 0) if asked else (1, 1))
