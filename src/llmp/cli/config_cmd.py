@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from llmp.cli.console import console, error_console, fail, print_json
+from llmp.cli.console import console, fail, print_error, print_json
 from llmp.core.paths import resolve_paths
 
 config_app = typer.Typer(
@@ -181,9 +181,8 @@ def validate(
             raise typer.Exit(1)
         return
     if problems:
-        err = error_console()
         for line in problems:
-            err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+            print_error(line)
         raise typer.Exit(1)
     from llmp.core.config_loader import load_config
 

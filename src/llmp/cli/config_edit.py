@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from llmp.cli.console import console, error_console, fail
+from llmp.cli.console import console, fail, print_error
 
 
 def editor_command() -> list[str]:
@@ -47,9 +47,8 @@ def edit(
         problems = check(target)
         if not problems:
             break
-        err = error_console()
         for line in problems:
-            err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+            print_error(line)
         if not _interactive() or not typer.confirm("edit it again?", default=True):
             fail(f"{target} was saved with the problems above; llmp start would refuse it")
     changed = target.read_bytes() != before
