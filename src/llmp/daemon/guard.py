@@ -6,6 +6,8 @@
 * The Host header must name this machine or a configured name: a web page that
   rebinds its DNS to 127.0.0.1 cannot reach the daemon.
 * Admin endpoints need the per-run token.
+* Client credentials, when configured, guard the client API, and on an address
+  other machines reach also what describes the gateway (`INFORMATIONAL_PATHS`).
 * The security screen (origin, client credentials, a body that arrives in
   time) runs next, in `security.screen`.
 * aiohttp's own errors (404, 405, 413, ...) and any unexpected exception are
@@ -38,6 +40,9 @@ http_log = logging.getLogger("llmp.http")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 MAX_HOST_VERDICTS = 256
 CLIENT_API_PREFIX = "/v1/"
+#: Paths that describe the gateway (its providers, models, counts and costs): behind client
+#: credentials, like the client API, once the daemon listens where other machines reach it.
+INFORMATIONAL_PATHS = ("/metrics", "/openapi.json")
 
 
 def _error(
@@ -86,7 +91,9 @@ class Guard:
         server, security, answered = self._server, self._security, self.answered
         host_verdicts = self._host_verdicts
         admin = None if path is None else path.startswith(ADMIN_PREFIX)
-        client_api = None if path is None else path.startswith(CLIENT_API_PREFIX)
+        client_api = None if path is None else (
+            path.startswith(CLIENT_API_PREFIX)
+            or (path in INFORMATIONAL_PATHS and not is_loopback(server.host)))
         hooked = method == "POST" and client_api is True
 
         async def guarded(request: web.Request) -> web.StreamResponse:
