@@ -63,6 +63,24 @@ def test_what_aiohttp_cannot_parse_is_answered_as_openai_json(make_gateway, raw:
     assert gateway.openai().models.list().data  # and the daemon serves on
 
 
+# Parsed, but refused by aiohttp before any route (and so the guard) runs.
+UNROUTABLE = {
+    "asterisk target": (404, b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    "CONNECT": (404, b"CONNECT evil.example:443 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
+    "unknown Expect": (417, b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: nonsense\r\n"
+                            b"Content-Length: 2\r\nConnection: close\r\n\r\n{}"),
+}
+
+
+@pytest.mark.parametrize(("status", "raw"), UNROUTABLE.values(), ids=UNROUTABLE.keys())
+def test_what_no_route_can_take_is_answered_in_json(make_gateway, status: int, raw: bytes) -> None:
+    gateway = make_gateway(MOCK)
+    answered, headers, body = exchange(gateway.server.port, raw)
+    assert answered == status, body
+    assert headers["content-type"].startswith("application/json"), body
+    assert orjson.loads(body)["error"]["message"]
+
+
 def test_tls_on_the_plain_port_is_told_so(make_gateway) -> None:
     gateway = make_gateway(MOCK)
     _, _, body = exchange(gateway.server.port, BROKEN["not HTTP at all"])

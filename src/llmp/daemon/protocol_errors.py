@@ -8,6 +8,9 @@ SDK cannot read. aiohttp 3 has no hook for those answers (aio-libs/aiohttp#3287;
 4.0 sends such requests through the middlewares instead). Its one place is
 `RequestHandler.handle_error`, so each connection gets a subclass that keeps
 aiohttp's logging and its refusal to answer twice, and replaces only the answer.
+The same subclass answers the HTTP errors aiohttp raises before the guard runs
+(a request target no route can take, such as `*` or `CONNECT host:443`, and an
+`Expect` header it does not know) in JSON too, in `finish_response`.
 `Runner` is aiohttp's `AppRunner` whose server makes that subclass; the daemon
 and the tests serve through it, and tests/security/test_protocol_errors.py pins
 the behaviour byte by byte, so an aiohttp upgrade that moves it fails there.
@@ -60,8 +63,25 @@ def error_answer(
     return answer
 
 
+def http_error_answer(request: BaseRequest, error: web.HTTPException) -> web.Response:
+    """aiohttp's own HTTP error (raised before the guard) as the guard would have answered it."""
+    text = error.text or ""
+    message = text if text and not text.startswith(f"{error.status}:") else error.reason
+    return refuse(request, error.status, message,
+                  "not_found_error" if error.status == 404 else "invalid_request_error",
+                  headers={name: value for name, value in error.headers.items()
+                           if name.lower() in ("allow", "retry-after")})
+
+
 class JsonErrorHandler(RequestHandler):
     """One connection's protocol, answering its errors in JSON."""
+
+    async def finish_response(
+        self, request: BaseRequest, resp: web.StreamResponse, start_time: float | None,
+    ) -> tuple[web.StreamResponse, bool]:
+        if isinstance(resp, web.HTTPException) and resp.status >= 400:  # only what passed no guard
+            resp = http_error_answer(request, resp)
+        return await super().finish_response(request, resp, start_time)
 
     def handle_error(
         self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
