@@ -1,6 +1,6 @@
 """The guard every route's handler runs behind: checks and error shaping for every request.
 
-* Every request gets an id (the client's `x-request-id` when it sent one),
+* Every request gets an id (the client's `x-request-id` when it sent a printable one),
   returned in the response's `x-request-id` and put on every log line the
   request causes (see `request_log_context`).
 * The Host header must name this machine or a configured name: a web page that
@@ -57,6 +57,16 @@ def _error(
     )
 
 
+def client_request_id(given: str | None) -> str | None:
+    """The client's own request id, when it is printable ASCII (it goes back in a header, into
+    every log line, the ledger and the CLI's tables): a byte that is not UTF-8 arrives as a
+    lone surrogate, which SQLite refuses, and a control character acts on terminals."""
+    if not given:
+        return None
+    given = given[:128]
+    return given if given.isascii() and given.isprintable() else None
+
+
 def _host_allowed(request: web.Request, server: ServerConfig) -> bool:
     host = (request.host or "").lower()
     if host.startswith("["):
@@ -97,7 +107,7 @@ class Guard:
         hooked = method == "POST" and client_api is True
 
         async def guarded(request: web.Request) -> web.StreamResponse:
-            request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
+            request_id = client_request_id(request.headers.get("x-request-id")) or new_request_id()
             REQUEST_ID_VAR.set(request_id)  # for the log, the handlers and the answer's header
             if http_log.isEnabledFor(logging.DEBUG):
                 http_log.debug("%s %s", request.method, request.path)
