@@ -86,10 +86,10 @@ def _offer_reload(reload: bool | None) -> None:
         if not typer.confirm("reload the running daemon now?", default=True):
             return
     from llmp.cli.admin_client import DaemonRefused, DaemonUnreachable, admin_request
-    from llmp.cli.lifecycle import reload_summary
+    from llmp.cli.lifecycle import print_reloaded
 
     try:
         result = admin_request(state, "POST", "/admin/reload", timeout=60.0)
     except DaemonUnreachable as exc:
         fail(exc.message if isinstance(exc, DaemonRefused) else str(exc))
-    console().print(f"[green]✓[/] {reload_summary(result)}", highlight=False, soft_wrap=True)
+    print_reloaded(result)

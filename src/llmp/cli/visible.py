@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 
-# C0, DEL, C1, the Unicode line and paragraph separators, and the bidirectional overrides
-# that make a terminal show text in another order than it was written.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0, DEL, C1, the Unicode line and paragraph separators, the bidirectional overrides
+# that make a terminal show text in another order than it was written, and lone surrogates
+# (a byte that was not UTF-8), which no terminal encoding can print.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
