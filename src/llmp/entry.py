@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from llmp.core.paths import UnwritableHome
+
 DAEMON_ARGUMENT = "__daemon__"
 
 
@@ -25,6 +27,9 @@ def main() -> None:
             run()
         finally:
             flush_or_quiet_exit()
+    except UnwritableHome as exc:  # a read-only home is the user's to fix: say where, not how it broke
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
     except Exception as exc:  # a crash: its traceback must not print a key either
         from llmp.core.redact import report_uncaught
 

@@ -47,3 +47,16 @@ def test_a_wide_terminal_also_shows_the_time_to_first_token_and_request_ids() ->
     narrow, wide = drawn(80), drawn(160)
     assert "req_66c04b94f75bd0760000000000000012" in wide and "301 ms" in wide
     assert "req_66c0" not in narrow and "ttft" not in narrow
+
+
+def test_names_from_clients_are_shown_literally_and_harmlessly() -> None:
+    """A model name or request id is the client's: markup in it is text, escapes are shown."""
+    hostile = "[/]\x1b]0;pwned\x07\x9b2J[bold]"
+    entry = {**STATS["recent"][1], "request_id": hostile, "model": hostile, "error_class": hostile}
+    stats = {**STATS, "recent": [entry],
+             "providers": [{**STATS["providers"][0], "name": hostile}]}
+    console = Console(width=300, record=True, color_system=None)
+    console.print(render(stats, None, 300))
+    text = console.export_text()
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert text.count(r"[/]\x1b]0;pwned\x07\x9b2J[bold]") == 4  # model, id, error, provider

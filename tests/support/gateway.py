@@ -12,6 +12,7 @@ from typing import Any
 
 from llmp.core.config_loader import LoadedConfig, parse_config
 from llmp.daemon.app import build_app
+from llmp.daemon.protocol_errors import Runner
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.limits import runner_options
 from llmp.daemon.telemetry.hub import TELEMETRY
@@ -29,7 +30,7 @@ class Gateway:
             LoadedConfig(config, config_file or Path("config.yaml")), TEST_TOKEN, **runtime_options
         )
         limits = runner_options(config.server.limits)  # header limits, as the daemon sets them
-        self.server = ThreadedServer(build_app(self.runtime), **limits).start()
+        self.server = ThreadedServer(build_app(self.runtime), runner=Runner, **limits).start()
 
     @property
     def url(self) -> str:

@@ -18,9 +18,11 @@ from aiohttp import web
 class ThreadedServer:
     def __init__(
         self, app: web.Application, *, handler_cancellation: bool = True,
-        ssl_context: ssl.SSLContext | None = None, **runner_options: Any
+        ssl_context: ssl.SSLContext | None = None, runner: type[web.AppRunner] = web.AppRunner,
+        **runner_options: Any
     ) -> None:
         self.app = app
+        self._runner_class = runner
         self._ssl_context = ssl_context  # serve HTTPS with it
         self._handler_cancellation = handler_cancellation
         self._runner_options = runner_options
@@ -39,7 +41,7 @@ class ThreadedServer:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(
+        self._runner = self._runner_class(
             self.app, handler_cancellation=self._handler_cancellation, access_log=None,
             **self._runner_options,
         )

@@ -14,8 +14,8 @@ from typing import Any
 
 import typer
 
-from llmp.cli.console import console, error_console, fail, print_json
-from llmp.core.paths import resolve_paths
+from llmp.cli.console import console, fail, print_error, print_json
+from llmp.core.paths import UnwritableHome, resolve_paths
 
 config_app = typer.Typer(
     help="Find, write, show, check and edit the config file.", no_args_is_help=True)
@@ -86,6 +86,8 @@ def init(
     text = example_text() if full else starter_text(found)
     try:
         write_private(target, text)  # 0600: a config may hold a literal key
+    except UnwritableHome:
+        raise  # the entry point says which path and what to do
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
     out = console()
@@ -181,9 +183,8 @@ def validate(
             raise typer.Exit(1)
         return
     if problems:
-        err = error_console()
         for line in problems:
-            err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+            print_error(line)
         raise typer.Exit(1)
     from llmp.core.config_loader import load_config
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import typer
 
-from llmp.cli.console import console, error_console, fail
+from llmp.cli.console import console, fail, print_error
 
 
 def editor_command() -> list[str]:
@@ -47,9 +47,8 @@ def edit(
         problems = check(target)
         if not problems:
             break
-        err = error_console()
         for line in problems:
-            err.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+            print_error(line)
         if not _interactive() or not typer.confirm("edit it again?", default=True):
             fail(f"{target} was saved with the problems above; llmp start would refuse it")
     changed = target.read_bytes() != before
@@ -87,10 +86,10 @@ def _offer_reload(reload: bool | None) -> None:
         if not typer.confirm("reload the running daemon now?", default=True):
             return
     from llmp.cli.admin_client import DaemonRefused, DaemonUnreachable, admin_request
-    from llmp.cli.lifecycle import reload_summary
+    from llmp.cli.lifecycle import print_reloaded
 
     try:
         result = admin_request(state, "POST", "/admin/reload", timeout=60.0)
     except DaemonUnreachable as exc:
         fail(exc.message if isinstance(exc, DaemonRefused) else str(exc))
-    console().print(f"[green]✓[/] {reload_summary(result)}", highlight=False, soft_wrap=True)
+    print_reloaded(result)

@@ -25,9 +25,19 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    """One clear line on stderr and a non-zero exit; never a traceback."""
+def print_error(message: str) -> None:
+    """`error: message` on stderr, the message printed literally (it may quote a daemon, an
+    upstream or a config file: no markup, no secret, control characters as escapes)."""
+    from rich.markup import escape
+
+    from llmp.cli.visible import visible_lines
     from llmp.core.redact import redact
 
-    error_console().print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
+    error_console().print(f"[bold red]error:[/] {escape(visible_lines(redact(message)))}",
+                          highlight=False, soft_wrap=True)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One clear line on stderr and a non-zero exit; never a traceback."""
+    print_error(message)
     raise typer.Exit(code)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmp.core.paths import DAEMON_OUTPUT_LIMIT, Paths
+from llmp.core.paths import DAEMON_OUTPUT_LIMIT, Paths, unwritable
 from llmp.core.process_env import daemon_environment
 from llmp.core.state import DaemonState, is_alive, read_state, remove_state
 from llmp.core.unpacked import remove_stale
@@ -124,7 +124,11 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
             offset = 0
     env = daemon_environment(os.environ, *_unpacking(paths))
     spawned_at = time.time()
-    with open(output, "ab") as sink:
+    try:
+        sink = open(output, "ab")  # noqa: SIM115 (closed once the child has it)
+    except OSError as exc:
+        raise unwritable(output, exc) from None
+    with sink:
         process = subprocess.Popen(
             daemon_command() + args,
             stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=env, close_fds=True,

@@ -127,7 +127,14 @@ def reload(
     if json_output:
         print_json(result)
         return
-    console().print(f"[green]✓[/] {reload_summary(result)}", highlight=False, soft_wrap=True)
+    print_reloaded(result)
+
+
+def print_reloaded(result: dict[str, Any]) -> None:
+    """The daemon's account of a reload, literally (names in it come from the config file)."""
+    from llmp.cli.tables import cell
+
+    console().print(f"[green]✓[/] {cell(reload_summary(result))}", highlight=False, soft_wrap=True)
 
 
 def reload_summary(result: dict[str, Any]) -> str:

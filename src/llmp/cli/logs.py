@@ -12,25 +12,37 @@ from typing import IO
 import typer
 
 from llmp.cli.console import fail
+from llmp.cli.visible import visible, visible_json, visible_lines
 from llmp.core.paths import resolve_paths
 
 
 def format_line(line: str) -> str:
-    """A JSON log record as one readable line; anything else as it is."""
+    """A JSON log record as one readable line (its traceback below it); anything else as it is.
+
+    A record quotes what clients and upstreams sent (paths, model names, errors): its control
+    characters are shown as escapes, so none acts on the terminal or forges a line.
+    """
     try:
         record = json.loads(line)
     except ValueError:
-        return line.rstrip("\n")
+        return visible(line.rstrip("\r\n"))
     if not isinstance(record, dict):
-        return line.rstrip("\n")
+        return visible(line.rstrip("\r\n"))
     stamp = str(record.get("ts", ""))[11:19]
     level = str(record.get("level", "")).upper()
     text = f"{stamp} {level:<7} {record.get('msg', '')}"
     if record.get("request_id"):
         text += f"  [{record['request_id']}]"
+    text = visible(text)
     if record.get("exc"):
-        text += "\n" + str(record["exc"])
+        text += "\n" + visible_lines(str(record["exc"]))
     return text
+
+
+def raw_line(line: str) -> str:
+    """A line as written, for `--json`: a JSON record stays the same JSON, with JSON escapes for
+    the control characters it may hold raw (DEL and C1 need none in JSON, but act on terminals)."""
+    return visible_json(line.rstrip("\r\n"))
 
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
@@ -70,7 +82,7 @@ def logs(
     path = resolve_paths().log_file
     if not path.exists():
         fail(f"no log yet at {path} (has the daemon run?)")
-    render = (lambda line: line.rstrip("\n")) if raw else format_line
+    render = raw_line if raw else format_line
     keep = line_filter(level.lower() if level else None, request)
     shown, end = _tail(path, lines, keep)
     if request and not shown and not follow:  # a mistyped id must not look like a quiet request

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from llmp.cli.visible import visible
+
 Kind = Literal["id", "url", "path", "text", "number", "plain"]
 ELLIPSIS = "…"
 URL_ROOM = 40  # longest URL shown whole in a narrow table
@@ -38,10 +40,12 @@ class Column:
 
 
 def cell(value: Any) -> str:
-    """A value as rich markup that prints literally: the one door every table value goes through."""
+    """A value as rich markup that prints literally, its control characters as escapes: the one
+    door every table value goes through (model names, errors and paths come from clients and
+    upstreams)."""
     from rich.markup import escape
 
-    return escape("-" if value is None else str(value))
+    return escape(visible("-" if value is None else str(value)))
 
 
 def shorten_url(url: str, room: int = URL_ROOM) -> str:

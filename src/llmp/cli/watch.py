@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from llmp.cli.lifecycle import _duration
-from llmp.cli.tables import money
+from llmp.cli.tables import cell, money
+from llmp.cli.visible import visible
 from llmp.core.paths import resolve_paths
 
 HEALTH_STYLE = {"healthy": "green", "degraded": "yellow", "down": "red", "unauthorized": "red",
@@ -59,7 +60,7 @@ def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) 
     from rich.text import Text
 
     if stats is None:
-        return Panel(Text(problem or "", style="red"), title="llmp", title_align="left")
+        return Panel(Text(visible(problem or ""), style="red"), title="llmp", title_align="left")
     summary = Columns([  # a terminal too narrow for one row of figures gets two
         _figure("req/s", f"{stats['rps']:.2f}"),
         _figure("in flight", str(stats["in_flight"])),
@@ -74,7 +75,7 @@ def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) 
         providers.add_column(header)
     for provider in stats.get("providers", []):
         health, circuit = provider.get("health", "unknown"), provider.get("circuit", "unknown")
-        name = provider["name"] + ("" if provider.get("enabled", True) else " (disabled)")
+        name = cell(provider["name"]) + ("" if provider.get("enabled", True) else " (disabled)")
         providers.add_row(
             name,
             f"[{HEALTH_STYLE.get(health, '')}]{health}[/]",
@@ -97,14 +98,14 @@ def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) 
         tokens = "-" if entry.get("tokens_in") is None else f"{entry['tokens_in']}→{entry['tokens_out']}"
         cells = [
             datetime.fromtimestamp(entry["ts"]).strftime("%H:%M:%S"),
-            entry["model"],
-            entry.get("provider") or "-",
-            f"[{style}]{status}[/]" + (f" {entry['error_class']}" if entry.get("error_class") else ""),
+            cell(entry["model"]),
+            cell(entry.get("provider")),
+            f"[{style}]{status}[/]" + (f" {cell(entry['error_class'])}" if entry.get("error_class") else ""),
             _ms(entry.get("latency_ms")),
             _ms(entry.get("ttft_ms")),
             tokens + (" ⇣" if entry.get("streamed") else ""),
             "-" if entry.get("cost") is None else money(entry["cost"]),
-            entry["request_id"],
+            cell(entry["request_id"]),
         ]
         recent.add_row(*(cell for cell, show in zip(cells, shown, strict=True) if show))
     title = f"llmp {stats.get('base_url', '')}  up {_duration(stats.get('uptime_s'))}"

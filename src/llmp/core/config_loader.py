@@ -50,6 +50,19 @@ def load_config(path: Path, *, explicit: bool = False) -> LoadedConfig:
 
 
 def parse_config(text: str, filename: str = "config.yaml") -> Config:
+    """The config `text` holds, checked; a `ConfigError` naming `filename` when it is wrong.
+
+    The YAML reader, the copy into plain containers and the checks all recurse: a file
+    nested deeper than Python's recursion limit is a config error like any other, not a crash.
+    """
+    try:
+        return _parse(text, filename)
+    except RecursionError:
+        raise ConfigError(f"{filename}: the YAML is nested too deeply to read (a config is a "
+                          "few levels deep: look for runaway brackets or braces)") from None
+
+
+def _parse(text: str, filename: str) -> Config:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 

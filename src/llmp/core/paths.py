@@ -17,6 +17,31 @@ APP_NAME = "llmp"
 DAEMON_OUTPUT_LIMIT = 1 << 20
 
 
+class UnwritableHome(OSError):
+    """llmp cannot create or write one of its own files or folders.
+
+    Raised instead of the bare OSError so the entry point can say, in one line, which path and
+    what to do about it (a read-only home, or one under a file), rather than show a traceback.
+    It stays an OSError: code that already handles a failed write goes on handling it.
+    """
+
+    def __str__(self) -> str:
+        return (f"cannot write {self.filename} ({self.strerror}): choose a folder you can write "
+                "(LLMP_HOME puts all of llmp's files in one) or fix its permissions")
+
+
+def unwritable(path: Path | str, cause: OSError) -> UnwritableHome:
+    return UnwritableHome(cause.errno, cause.strerror or str(cause), str(path))
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create `folder` (and its parents) readable by its owner only, if it is not there yet."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable(folder, exc) from None
+
+
 @dataclass(frozen=True)
 class Paths:
     config_dir: Path
@@ -62,10 +87,13 @@ class Paths:
         can read is tightened, with a warning: it may already have been read.
         """
         for folder in (self.config_dir, self.state_dir, self.log_dir, self.data_dir):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_folder(folder)
             mode = folder.stat().st_mode & 0o777
             if mode & 0o077 and os.name == "posix":
-                os.chmod(folder, 0o700)
+                try:
+                    os.chmod(folder, 0o700)
+                except OSError as exc:
+                    raise unwritable(folder, exc) from None
                 logging.getLogger("llmp").warning(
                     "%s was readable by others (mode %o); it is now the owner's only (700)",
                     folder, mode)

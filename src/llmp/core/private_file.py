@@ -15,10 +15,15 @@ import os
 import tempfile
 from pathlib import Path
 
+from llmp.core.paths import make_private_folder, unwritable
+
 
 def write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+    make_private_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", dir=path.parent)
+    except OSError as exc:  # a read-only folder
+        raise unwritable(path, exc) from None
     try:
         os.chmod(tmp, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -35,8 +40,11 @@ _SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 def private_database(path: Path) -> None:
     """Create `path` readable by its owner only, or tighten a file (and its WAL) made before."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    make_private_folder(path.parent)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise unwritable(path, exc) from None
     for file in (path, *(path.with_name(path.name + suffix) for suffix in _SQLITE_COMPANIONS)):
         if file.exists():
             os.chmod(file, 0o600)  # a file from an older llmp, or an umask that widened it

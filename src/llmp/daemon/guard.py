@@ -1,11 +1,13 @@
 """The guard every route's handler runs behind: checks and error shaping for every request.
 
-* Every request gets an id (the client's `x-request-id` when it sent one),
+* Every request gets an id (the client's `x-request-id` when it sent a printable one),
   returned in the response's `x-request-id` and put on every log line the
   request causes (see `request_log_context`).
 * The Host header must name this machine or a configured name: a web page that
   rebinds its DNS to 127.0.0.1 cannot reach the daemon.
 * Admin endpoints need the per-run token.
+* Client credentials, when configured, guard the client API, and on an address
+  other machines reach also what describes the gateway (`INFORMATIONAL_PATHS`).
 * The security screen (origin, client credentials, a body that arrives in
   time) runs next, in `security.screen`.
 * aiohttp's own errors (404, 405, 413, ...) and any unexpected exception are
@@ -39,6 +41,9 @@ http_log = logging.getLogger("llmp.http")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 MAX_HOST_VERDICTS = 256
 CLIENT_API_PREFIX = "/v1/"
+#: Paths that describe the gateway (its providers, models, counts and costs): behind client
+#: credentials, like the client API, once the daemon listens where other machines reach it.
+INFORMATIONAL_PATHS = ("/metrics", "/openapi.json")
 
 
 def _error(
@@ -51,6 +56,16 @@ def _error(
         body=orjson.dumps(body), status=status,
         headers={"Content-Type": "application/json", "x-request-id": request_id},
     )
+
+
+def client_request_id(given: str | None) -> str | None:
+    """The client's own request id, when it is printable ASCII (it goes back in a header, into
+    every log line, the ledger and the CLI's tables): a byte that is not UTF-8 arrives as a
+    lone surrogate, which SQLite refuses, and a control character acts on terminals."""
+    if not given:
+        return None
+    given = given[:128]
+    return given if given.isascii() and given.isprintable() else None
 
 
 def _host_allowed(request: web.Request, server: ServerConfig) -> bool:
@@ -89,13 +104,15 @@ class Guard:
         server, security, answered = self._server, self._security, self.answered
         host_verdicts = self._host_verdicts
         admin = None if path is None else path.startswith(ADMIN_PREFIX)
-        client_api = None if path is None else path.startswith(CLIENT_API_PREFIX)
+        client_api = None if path is None else (
+            path.startswith(CLIENT_API_PREFIX)
+            or (path in INFORMATIONAL_PATHS and not is_loopback(server.host)))
         hooked = method == "POST" and client_api is True
         refused = self.refused
 
         async def guarded(request: web.Request) -> web.StreamResponse:
             started = time.monotonic()
-            request_id = request.headers.get("x-request-id", "")[:128] or new_request_id()
+            request_id = client_request_id(request.headers.get("x-request-id")) or new_request_id()
             REQUEST_ID_VAR.set(request_id)  # for the log, the handlers and the answer's header
             response = await answer(request, request_id)
             if response.status >= 400 and refused and (

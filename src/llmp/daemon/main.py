@@ -29,6 +29,7 @@ from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
 from llmp.daemon.heap import settle_heap
 from llmp.daemon.output import bound_output
+from llmp.daemon.protocol_errors import Runner
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.exposure import check_exposure
 from llmp.daemon.security.limits import runner_options
@@ -110,9 +111,10 @@ def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
     """The daemon's server around its application (the benchmarks serve through it too).
 
     A client that goes away cancels its handler, and with it the upstream
-    request; aiohttp's own access log is off (llmp writes its own).
+    request; aiohttp's own access log is off (llmp writes its own); aiohttp's own
+    error answers are JSON (`protocol_errors`).
     """
-    return web.AppRunner(app, handler_cancellation=True, access_log=None, **runner_options(limits))
+    return Runner(app, handler_cancellation=True, access_log=None, **runner_options(limits))
 
 
 async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:

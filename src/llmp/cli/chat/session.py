@@ -103,6 +103,6 @@ class ChatSession:
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
+    from llmp.cli.tables import cell
 
-    return escape(text)
+    return cell(text)

@@ -1,6 +1,7 @@
 """Endpoints for the CLI, guarded by the per-run token from the state file.
 
-`/healthz` is public and says nothing but that the daemon answers.
+`/healthz` is public (load balancers and `llmp start` probe it) and says nothing
+but that the daemon answers; on loopback, also its version.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aiohttp import web
 from llmp.daemon.api import routing_admin
 from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME
+from llmp.daemon.security.exposure import is_loopback
 
 ADMIN_PREFIX = "/admin/"
 SHUTDOWN = web.AppKey("shutdown", asyncio.Event)
@@ -29,6 +31,12 @@ def token_ok(request: web.Request) -> bool:
 
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": request.app[RUNTIME].version})
+
+
+async def bare_healthz(request: web.Request) -> web.Response:
+    """The health answer on an address other machines reach: which version runs is for its
+    owner, not for whoever scans the network for known flaws."""
+    return web.json_response({"status": "ok"})
 
 
 async def status(request: web.Request) -> web.Response:
@@ -60,7 +68,7 @@ async def shutdown(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     routes = app[ROUTES]
-    routes.get("/healthz", healthz)
+    routes.get("/healthz", healthz if is_loopback(app[RUNTIME].config.server.host) else bare_healthz)
     routes.get("/admin/status", status)
     routes.get("/admin/providers", providers)
     routes.post("/admin/shutdown", shutdown)

@@ -14,7 +14,7 @@ from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 
 def refuse(
-    request: web.Request,
+    request: web.BaseRequest,
     status: int,
     message: str,
     error_type: str,
