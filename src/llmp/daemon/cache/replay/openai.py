@@ -30,6 +30,7 @@ def wants_usage(request: dict[str, Any]) -> bool:
 class OpenAIReplay:
     operations = frozenset({"chat", "completions", "embeddings"})
     body_only = frozenset({"embeddings"})
+    refused: frozenset[str] = frozenset()
 
     def key_extra(self) -> str | None:
         return None
@@ -57,6 +58,9 @@ class OpenAIReplay:
         return orjson.dumps(body)
 
     # -- a body into a stream ----------------------------------------------------
+
+    def answer_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
+        return body
 
     def stream_from_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
         answer = json_object(body)
