@@ -78,7 +78,7 @@ class ResponseCache:
         if wish is None:
             return None
         if (wish is BYPASS or (ctx.stream and operation in replay.body_only)
-                or any(name in body for name in replay.refused)):
+                or not replay.refused.isdisjoint(body)):
             ctx.cache = "bypass"
             return None
         key = cache_key(replay_name, operation, ctx.client_key, body, replay.key_extra())
