@@ -189,7 +189,7 @@ def test_a_chain_is_keyed_by_its_history_and_an_unknown_one_is_not_cached(
     unknown = client.responses.with_raw_response.create(model=OPENAI_MODEL, input="next",
                                                         previous_response_id=base.id)
     assert unknown.headers["x-llmp-cache"] == "bypass"
-    # A conversation llmp holds: the same history is the same question, whichever id names it.
+    # A conversation llmp holds: the same follow-up to the same response is the same question.
     held = client.responses.create(model=OPENAI_MODEL, input="first")  # a miss, then replayed
     settled(gateway)
     copy = client.responses.create(model=OPENAI_MODEL, input="first")
