@@ -75,6 +75,10 @@ def stored_bytes(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchall()[0][0])
 
 
+def keys(db: sqlite3.Connection) -> set[bytes]:
+    return {row[0] for row in db.execute("SELECT key FROM entries")}
+
+
 def stats(db: sqlite3.Connection, now: float) -> dict[str, Any]:
     entries, size, expired, oldest = db.execute(
         "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(expires <= ?), 0), MIN(created)"

@@ -23,7 +23,8 @@ IGNORED = frozenset({"stream", "stream_options", "user", "metadata", "request_id
 def cache_key(inbound: str, operation: str, client: str | None, body: dict[str, Any],
               extra: str | None = None) -> bytes:
     """A 20-byte digest of everything that makes up the answer to this request."""
-    kept = {name: value for name, value in body.items() if name not in IGNORED}
+    kept = body if IGNORED.isdisjoint(body) else {
+        name: value for name, value in body.items() if name not in IGNORED}
     payload = orjson.dumps([inbound, operation, client, extra, kept],
-                           option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+                           option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(payload, digest_size=20).digest()

@@ -37,6 +37,7 @@ class Wish:
 
 
 BYPASS = Wish(read=False, write=False, ttl=None)
+READ_WRITE = Wish(read=True, write=True, ttl=None)  # a request that says nothing of the cache
 
 
 class Policy:
@@ -45,7 +46,9 @@ class Policy:
         self.ttl = config.cache.ttl
         self._providers = {name: spec.cache for name, spec in config.providers.items()}
         self._aliases = {name: spec.cache for name, spec in config.models.items()}
-        self._routes: dict[tuple[Route, bool], bool] = {}
+        #: Per `forced`, the verdict for each route by its name (a route's hash walks all its
+        #: targets; its name's is cached), held with the route it was given for.
+        self._verdicts: tuple[dict[str, tuple[Route, bool]], ...] = ({}, {})
 
     @property
     def anything(self) -> bool:
@@ -61,30 +64,36 @@ class Policy:
         return (self.enabled or forced) if setting is None else setting
 
     def route_allows(self, route: Route, forced: bool = False) -> bool:
-        verdict = self._routes.get((route, forced))
-        if verdict is None:
-            verdict = any(self.provider_allows(t.provider, route.alias, forced) for t in route.targets)
-            if len(self._routes) >= MAX_ROUTES:
-                self._routes.clear()
-            self._routes[(route, forced)] = verdict
+        verdicts = self._verdicts[forced]
+        known = verdicts.get(route.requested)
+        if known is not None and known[0] is route:
+            return known[1]
+        verdict = any(self.provider_allows(t.provider, route.alias, forced) for t in route.targets)
+        if len(verdicts) >= MAX_ROUTES:
+            verdicts.clear()
+        verdicts[route.requested] = (route, verdict)
         return verdict
 
     def wish(self, headers: CIMultiDictProxy[str], route: Route) -> Wish | None:
         """What this request wants, or None when the cache has no part in it."""
-        opted = headers.get(OPT_IN, "").strip().lower()
+        opted = headers.get(OPT_IN)
+        control = headers.get("Cache-Control")
+        raw_ttl = headers.get(TTL_HEADER)
+        if opted is None and control is None and raw_ttl is None:  # nearly every request
+            return READ_WRITE if self.route_allows(route) else None
+        opted = (opted or "").strip().lower()
         if opted in ("off", "no", "false", "0"):
             return BYPASS
         forced = opted in ("on", "yes", "true", "1")
         if not self.route_allows(route, forced):
             return BYPASS if forced else None
-        control = {part.strip().split("=", 1)[0].lower()
-                   for part in headers.get("Cache-Control", "").split(",")}
-        if "no-store" in control:
+        directives = {part.strip().split("=", 1)[0].lower() for part in (control or "").split(",")}
+        if "no-store" in directives:
             return BYPASS
-        ttl = _ttl(headers.get(TTL_HEADER))
+        ttl = _ttl(raw_ttl)
         if ttl == 0:
             return BYPASS
-        return Wish(read="no-cache" not in control, write=True, ttl=ttl, forced=forced)
+        return Wish(read="no-cache" not in directives, write=True, ttl=ttl, forced=forced)
 
 
 def _ttl(raw: str | None) -> float | None:

@@ -77,7 +77,8 @@ class ResponseCache:
         wish = self.policy.wish(request.headers, route)
         if wish is None:
             return None
-        if wish is BYPASS or (ctx.stream and operation in replay.body_only):
+        if (wish is BYPASS or (ctx.stream and operation in replay.body_only)
+                or not replay.refused.isdisjoint(body)):
             ctx.cache = "bypass"
             return None
         key = cache_key(replay_name, operation, ctx.client_key, body, replay.key_extra())
@@ -112,8 +113,9 @@ class Ticket:
         operation, replay = self._ctx.operation, self._replay
         try:
             if not self._ctx.stream:
-                self.payload = (entry.body if entry.mode == "json"
-                                else replay.body_from_stream(operation, entry.body, entry.usage))
+                body = (entry.body if entry.mode == "json"
+                        else replay.body_from_stream(operation, entry.body, entry.usage))
+                self.payload = replay.answer_body(operation, body, self._request)
             elif entry.mode == "json":
                 self.payload = replay.stream_from_body(operation, entry.body, self._request)
             else:

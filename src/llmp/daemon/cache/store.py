@@ -2,7 +2,9 @@
 
 Reads happen on the event loop: a hot entry is in the memory front (a dict
 lookup); any other is one primary-key SELECT on a read connection of its own,
-which in WAL mode never waits for the writer. Writes never happen on the loop:
+which in WAL mode never waits for the writer. The keys of every stored entry
+are also held in memory (about 100 bytes an entry), so a question never asked
+before, the cache's commonest case, costs a set lookup rather than a query. Writes never happen on the loop:
 `put`, `touch` and `clear` queue work for one writer thread, which every
 `WRITE_INTERVAL` writes what gathered in one transaction (so an answer can be
 served from the cache a fifth of a second after it was given), checks that
@@ -38,6 +40,7 @@ PURGE_EVERY = 3_600.0  # seconds between sweeps of expired entries
 #: Share of `max_bytes` the entries themselves may fill: the rest is SQLite's own
 #: (pages part empty, indexes, the freelist before it is vacuumed).
 FILL = 0.75
+MEASURE_STEP = 0.01  # share of `max_bytes` stored between two readings of the file's own size
 _STOP = object()
 
 
@@ -61,10 +64,17 @@ class Entry:
         return len(self.body) + cache_db.ROW_OVERHEAD
 
     def row(self) -> tuple[Any, ...]:
-        usage = None if self.usage is None else orjson.dumps(self.usage)
-        return (self.key, self.inbound, self.operation, self.model, self.provider, self.served_model,
-                self.mode, self.content_type, usage, self.body, self.size + len(usage or b""),
-                self.created, self.expires, self.created)
+        """The entry as parameters for `cache_db.INSERT`.
+
+        Blobs go as bytearrays and no usage as an empty one: the sqlite3 module binds
+        str, int, float and bytearray directly, but looks for an adapter for bytes and
+        None, at a cost (a failed attribute lookup, an exception formatted and dropped)
+        larger than the rest of a row's insert.
+        """
+        usage = bytearray() if self.usage is None else bytearray(orjson.dumps(self.usage))
+        return (bytearray(self.key), self.inbound, self.operation, self.model, self.provider,
+                self.served_model, self.mode, self.content_type, usage, bytearray(self.body),
+                self.size + len(usage), self.created, self.expires, self.created)
 
 
 class Store:
@@ -81,6 +91,9 @@ class Store:
         self._wake = threading.Event()
         self._reader = cache_db.connect(path)  # creates the file and schema; read-only use after
         self.bytes = cache_db.stored_bytes(self._reader)
+        self._measured = -float(max_bytes)  # `bytes` when the file's own size was last read
+        #: Keys in the file: added by the writer once committed, replaced whole after deletions.
+        self._keys = cache_db.keys(self._reader)
         self._thread = threading.Thread(target=self._run, name="llmp-cache-writer", daemon=True)
         self._thread.start()
 
@@ -90,6 +103,8 @@ class Store:
         entry = self._front.get(key)
         if entry is not None:
             self._front.move_to_end(key)
+        elif key not in self._keys:
+            return None
         else:
             try:
                 rows = self._reader.execute(
@@ -103,7 +118,7 @@ class Store:
             if not rows:
                 return None
             row = rows[0]
-            usage = None if row[7] is None else orjson.loads(row[7])
+            usage = orjson.loads(row[7]) if row[7] else None
             entry = Entry(key, row[0], row[1], row[2], row[3], row[4], row[5], row[6], usage,
                           row[8], row[9], row[10])
             self._remember(entry)
@@ -198,7 +213,8 @@ class Store:
             log.exception("response cache: write failed")
 
     def _write(self, db: sqlite3.Connection, batch: list[Any]) -> None:
-        rows, touched = [], {}
+        rows: dict[bytes, tuple[Any, ...]] = {}  # one row per key: the latest answer wins
+        touched: dict[bytes, float] = {}
         for item in batch:
             if item is _STOP:
                 continue
@@ -212,29 +228,44 @@ class Store:
                     log.debug("response cache: not stored (%s)", exc)
                     self.dropped += 1
                     continue
-                rows.append(entry.row())
+                rows[entry.key] = entry.row()
             elif item[0] == "clear":
                 self._flush_rows(db, rows, touched)
-                rows, touched = [], {}
+                rows, touched = {}, {}
                 item[3]["removed"] = cache_db.clear(db, model=item[1], before=item[2])
-                self.bytes = cache_db.stored_bytes(db)
+                self._recount(db)
         self._flush_rows(db, rows, touched)
 
-    def _flush_rows(self, db: sqlite3.Connection, rows: list[tuple[Any, ...]],
+    def _flush_rows(self, db: sqlite3.Connection, rows: dict[bytes, tuple[Any, ...]],
                     touched: dict[bytes, float]) -> None:
         if not rows and not touched:
             return
         db.execute("BEGIN")
         if rows:
-            self.bytes += sum(row[10] for row in rows) - _replaced_bytes(db, [row[0] for row in rows])
-            db.executemany(cache_db.INSERT, rows)
+            replaced = [key for key in rows if key in self._keys]
+            self.bytes += sum(row[10] for row in rows.values()) - _replaced_bytes(db, replaced)
+            db.executemany(cache_db.INSERT, rows.values())
         if touched:
             db.executemany("UPDATE entries SET used = ? WHERE key = ?",
                            [(used, key) for key, used in touched.items()])
         db.execute("COMMIT")
-        if rows and (self.bytes > self.max_bytes * FILL
-                     or cache_db.disk_bytes(db) > self.max_bytes * FILL):
+        self._keys.update(rows)
+        if rows and self._over_budget(db):
             self._evict(db)
+
+    def _over_budget(self, db: sqlite3.Connection) -> bool:
+        """Whether the entries, or the file they make, fill their share of `max_bytes`.
+
+        The file's own size (three queries) is read again only once another
+        `MEASURE_STEP` of `max_bytes` has been stored: read after every batch it
+        cost a miss more than the rest of its write.
+        """
+        if self.bytes > self.max_bytes * FILL:
+            return True
+        if self.bytes - self._measured < self.max_bytes * MEASURE_STEP:
+            return False
+        self._measured = self.bytes
+        return cache_db.disk_bytes(db) > self.max_bytes * FILL
 
     def _evict(self, db: sqlite3.Connection) -> None:
         """Drop the least recently used entries until the file is a tenth under its budget.
@@ -252,9 +283,10 @@ class Store:
                 break
             doomed.append((key,))
             total -= size
-        self.bytes = total
+        self.bytes = self._measured = total
         db.executemany("DELETE FROM entries WHERE key = ?", doomed)
         db.execute("COMMIT")
+        self._keys.difference_update(key for key, in doomed)
         cache_db.give_back(db)
         log.info("response cache: evicted %d entries to stay under %d bytes", len(doomed), self.max_bytes)
 
@@ -262,7 +294,12 @@ class Store:
         removed = db.execute("DELETE FROM entries WHERE expires <= ?", (now,)).rowcount
         if removed:
             cache_db.give_back(db)
-            self.bytes = cache_db.stored_bytes(db)
+            self._recount(db)
+
+    def _recount(self, db: sqlite3.Connection) -> None:
+        """After deleting by a condition: what is left, in bytes and keys (a new set, swapped whole)."""
+        self.bytes = cache_db.stored_bytes(db)
+        self._keys = cache_db.keys(db)
 
     def _answer(self, batch: list[Any]) -> bool:
         stop = False

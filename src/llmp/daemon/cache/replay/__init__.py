@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from llmp.daemon.cache.replay.anthropic import AnthropicReplay
 from llmp.daemon.cache.replay.openai import OpenAIReplay
+from llmp.daemon.cache.replay.responses import ResponsesReplay
 
 
 class Replay(Protocol):
@@ -20,11 +21,17 @@ class Replay(Protocol):
     operations: frozenset[str]
     #: Operations answered only as a JSON body (never streamed).
     body_only: frozenset[str]
+    #: Request fields whose presence leaves the cache out: the answer then depends on what
+    #: the key cannot see.
+    refused: frozenset[str]
 
     def body_from_stream(self, operation: str, events: bytes,
                          usage: dict[str, Any] | None = None) -> bytes:
         """The complete body a stream adds up to (with `usage` when the stream lost it on the
         way to the client); `Incomplete` when it is not a whole answer."""
+
+    def answer_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
+        """A stored (or reassembled) body as this client receives it."""
 
     def stream_from_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
         """A stored body as the format's full event sequence, for a client that streams."""
@@ -40,4 +47,5 @@ class Replay(Protocol):
         """What besides the body changes this format's answers (a header), for the key."""
 
 
-REPLAYS: dict[str, Replay] = {"openai": OpenAIReplay(), "anthropic": AnthropicReplay()}
+REPLAYS: dict[str, Replay] = {"openai": OpenAIReplay(), "anthropic": AnthropicReplay(),
+                              "responses": ResponsesReplay()}

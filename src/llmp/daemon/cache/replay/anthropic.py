@@ -25,6 +25,7 @@ _INPUT_BLOCKS = {"tool_use", "server_tool_use", "mcp_tool_use"}
 class AnthropicReplay:
     operations = frozenset({"chat"})
     body_only: frozenset[str] = frozenset()
+    refused: frozenset[str] = frozenset()
 
     def key_extra(self) -> str | None:
         """The client's `anthropic-beta` header: a beta may change the answer."""
@@ -64,6 +65,9 @@ class AnthropicReplay:
             raise Incomplete("the stream has no message_stop")
         self._check(message)
         return orjson.dumps(message)
+
+    def answer_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
+        return body
 
     def stream_from_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
         message = json_object(body)

@@ -25,6 +25,7 @@ _HEADER = ("id", "created", "model", "system_fingerprint", "service_tier")
 class OpenAIReplay:
     operations = frozenset({"chat", "completions", "embeddings"})
     body_only = frozenset({"embeddings"})
+    refused: frozenset[str] = frozenset()
 
     def key_extra(self) -> str | None:
         return None
@@ -52,6 +53,9 @@ class OpenAIReplay:
         return orjson.dumps(body)
 
     # -- a body into a stream ----------------------------------------------------
+
+    def answer_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
+        return body
 
     def stream_from_body(self, operation: str, body: bytes, request: dict[str, Any]) -> bytes:
         answer = json_object(body)
