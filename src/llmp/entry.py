@@ -3,13 +3,31 @@
 The daemon is started by re-executing this same program with a hidden first
 argument. Dispatching on it here, before anything else is imported, keeps the
 daemon free of typer and rich and keeps `llmp --help` free of aiohttp.
+`llmp --version` alone is answered here too: loading the CLI (typer, rich and
+every command's module) is most of what it would otherwise cost, and scripts
+call it often.
 """
 
 from __future__ import annotations
 
 import sys
 
+from llmp import __version__
+
 DAEMON_ARGUMENT = "__daemon__"
+
+
+def version_line() -> str:
+    return f"llmp {__version__}"
+
+
+def _print_version() -> None:
+    try:
+        print(version_line(), flush=True)
+    except BrokenPipeError:  # `llmp --version | head -0`
+        from llmp.cli.closed_pipe import quiet_exit
+
+        quiet_exit()
 
 
 def main() -> None:
@@ -18,6 +36,9 @@ def main() -> None:
             from llmp.daemon.main import main as daemon_main
 
             sys.exit(daemon_main(sys.argv[2:]))
+        if sys.argv[1:] == ["--version"]:
+            _print_version()
+            return
         from llmp.cli.app import run
         from llmp.cli.closed_pipe import flush_or_quiet_exit
 
