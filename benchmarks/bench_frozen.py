@@ -5,7 +5,9 @@
 Measures, each as the median of `--runs` runs (the machine may be shared and
 noisy: medians, not means, and the spread is printed):
   - the binary's size;
-  - `llmp --version` and `llmp --help`, wall time (one-file: unpacking included);
+  - `llmp --version` and `llmp --help`, wall time (one-file: unpacking included),
+    and the CPU time (user + system) of the command and the processes it waited
+    for, which a busy machine disturbs less than wall time;
   - `llmp start` until the daemon answers (the command returns only then);
   - the idle daemon's resident memory (RSS) once it has settled, frozen and
     pip-installed; for the frozen one also its bootloader parent, which waits.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -48,10 +51,14 @@ class Home:
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
 
 
-def timed(command: list[str], env: dict[str, str]) -> float:
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds of the command with every process it waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def settled_rss(pid: int) -> int:
@@ -76,7 +83,7 @@ def daemon_runs(command: list[str], runs: int, frozen: bool) -> tuple[list[float
     for _ in range(runs):
         home = Home()
         env = home.env()
-        starts.append(timed([*command, "start"], env))
+        starts.append(timed([*command, "start"], env)[0])
         try:  # a failed measurement must not leave a daemon running
             status = json.loads(subprocess.run([*command, "status", "--json"], env=env, check=True,
                                                capture_output=True, text=True).stdout)
@@ -114,10 +121,10 @@ def main() -> int:
     home = Home()
     for name, command in (("frozen", frozen), ("pip-installed", installed)):
         print(f"{name} ({args.runs} runs each; median [min .. max])")
-        line("--version", [timed([*command, "--version"], home.env()) for _ in range(args.runs)], "s",
-             0.3 if name == "frozen" else None)
-        line("--help", [timed([*command, "--help"], home.env()) for _ in range(args.runs)], "s",
-             0.35 if name == "frozen" else None)
+        for flag, goal in (("--version", 0.3), ("--help", 0.35)):
+            runs = [timed([*command, flag], home.env()) for _ in range(args.runs)]
+            line(flag, [wall for wall, _ in runs], "s", goal if name == "frozen" else None)
+            line("  its CPU time (user + system)", [cpu for _, cpu in runs], "s")
         starts, rss, parents = daemon_runs(command, max(3, args.runs // 3), name == "frozen")
         line("start until ready", starts, "s", 1.0 if name == "frozen" else None)
         line("idle daemon RSS", [r / MiB for r in rss], "MiB")

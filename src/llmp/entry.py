@@ -3,15 +3,31 @@
 The daemon is started by re-executing this same program with a hidden first
 argument. Dispatching on it here, before anything else is imported, keeps the
 daemon free of typer and rich and keeps `llmp --help` free of aiohttp.
+`llmp --version` alone is answered here too: loading the CLI (typer, rich and
+every command's module) is most of what it would otherwise cost, and scripts
+call it often.
 """
 
 from __future__ import annotations
 
 import sys
 
-from llmp.core.paths import UnwritableHome
+from llmp import __version__
 
 DAEMON_ARGUMENT = "__daemon__"
+
+
+def version_line() -> str:
+    return f"llmp {__version__}"
+
+
+def _print_version() -> None:
+    try:
+        print(version_line(), flush=True)
+    except BrokenPipeError:  # `llmp --version | head -0`
+        from llmp.cli.closed_pipe import quiet_exit
+
+        quiet_exit()
 
 
 def main() -> None:
@@ -20,6 +36,9 @@ def main() -> None:
             from llmp.daemon.main import main as daemon_main
 
             sys.exit(daemon_main(sys.argv[2:]))
+        if sys.argv[1:] == ["--version"]:
+            _print_version()
+            return
         from llmp.cli.app import run
         from llmp.cli.closed_pipe import flush_or_quiet_exit
 
@@ -27,11 +46,13 @@ def main() -> None:
             run()
         finally:
             flush_or_quiet_exit()
-    except UnwritableHome as exc:  # a read-only home is the user's to fix: say where, not how it broke
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
-    except Exception as exc:  # a crash: its traceback must not print a key either
-        from llmp.core.redact import report_uncaught
+    except Exception as exc:
+        from llmp.core.paths import UnwritableHome  # here, not at the top: `--version` stays light
+
+        if isinstance(exc, UnwritableHome):  # a read-only home is the user's to fix: say where
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(1)
+        from llmp.core.redact import report_uncaught  # a crash: its traceback must not print a key
 
         report_uncaught(exc)
         sys.exit(1)

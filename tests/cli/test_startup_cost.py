@@ -7,22 +7,32 @@ import sys
 
 import pytest
 
+from llmp import __version__
 from tests.support.cli import llmp_env
 
 # The daemon's server and client, the OS keyring, the metrics library: each costs 100 ms or more.
 DAEMON_ONLY = ("aiohttp", "keyring", "prometheus_client", "llmp.daemon")
 
 
-def imported(*args: str) -> set[str]:
-    """Every module `llmp ARGS` imports, from Python's own import-time report."""
+def run_with_import_report(*args: str) -> subprocess.CompletedProcess[str]:
     process = subprocess.run([sys.executable, "-X", "importtime", "-m", "llmp", *args],
                              capture_output=True, text=True, timeout=60, env=llmp_env())
     assert "Traceback" not in process.stderr
-    return {line.rsplit("|", 1)[1].strip() for line in process.stderr.splitlines()
+    return process
+
+
+def modules_in(report: str) -> set[str]:
+    """Every module in Python's own import-time report."""
+    return {line.rsplit("|", 1)[1].strip() for line in report.splitlines()
             if line.startswith("import time:") and line.count("|") == 2}
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["status"], ["status", "--json"],
+def imported(*args: str) -> set[str]:
+    """Every module `llmp ARGS` imports."""
+    return modules_in(run_with_import_report(*args).stderr)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["status"], ["status", "--json"],
                                   ["stop"], ["logs", "-n", "1"], ["usage"], ["start", "--help"]])
 def test_cli_commands_leave_the_daemons_imports_alone(args: list[str]) -> None:
     modules = imported(*args)
@@ -33,3 +43,12 @@ def test_cli_commands_leave_the_daemons_imports_alone(args: list[str]) -> None:
 
 def test_help_does_not_load_the_http_client() -> None:
     assert not {m for m in imported("--help") if m.split(".")[0] in ("httpx", "httpcore")}
+
+
+def test_version_answers_without_loading_the_cli() -> None:
+    process = run_with_import_report("--version")
+    assert process.returncode == 0
+    assert process.stdout == f"llmp {__version__}\n"
+    modules = modules_in(process.stderr)
+    assert "llmp.entry" in modules  # the report is real
+    assert not {m for m in modules if m.split(".")[0] in ("typer", "click", "rich") or m == "llmp.cli.app"}

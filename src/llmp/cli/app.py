@@ -6,7 +6,6 @@ import logging
 
 import typer
 
-from llmp import __version__
 from llmp.cli import (
     cache,
     chat,
@@ -22,6 +21,7 @@ from llmp.cli import (
 from llmp.cli.closed_pipe import PipeSafeGroup
 from llmp.cli.help_format import PlaceholderGroup
 from llmp.core.redact import RedactingFilter
+from llmp.entry import version_line
 
 
 class RootGroup(PipeSafeGroup, PlaceholderGroup):
@@ -42,7 +42,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"llmp {__version__}")
+        typer.echo(version_line())
         raise typer.Exit()
 
 

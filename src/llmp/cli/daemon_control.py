@@ -134,6 +134,9 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
             stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=env, close_fds=True,
             cwd=paths.state_dir, **launch_options(),  # type: ignore[arg-type]
         )
+    # The HTTP client `healthy` uses loads while the daemon starts up, rather than
+    # after the daemon is ready: its import alone is a good part of a second's tenth.
+    import httpx  # noqa: F401
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         code = process.poll()
