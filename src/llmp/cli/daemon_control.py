@@ -23,7 +23,7 @@ from llmp.core.paths import DAEMON_OUTPUT_LIMIT, Paths
 from llmp.core.process_env import daemon_environment
 from llmp.core.state import DaemonState, is_alive, read_state, remove_state
 from llmp.core.unpacked import remove_stale
-from llmp.entry import DAEMON_ARGUMENT
+from llmp.entry import DAEMON_ARGUMENT, own_command
 
 START_TIMEOUT = 20.0
 
@@ -50,9 +50,7 @@ def live_state(paths: Paths) -> DaemonState | None:
 
 
 def daemon_command() -> list[str]:
-    if getattr(sys, "frozen", False):
-        return [sys.executable, DAEMON_ARGUMENT]
-    return [sys.executable, "-m", "llmp", DAEMON_ARGUMENT]
+    return own_command(DAEMON_ARGUMENT)
 
 
 def daemon_arguments(host: str | None, port: int | None, config: str | None) -> list[str]:

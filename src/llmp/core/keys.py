@@ -10,7 +10,9 @@ registered with the redactor, so no log line or error can show it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from llmp.core import key_file, keyring_store
@@ -21,7 +23,7 @@ from llmp.core.redact import mask, register_secret
 KEYRING_SERVICE = keyring_store.SERVICE
 STATE_WORDS = {"none": "not needed"}
 __all__ = ["KEYRING_SERVICE", "STATE_WORDS", "ResolvedKey", "key_env_vars", "mask",
-           "missing_key_message", "resolve_key", "resolve_secret"]
+           "missing_key_message", "read_together", "resolve_key", "resolve_secret"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,25 @@ def _lookup(username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
 def _found(value: str | None, source: str, variable: str | None = None) -> ResolvedKey:
     """`variable` names, for a missing key, the environment variable a user would set."""
     return ResolvedKey(value, source, variable) if value else ResolvedKey(None, "missing", variable)
+
+
+@contextlib.contextmanager
+def read_together(providers: Mapping[str, ProviderConfig]) -> Iterator[None]:
+    """Within the block, resolving these providers' keys asks the keyring once for all of them.
+
+    Only providers that may find their key there are asked for: not `mock`, not a
+    key given as `env:`, `none` or in the config, not one already in the environment.
+    """
+    with keyring_store.remembering():
+        keyring_store.read([name for name, provider in providers.items()
+                            if _asks_keyring(name, provider)])
+        yield
+
+
+def _asks_keyring(name: str, provider: ProviderConfig) -> bool:
+    if provider.type == "mock" or provider.api_key.strip() != "keyring":
+        return False
+    return not any(os.environ.get(variable) for variable in key_env_vars(name, provider))
 
 
 def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:

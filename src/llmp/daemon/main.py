@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from llmp.core import keyring_store
 from llmp.core.audit import BackgroundWriter
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
 from llmp.core.config_schema import LimitsConfig
@@ -59,12 +60,15 @@ def main(argv: list[str]) -> int:
 
 def _run(args: argparse.Namespace, paths: Paths) -> int:
     explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
+    keyring_store.read_in_child()
     try:
-        loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
-        flags = {"host": args.host, "port": args.port}
-        apply_overrides(loaded.config, **flags)
-        check_exposure(loaded.config.server)
-        runtime = Runtime(loaded, new_token(), overrides=flags)
+        # The built-in config and then its providers read the same keys: one lookup for both.
+        with keyring_store.remembering():
+            loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
+            flags = {"host": args.host, "port": args.port}
+            apply_overrides(loaded.config, **flags)
+            check_exposure(loaded.config.server)
+            runtime = Runtime(loaded, new_token(), overrides=flags)
     except (ConfigError, LookupError) as exc:
         print(f"llmp: {redact(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
