@@ -26,6 +26,9 @@ from llmp.core.unpacked import remove_stale
 from llmp.entry import DAEMON_ARGUMENT, own_command
 
 START_TIMEOUT = 20.0
+#: How often `llmp start` looks for the daemon's state file: a look is one small file read,
+#: and the daemon is ready within a poll of writing it.
+READY_POLL = 0.01
 
 
 class StartError(Exception):
@@ -136,7 +139,7 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
         state = read_state(paths.state_file)
         if state is not None and state.started_at >= spawned_at - 1 and healthy(state.base_url):
             return Running(state, already=False)
-        time.sleep(0.05)
+        time.sleep(READY_POLL)
     process.kill()
     raise StartError(f"the daemon did not answer within {wait:g}s; see {output}")
 
