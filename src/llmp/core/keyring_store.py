@@ -111,6 +111,15 @@ def read_in_child() -> None:
     _child = True
 
 
+def read_soon(usernames: Collection[str]) -> None:
+    """Start reading these names now, in the background (child process only): the daemon asks
+    first thing at start-up, so the keyring loads while the daemon does."""
+    if _child and usernames and not declared_unsafe():
+        from llmp.core import keyring_child
+
+        keyring_child.start(usernames)
+
+
 @contextlib.contextmanager
 def remembering() -> Iterator[None]:
     """Within the block (on this thread) each name is read from the keyring at most once.

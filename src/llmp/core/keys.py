@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from llmp.core import key_file, keyring_store
-from llmp.core.config_schema import ProviderConfig
 from llmp.core.presets import PRESETS
 from llmp.core.redact import mask, register_secret
+
+if TYPE_CHECKING:  # the schema (pydantic) is not needed to find a key, only to describe one
+    from llmp.core.config_schema import ProviderConfig
 
 KEYRING_SERVICE = keyring_store.SERVICE
 STATE_WORDS = {"none": "not needed"}
@@ -57,10 +60,19 @@ def missing_key_message(name: str, variable: str | None) -> str:
 
 
 def key_env_vars(name: str, provider: ProviderConfig) -> tuple[str, ...]:
-    preset = PRESETS.get(provider.preset or name)
+    return preset_key_env(name, provider.preset)
+
+
+def preset_key_env(name: str, preset_name: str | None = None) -> tuple[str, ...]:
+    """The environment variables a provider's key may be in: its preset's, then NAME_API_KEY."""
+    preset = PRESETS.get(preset_name or name)
     generic = name.upper().replace("-", "_") + "_API_KEY"
     names = preset.key_env if preset else ()
     return names if generic in names else (*names, generic)
+
+
+def in_environment(variables: Iterable[str]) -> bool:
+    return any(os.environ.get(variable) for variable in variables)
 
 
 def resolve_secret(spec: str, username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
@@ -115,7 +127,7 @@ def read_together(providers: Mapping[str, ProviderConfig]) -> Iterator[None]:
 def _asks_keyring(name: str, provider: ProviderConfig) -> bool:
     if provider.type == "mock" or provider.api_key.strip() != "keyring":
         return False
-    return not any(os.environ.get(variable) for variable in key_env_vars(name, provider))
+    return not in_environment(key_env_vars(name, provider))
 
 
 def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
