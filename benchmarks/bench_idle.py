@@ -7,7 +7,9 @@ Two set-ups, each started `--runs` times in a fresh LLMP_HOME on a free port:
   - five providers: a config with OpenAI, Anthropic, Gemini, Cohere and Azure,
     their (fake) keys in the environment.
 For each: `llmp start` until it returns (the daemon answers), `llmp status`
-(five times per start, daemon running), and the daemon's resident memory (RSS)
+(five times per start, daemon running), the CPU the daemon spent getting ready
+(its own and its reaped children's, such as the keyring reader: on a busy machine
+a steadier figure than the wall time), and the daemon's resident memory (RSS)
 once it has settled, with no request served. Medians with [min .. max]; the
 keyring is whatever this machine's keyring configuration gives. Goals: RSS
 <= 50 MiB on the defaults and <= 55 MiB with five providers, start <= 0.3 s,
@@ -26,6 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psutil
 from bench_frozen import line, settled_rss, timed
 
 MiB = 1024 * 1024
@@ -54,8 +57,8 @@ def environment(home: Path, keys: dict[str, str]) -> dict[str, str]:
     return {**env, **keys, "LLMP_HOME": str(home)}
 
 
-def one_start(config: str | None, keys: dict[str, str]) -> tuple[float, list[float], int]:
-    """Start time, status times and settled RSS of one daemon, stopped afterwards."""
+def one_start(config: str | None, keys: dict[str, str]) -> tuple[float, list[float], int, float]:
+    """Start time, status times, settled RSS and start-up CPU of one daemon, stopped afterwards."""
     root = Path(tempfile.mkdtemp(prefix="llmp-idle-"))
     home = root / "home"
     home.mkdir(mode=0o700)
@@ -65,15 +68,16 @@ def one_start(config: str | None, keys: dict[str, str]) -> tuple[float, list[flo
     try:
         started = timed([*LLMP, "start", "--port", "0"], env)
         try:
+            pid = json.loads((home / "daemon.json").read_text(encoding="utf-8"))["pid"]
+            times = psutil.Process(pid).cpu_times()  # before any request reaches it
+            cpu = times.user + times.system + times.children_user + times.children_system
             statuses = [timed([*LLMP, "status"], env) for _ in range(5)]
-            state = json.loads(subprocess.run([*LLMP, "status", "--json"], env=env, check=True,
-                                              capture_output=True, text=True).stdout)
-            rss = settled_rss(state["pid"])
+            rss = settled_rss(pid)
         finally:  # a failed measurement must not leave a daemon running
             subprocess.run([*LLMP, "stop"], env=env, check=True, stdout=subprocess.DEVNULL)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    return started, statuses, rss
+    return started, statuses, rss, cpu
 
 
 def main() -> int:
@@ -88,8 +92,10 @@ def main() -> int:
         starts = [run[0] for run in runs]
         statuses = [t for run in runs for t in run[1]]
         rss = [run[2] / MiB for run in runs]
+        cpu = [run[3] for run in runs]
         print(f"{label} ({args.runs} starts; median [min .. max])")
         line("start until ready", starts, "s", 0.3)
+        line("daemon CPU until ready", cpu, "s")
         line("status", statuses, "s", 0.15)
         line("idle daemon RSS", rss, "MiB", GOALS[label])
         missed |= statistics.median(starts) > 0.3 or statistics.median(statuses) > 0.15
