@@ -255,3 +255,28 @@ providers:
         assert answer.choices[0].message.content == "authorised"
     assert first.requests[-1].headers["Authorization"] == f"Bearer {OLD}"
     assert second.requests[-1].headers["Authorization"] == f"Bearer {NEW}"
+
+
+def test_client_keys_in_the_keyring_admit_their_clients(test_keyring, start_daemon) -> None:
+    """Client keys stored with `llmp keys set client:NAME`, read by the daemon at start."""
+    import httpx
+
+    test_keyring.set_password("llmp", "client:alice", "sk-alice-client-key-0001")
+    test_keyring.set_password("llmp", "client:bob", "sk-bob-client-key-0002")
+    state = start_daemon("""
+server:
+  auth:
+    keys:
+      alice: {}
+      bob: {}
+providers:
+  mock: {type: mock, models: [mock-1]}
+""")
+
+    def status_with(key: str) -> int:
+        return httpx.get(state.base_url + "/v1/models", headers={"Authorization": f"Bearer {key}"},
+                         timeout=30).status_code
+
+    assert status_with("sk-alice-client-key-0001") == 200
+    assert status_with("sk-bob-client-key-0002") == 200
+    assert status_with("sk-someone-else-key-0003") == 401

@@ -113,21 +113,23 @@ def _found(value: str | None, source: str, variable: str | None = None) -> Resol
 
 @contextlib.contextmanager
 def read_together(providers: Mapping[str, ProviderConfig]) -> Iterator[None]:
-    """Within the block, resolving these providers' keys asks the keyring once for all of them.
-
-    Only providers that may find their key there are asked for: not `mock`, not a
-    key given as `env:`, `none` or in the config, not one already in the environment.
-    """
-    with keyring_store.remembering():
-        keyring_store.read([name for name, provider in providers.items()
-                            if _asks_keyring(name, provider)])
+    """Within the block, resolving these providers' keys asks the keyring once for all of them."""
+    with secrets_read_together((provider.api_key, name, key_env_vars(name, provider))
+                               for name, provider in providers.items() if provider.type != "mock"):
         yield
 
 
-def _asks_keyring(name: str, provider: ProviderConfig) -> bool:
-    if provider.type == "mock" or provider.api_key.strip() != "keyring":
-        return False
-    return not in_environment(key_env_vars(name, provider))
+@contextlib.contextmanager
+def secrets_read_together(secrets: Iterable[tuple[str, str, tuple[str, ...]]]) -> Iterator[None]:
+    """Within the block, resolving these secrets (spec, username, env_vars: what `resolve_secret`
+    takes) asks the keyring once for all of them: in the daemon one child process, not one
+    per name. Only those that may be there are asked for: the spec is `keyring` and the
+    secret is not already in its environment variable.
+    """
+    with keyring_store.remembering():
+        keyring_store.read([username for spec, username, env_vars in secrets
+                            if spec.strip() == "keyring" and not in_environment(env_vars)])
+        yield
 
 
 def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:
