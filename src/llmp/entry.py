@@ -1,8 +1,9 @@
 """Process entry point shared by the console script, `python -m llmp` and frozen builds.
 
 The daemon is started by re-executing this same program with a hidden first
-argument. Dispatching on it here, before anything else is imported, keeps the
-daemon free of typer and rich and keeps `llmp --help` free of aiohttp.
+argument, and the daemon reads the OS keyring through it with another one.
+Dispatching on them here, before anything else is imported, keeps the daemon
+free of typer, rich and the keyring's libraries, and `llmp --help` free of aiohttp.
 `llmp --version` alone is answered here too: loading the CLI (typer, rich and
 every command's module) is most of what it would otherwise cost, and scripts
 call it often.
@@ -15,6 +16,14 @@ import sys
 from llmp import __version__
 
 DAEMON_ARGUMENT = "__daemon__"
+KEYRING_ARGUMENT = "__keyring__"
+
+
+def own_command(argument: str) -> list[str]:
+    """This same program with a hidden first argument: the binary itself when frozen."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, argument]
+    return [sys.executable, "-m", "llmp", argument]
 
 
 def version_line() -> str:
@@ -36,6 +45,10 @@ def main() -> None:
             from llmp.daemon.main import main as daemon_main
 
             sys.exit(daemon_main(sys.argv[2:]))
+        if len(sys.argv) > 1 and sys.argv[1] == KEYRING_ARGUMENT:
+            from llmp.core.keyring_child import serve
+
+            sys.exit(serve())
         if sys.argv[1:] == ["--version"]:
             _print_version()
             return

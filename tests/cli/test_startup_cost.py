@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from llmp import __version__
-from tests.support.cli import llmp_env
+from tests.support.cli import llmp_env, run_llmp
 
 # The daemon's server and client, the OS keyring, the metrics library: each costs 100 ms or more.
 DAEMON_ONLY = ("aiohttp", "keyring", "prometheus_client", "llmp.daemon")
@@ -52,3 +52,17 @@ def test_version_answers_without_loading_the_cli() -> None:
     modules = modules_in(process.stderr)
     assert "llmp.entry" in modules  # the report is real
     assert not {m for m in modules if m.split(".")[0] in ("typer", "click", "rich") or m == "llmp.cli.app"}
+
+
+def test_start_and_status_talk_to_the_daemon_without_an_http_library(isolated_env) -> None:
+    """`llmp start` waits for the daemon and `llmp status` asks it over loopback with the
+    standard library: an HTTP library's import would be most of what they cost."""
+    heavy = ("httpx", "httpcore", "aiohttp", "anyio", "llmp.daemon")
+    try:
+        started = imported("start", "--port", "0")
+        assert (isolated_env / "daemon.json").exists()  # it did start, and waited for the daemon
+        for modules in (started, imported("status"), imported("status", "--json")):
+            assert "llmp.cli.admin_client" in modules
+            assert sorted(m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)) == []
+    finally:
+        run_llmp("stop")

@@ -309,7 +309,7 @@ class StreamsOnly(MockProvider):
 def test_health_check_of_a_streams_only_provider_streams(
     make_gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(BUILTIN, "mock", StreamsOnly)
+    monkeypatch.setitem(BUILTIN, "mock", f"{__name__}:StreamsOnly")
     monkeypatch.setattr(StreamsOnly, "streamed", [])
     gateway, clock = mock_checked_every_5s(make_gateway, "s")
     health_round(gateway, clock, 5)

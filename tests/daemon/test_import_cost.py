@@ -1,17 +1,91 @@
-"""The daemon loads what its config uses: no JWT library (and its `cryptography`) without JWT auth."""
+"""The daemon loads what its config uses, and nothing of the CLI or the keyring's libraries.
+
+Each test runs a real daemon (`llmp.daemon.main`) in a child Python, which
+lists its own modules once the daemon listens, then stops it.
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.support.cli import llmp_env
+from tests.support.keyring_backend import BACKEND as TEST_KEYRING
+
+pytestmark = pytest.mark.timeout(120)
+
+# Run in the child: the daemon in the foreground, and beside it a thread that waits for the
+# state file (the daemon listens), prints every loaded module and the providers it serves
+# (from the admin API, with the token in the state file), then stops it.
+PROBE = """
+import json, os, signal, sys, threading, time, urllib.request
+from llmp.core.paths import resolve_paths
+from llmp.daemon.main import main
+
+def report():
+    state_file = resolve_paths().state_file
+    while not state_file.exists():
+        time.sleep(0.01)
+    modules = sorted(sys.modules)
+    state = json.loads(state_file.read_text())
+    ask = urllib.request.Request(f"http://127.0.0.1:{state['port']}/admin/status",
+                                 headers={"Authorization": "Bearer " + state["token"]})
+    with urllib.request.urlopen(ask) as answer:
+        providers = json.load(answer)["providers"]
+    print(json.dumps({"modules": modules, "providers": providers}), flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+threading.Thread(target=report, daemon=True).start()
+sys.exit(main(["--port", "0", "--foreground"]))
+"""
+
+# Never in the daemon: the CLI's libraries, the keyring and what its backends load.
+NEVER = ("typer", "rich", "prompt_toolkit", "httpx", "keyring", "keyrings", "secretstorage",
+         "jeepney", "cryptography", "jwt")
+ADAPTERS = {"anthropic": "llmp.daemon.providers.anthropic", "gemini": "llmp.daemon.providers.gemini",
+            "cohere": "llmp.daemon.providers.cohere", "azure": "llmp.daemon.providers.azure",
+            "openai": "llmp.daemon.providers.openai_compat"}
 
 
-def test_assembling_the_daemon_leaves_the_jwt_library_alone() -> None:
-    probe = ("import sys; import llmp.daemon.main, llmp.daemon.app; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('jwt', 'cryptography')))")
-    process = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                             timeout=60, env=llmp_env())
+def run_daemon(env_extra: dict[str, str] | None = None) -> tuple[set[str], list[str]]:
+    env = {**llmp_env(), **(env_extra or {})}
+    process = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                             timeout=90, env=env)
     assert process.returncode == 0, process.stderr
-    assert process.stdout.strip() == "[]"
+    report = json.loads(process.stdout.strip().splitlines()[-1])
+    return set(report["modules"]), report["providers"]
+
+
+def loaded(modules: set[str], packages: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in packages)
+
+
+def unused_adapters(modules: set[str], types: tuple[str, ...]) -> list[str]:
+    return sorted(ADAPTERS[t] for t in types if ADAPTERS[t] in modules)
+
+
+def test_the_built_in_defaults_load_no_keyring_yaml_or_unused_adapter(isolated_env: Path) -> None:
+    """No config file, a keyring holding an OpenAI key: the key is read (the provider is
+    served), but by a child process, so none of the keyring's libraries stay in the daemon."""
+    (isolated_env / "test-keyring.json").write_text(json.dumps({"llmp/openai": "sk-in-the-keyring-0001"}))
+    modules, providers = run_daemon({"PYTHON_KEYRING_BACKEND": TEST_KEYRING})
+    assert providers == ["mock", "openai"]
+    assert loaded(modules, (*NEVER, "ruamel")) == []
+    assert unused_adapters(modules, ("anthropic", "gemini", "cohere", "azure")) == []
+
+
+def test_a_config_loads_the_adapters_of_its_provider_types_only(isolated_env: Path) -> None:
+    (isolated_env / "config.yaml").write_text("""
+providers:
+  mock: {type: mock, models: [mock-1]}
+  claude: {type: anthropic, api_key: none, base_url: "http://127.0.0.1:9", models: [c-1]}
+""")
+    modules, providers = run_daemon()
+    assert providers == ["mock", "claude"]
+    assert ADAPTERS["anthropic"] in modules
+    assert unused_adapters(modules, ("gemini", "cohere", "azure", "openai")) == []
+    assert loaded(modules, NEVER) == []

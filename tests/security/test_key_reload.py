@@ -217,3 +217,66 @@ providers:
     message = str(refused.value)
     assert "config" in message and "llmp reload" in message
     assert "llmp keys set" not in message and OLD not in message
+
+
+def test_the_daemon_reports_a_keyring_that_refuses(isolated_env, start_daemon, monkeypatch) -> None:
+    """The daemon reads the keyring through a child process: a keyring that is there but
+    refuses (a denied macOS Keychain prompt) still reads as refused, never as a missing key."""
+    import httpx
+
+    from tests.support.keyring_backend import DENIED_BACKEND
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", DENIED_BACKEND)
+    state = start_daemon("providers:\n  up: {type: openai, base_url: 'http://127.0.0.1:9/v1'}\n")
+    answer = httpx.post(state.base_url + "/admin/keys/reload", json={"name": "up"},
+                        headers={"Authorization": f"Bearer {state.token}"}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["keys"]["up"]["source"] == "keyring refused"
+    log = (isolated_env / "logs" / "llmp.log").read_text()
+    assert "refused to hand over the key for 'up'" in log and "User interaction is not allowed" in log
+
+
+def test_the_daemon_reads_every_key_it_needs_from_the_keyring(test_keyring, start_daemon,
+                                                              make_upstream) -> None:
+    """Keys of several providers, read at start by one child process, each reach its upstream."""
+    first, second = make_upstream(), make_upstream()
+    first.always(requires_key(OLD))
+    second.always(requires_key(NEW))
+    test_keyring.set_password("llmp", "one", OLD)
+    test_keyring.set_password("llmp", "two", NEW)
+    state = start_daemon(f"""
+providers:
+  one: {{type: openai, base_url: "{first.url}/v1", models: [m1]}}
+  two: {{type: openai, base_url: "{second.url}/v1", models: [m2]}}
+""")
+    client = openai.OpenAI(base_url=state.base_url + "/v1", api_key="unused", max_retries=0)
+    for model in ("one/m1", "two/m2"):
+        answer = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content == "authorised"
+    assert first.requests[-1].headers["Authorization"] == f"Bearer {OLD}"
+    assert second.requests[-1].headers["Authorization"] == f"Bearer {NEW}"
+
+
+def test_client_keys_in_the_keyring_admit_their_clients(test_keyring, start_daemon) -> None:
+    """Client keys stored with `llmp keys set client:NAME`, read by the daemon at start."""
+    import httpx
+
+    test_keyring.set_password("llmp", "client:alice", "sk-alice-client-key-0001")
+    test_keyring.set_password("llmp", "client:bob", "sk-bob-client-key-0002")
+    state = start_daemon("""
+server:
+  auth:
+    keys:
+      alice: {}
+      bob: {}
+providers:
+  mock: {type: mock, models: [mock-1]}
+""")
+
+    def status_with(key: str) -> int:
+        return httpx.get(state.base_url + "/v1/models", headers={"Authorization": f"Bearer {key}"},
+                         timeout=30).status_code
+
+    assert status_with("sk-alice-client-key-0001") == 200
+    assert status_with("sk-bob-client-key-0002") == 200
+    assert status_with("sk-someone-else-key-0003") == 401

@@ -23,9 +23,12 @@ from llmp.core.paths import DAEMON_OUTPUT_LIMIT, Paths, unwritable
 from llmp.core.process_env import daemon_environment
 from llmp.core.state import DaemonState, is_alive, read_state, remove_state
 from llmp.core.unpacked import remove_stale
-from llmp.entry import DAEMON_ARGUMENT
+from llmp.entry import DAEMON_ARGUMENT, own_command
 
 START_TIMEOUT = 20.0
+#: How often `llmp start` looks for the daemon's state file: a look is one small file read,
+#: and the daemon is ready within a poll of writing it.
+READY_POLL = 0.01
 
 
 class StartError(Exception):
@@ -50,9 +53,7 @@ def live_state(paths: Paths) -> DaemonState | None:
 
 
 def daemon_command() -> list[str]:
-    if getattr(sys, "frozen", False):
-        return [sys.executable, DAEMON_ARGUMENT]
-    return [sys.executable, "-m", "llmp", DAEMON_ARGUMENT]
+    return own_command(DAEMON_ARGUMENT)
 
 
 def daemon_arguments(host: str | None, port: int | None, config: str | None) -> list[str]:
@@ -134,9 +135,6 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
             stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=env, close_fds=True,
             cwd=paths.state_dir, **launch_options(),  # type: ignore[arg-type]
         )
-    # The HTTP client `healthy` uses loads while the daemon starts up, rather than
-    # after the daemon is ready: its import alone is a good part of a second's tenth.
-    import httpx  # noqa: F401
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         code = process.poll()
@@ -145,7 +143,7 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
         state = read_state(paths.state_file)
         if state is not None and state.started_at >= spawned_at - 1 and healthy(state.base_url):
             return Running(state, already=False)
-        time.sleep(0.05)
+        time.sleep(READY_POLL)
     process.kill()
     raise StartError(f"the daemon did not answer within {wait:g}s; see {output}")
 

@@ -7,22 +7,39 @@ added by the daemon at start-up, because finding it means asking the network.
 
 from __future__ import annotations
 
-from llmp.core.config_loader import apply_preset
-from llmp.core.config_schema import Config, ProviderConfig
-from llmp.core.keys import resolve_key
+from typing import TYPE_CHECKING
+
+from llmp.core.keys import in_environment, preset_key_env, read_together, resolve_key
 from llmp.core.presets import PRESETS
+
+if TYPE_CHECKING:
+    from llmp.core.config_schema import Config
 
 MOCK_MODELS = ["mock-1", "mock-echo"]
 
 
+def _candidates() -> list[str]:
+    """The presets that join the built-in config when their key is found."""
+    return [name for name, preset in PRESETS.items() if preset.needs_key and preset.base_url is not None]
+
+
+def keyring_names() -> list[str]:
+    """The names the built-in config will ask the keyring for: known before the config (and
+    pydantic) is loaded, so the daemon can start reading them first thing."""
+    return [name for name in _candidates() if not in_environment(preset_key_env(name))]
+
+
 def builtin_config() -> Config:
+    from llmp.core.config_loader import apply_preset
+    from llmp.core.config_schema import Config, ProviderConfig
+
     config = Config()
     config.providers["mock"] = ProviderConfig(type="mock", models=list(MOCK_MODELS))
-    for name, preset in PRESETS.items():
-        if not preset.needs_key or preset.base_url is None:
-            continue
-        provider = ProviderConfig()
+    candidates: dict[str, ProviderConfig] = {}
+    for name in _candidates():
+        candidates[name] = provider = ProviderConfig()
         apply_preset(name, provider)
-        if resolve_key(name, provider).present:
-            config.providers[name] = provider
+    with read_together(candidates):
+        config.providers.update(
+            (name, provider) for name, provider in candidates.items() if resolve_key(name, provider).present)
     return config

@@ -4,12 +4,19 @@
 and `null` store nothing, `keyrings.alt`'s plaintext file stores it in clear,
 and a chainer with nothing to chain is `null` in disguise. llmp treats all of
 those as "no keyring" and says so, rather than writing a key somewhere the user
-did not choose. `keyring` is imported here lazily: it costs ~130 ms.
+did not choose. `keyring` is imported here lazily: it costs ~130 ms, and on
+Linux it brings secretstorage, jeepney and cryptography (~11 MiB). The daemon
+therefore reads through a short-lived child process (`core/keyring_child.py`)
+once `read_in_child` is called, and asks for every name it needs at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import threading
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +39,14 @@ class KeyringUnavailable(Exception):
 
 class KeyringRefused(KeyringUnavailable):
     """The keyring is there but would not hand over a key (macOS: a denied or impossible prompt)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the keyring holds for one name: the secret, or why it would not say."""
+
+    value: str | None = None
+    refused: str = ""  # the keyring is there but would not hand the key over
 
 
 @dataclass(frozen=True)
@@ -80,19 +95,92 @@ def get(username: str) -> str | None:
     agent before login) raises KeyringRefused: reporting that as a missing key
     would send the user looking for the wrong problem.
     """
+    entry = read([username])[username]
+    if entry.refused:
+        raise KeyringRefused(entry.refused)
+    return entry.value
+
+
+_child = False
+_remembered = threading.local()
+
+
+def read_in_child() -> None:
+    """From now on read the keyring in a child process: the daemon keeps none of its libraries."""
+    global _child
+    _child = True
+
+
+def read_soon(usernames: Collection[str]) -> None:
+    """Start reading these names now, in the background (child process only): the daemon asks
+    first thing at start-up, so the keyring loads while the daemon does."""
+    if _child and usernames and not declared_unsafe():
+        from llmp.core import keyring_child
+
+        keyring_child.start(usernames)
+
+
+@contextlib.contextmanager
+def remembering() -> Iterator[None]:
+    """Within the block (on this thread) each name is read from the keyring at most once.
+
+    Start-up reads the built-in config's keys and then its providers' keys, a
+    reload every provider's: one lookup (one child process) instead of one per
+    name. Outside it every read is fresh, so a key set later is found.
+    """
+    if getattr(_remembered, "entries", None) is not None:  # an enclosing block remembers already
+        yield
+        return
+    _remembered.entries = {}
+    try:
+        yield
+    finally:
+        _remembered.entries = None
+
+
+def read(usernames: Collection[str]) -> dict[str, Entry]:
+    """Every name's entry, from one lookup."""
+    memory: dict[str, Entry] | None = getattr(_remembered, "entries", None)
+    wanted = [name for name in dict.fromkeys(usernames) if memory is None or name not in memory]
+    found: dict[str, Entry] = {}
+    if wanted and not declared_unsafe():
+        if _child:
+            from llmp.core import keyring_child
+
+            found = keyring_child.read(wanted)
+        else:
+            found = read_here(wanted)
+    fresh = {name: found.get(name, Entry()) for name in wanted}
+    if memory is not None:
+        memory.update(fresh)
+        return {name: memory[name] for name in usernames}
+    return fresh
+
+
+def declared_unsafe() -> bool:
+    """PYTHON_KEYRING_BACKEND names a backend that keeps nothing safe: known without loading keyring."""
+    name = os.environ.get("PYTHON_KEYRING_BACKEND", "").strip()
+    return name in _NOT_SAFE or "plaintext" in name.lower()
+
+
+def read_here(usernames: Collection[str]) -> dict[str, Entry]:
+    """The entries, read by this process."""
     if not status().usable:
-        return None
+        return {}
     try:
         import keyring
         from keyring.errors import KeyringError
     except Exception:
-        return None
-    try:
-        return keyring.get_password(SERVICE, username)
-    except KeyringError as exc:
-        raise KeyringRefused(_refusal(username, exc)) from None
-    except Exception:  # any other backend failure means "no key here", never a crash
-        return None
+        return {}
+    found: dict[str, Entry] = {}
+    for username in usernames:
+        try:
+            found[username] = Entry(keyring.get_password(SERVICE, username))
+        except KeyringError as exc:
+            found[username] = Entry(refused=_refusal(username, exc))
+        except Exception:  # any other backend failure means "no key here", never a crash
+            found[username] = Entry()
+    return found
 
 
 def _refusal(username: str, exc: BaseException) -> str:

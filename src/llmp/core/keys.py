@@ -10,18 +10,23 @@ registered with the redactor, so no log line or error can show it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from llmp.core import key_file, keyring_store
-from llmp.core.config_schema import ProviderConfig
 from llmp.core.presets import PRESETS
 from llmp.core.redact import mask, register_secret
+
+if TYPE_CHECKING:  # the schema (pydantic) is not needed to find a key, only to describe one
+    from llmp.core.config_schema import ProviderConfig
 
 KEYRING_SERVICE = keyring_store.SERVICE
 STATE_WORDS = {"none": "not needed"}
 __all__ = ["KEYRING_SERVICE", "STATE_WORDS", "ResolvedKey", "key_env_vars", "mask",
-           "missing_key_message", "resolve_key", "resolve_secret"]
+           "missing_key_message", "read_together", "resolve_key", "resolve_secret"]
 
 
 @dataclass(frozen=True)
@@ -55,10 +60,19 @@ def missing_key_message(name: str, variable: str | None) -> str:
 
 
 def key_env_vars(name: str, provider: ProviderConfig) -> tuple[str, ...]:
-    preset = PRESETS.get(provider.preset or name)
+    return preset_key_env(name, provider.preset)
+
+
+def preset_key_env(name: str, preset_name: str | None = None) -> tuple[str, ...]:
+    """The environment variables a provider's key may be in: its preset's, then NAME_API_KEY."""
+    preset = PRESETS.get(preset_name or name)
     generic = name.upper().replace("-", "_") + "_API_KEY"
     names = preset.key_env if preset else ()
     return names if generic in names else (*names, generic)
+
+
+def in_environment(variables: Iterable[str]) -> bool:
+    return any(os.environ.get(variable) for variable in variables)
 
 
 def resolve_secret(spec: str, username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
@@ -95,6 +109,27 @@ def _lookup(username: str, env_vars: tuple[str, ...]) -> ResolvedKey:
 def _found(value: str | None, source: str, variable: str | None = None) -> ResolvedKey:
     """`variable` names, for a missing key, the environment variable a user would set."""
     return ResolvedKey(value, source, variable) if value else ResolvedKey(None, "missing", variable)
+
+
+@contextlib.contextmanager
+def read_together(providers: Mapping[str, ProviderConfig]) -> Iterator[None]:
+    """Within the block, resolving these providers' keys asks the keyring once for all of them."""
+    with secrets_read_together((provider.api_key, name, key_env_vars(name, provider))
+                               for name, provider in providers.items() if provider.type != "mock"):
+        yield
+
+
+@contextlib.contextmanager
+def secrets_read_together(secrets: Iterable[tuple[str, str, tuple[str, ...]]]) -> Iterator[None]:
+    """Within the block, resolving these secrets (spec, username, env_vars: what `resolve_secret`
+    takes) asks the keyring once for all of them: in the daemon one child process, not one
+    per name. Only those that may be there are asked for: the spec is `keyring` and the
+    secret is not already in its environment variable.
+    """
+    with keyring_store.remembering():
+        keyring_store.read([username for spec, username, env_vars in secrets
+                            if spec.strip() == "keyring" and not in_environment(env_vars)])
+        yield
 
 
 def resolve_key(name: str, provider: ProviderConfig) -> ResolvedKey:

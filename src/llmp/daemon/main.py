@@ -1,43 +1,29 @@
-"""The daemon process: load config, listen, record the state file, serve until told to stop.
+"""The daemon process: settle its environment, then load config, listen and serve (`serve.py`).
 
-Exit codes: 0 stopped cleanly, 2 bad configuration, 3 address unavailable.
+This module stays light (no aiohttp, no pydantic) so the keyring's child
+process starts reading before the heavy imports begin.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import errno
-import logging
 import os
-import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from llmp.core.audit import BackgroundWriter
-from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
-from llmp.core.config_schema import LimitsConfig
+from llmp.core import keyring_store
 from llmp.core.paths import Paths, config_file_from_env, resolve_paths
 from llmp.core.process_env import user_environment
-from llmp.core.redact import redact
-from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
+from llmp.core.state import process_create_time
 from llmp.core.unpacked import claim
-from llmp.daemon.api.admin import SHUTDOWN
-from llmp.daemon.app import build_app
-from llmp.daemon.heap import settle_heap
 from llmp.daemon.output import bound_output
-from llmp.daemon.protocol_errors import Runner
-from llmp.daemon.runtime import Runtime
-from llmp.daemon.security.exposure import check_exposure
-from llmp.daemon.security.limits import runner_options
-from llmp.daemon.telemetry.logs import apply_level, setup_logging
 
-EXIT_CONFIG = 2
-EXIT_ADDRESS = 3
-log = logging.getLogger("llmp.daemon")
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from llmp.core.config_schema import LimitsConfig
 
 
 def main(argv: list[str]) -> int:
@@ -51,36 +37,22 @@ def main(argv: list[str]) -> int:
     paths = resolve_paths()
     paths.ensure()
     owner = settle_process(paths, detached=not args.foreground)
+    source = config_file_from_env(paths, args.config)
+    explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
+    keyring_store.read_in_child()
+    if not explicit and not source.exists():
+        # The built-in config's keyring names are known before anything heavy loads: the
+        # keyring's child process reads them while the daemon imports.
+        from llmp.core.builtin_config import keyring_names
+
+        keyring_store.read_soon(keyring_names())
+    from llmp.daemon.serve import run  # aiohttp, pydantic and the rest load from here on
+
     try:
-        return _run(args, paths)
+        return run(args, paths, source, explicit=explicit)
     finally:
         if owner is not None:
             owner.unlink(missing_ok=True)
-
-
-def _run(args: argparse.Namespace, paths: Paths) -> int:
-    explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
-    try:
-        loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
-        flags = {"host": args.host, "port": args.port}
-        apply_overrides(loaded.config, **flags)
-        check_exposure(loaded.config.server)
-        runtime = Runtime(loaded, new_token(), overrides=flags)
-    except (ConfigError, LookupError) as exc:
-        print(f"llmp: {redact(str(exc))}", file=sys.stderr)
-        return EXIT_CONFIG
-    except Exception as exc:  # a resolver error names the alias target at fault
-        print(f"llmp: invalid configuration: {redact(str(getattr(exc, 'message', exc)))}",
-              file=sys.stderr)
-        return EXIT_CONFIG
-    listener = setup_logging(paths.log_file, loaded.config.logging, console=args.foreground)
-    runtime.reload_listeners.append(lambda config: apply_level(config.logging))
-    audit_writer = BackgroundWriter().start()
-    try:
-        return asyncio.run(_serve(runtime, loaded, paths))
-    finally:
-        audit_writer.stop()
-        listener.stop()
 
 
 def settle_process(paths: Paths, *, detached: bool) -> Path | None:
@@ -114,59 +86,7 @@ def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
     request; aiohttp's own access log is off (llmp writes its own); aiohttp's own
     error answers are JSON (`protocol_errors`).
     """
+    from llmp.daemon.protocol_errors import Runner
+    from llmp.daemon.security.limits import runner_options
+
     return Runner(app, handler_cancellation=True, access_log=None, **runner_options(limits))
-
-
-async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
-    app = build_app(runtime)
-    runner = make_runner(app, loaded.config.server.limits)
-    await runner.setup()
-    server = loaded.config.server
-    site = web.TCPSite(runner, server.host, server.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        if exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1)):
-            from llmp.daemon.port_owner import port_in_use_message
-
-            print(f"llmp: {port_in_use_message(server.host, server.port)}", file=sys.stderr)
-        else:
-            print(f"llmp: cannot listen on {server.host}:{server.port}: {exc.strerror}",
-                  file=sys.stderr)
-        return EXIT_ADDRESS
-    server.port = runner.addresses[0][1]  # the real port when 0 asked for any free one
-    pid = os.getpid()
-    write_state(paths.state_file, DaemonState(
-        pid=pid,
-        create_time=process_create_time(pid) or time.time(),
-        host=server.host,
-        port=server.port,
-        token=runtime.token,
-        version=runtime.version,
-        started_at=runtime.started_at,
-        config_file=str(loaded.source) if loaded.source else None,
-    ))
-    log.info("llmp %s listening on %s:%d (pid %d)", runtime.version, server.host, server.port, pid)
-    settle_heap()
-    stop = app[SHUTDOWN]
-    _install_signal_handlers(stop)
-    try:
-        await stop.wait()
-    finally:
-        log.info("stopping")
-        remove_state(paths.state_file, only_pid=pid)
-        await runner.cleanup()
-    return 0
-
-
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
-        number = getattr(signal, name, None)
-        if number is None:
-            continue
-        try:
-            loop.add_signal_handler(number, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-            signal.signal(number, lambda *_: loop.call_soon_threadsafe(stop.set))

@@ -21,6 +21,7 @@ from aiohttp import web
 from llmp import __version__
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, apply_preset
 from llmp.core.config_schema import Config, ProviderConfig
+from llmp.core.keys import read_together
 from llmp.daemon.cache.policy import Policy
 from llmp.daemon.cache.service import ResponseCache
 from llmp.daemon.config_reload import (
@@ -98,12 +99,15 @@ class Runtime:
         """One adapter per configured provider; a running one whose settings are unchanged is kept
         (with its pooled connections). Reads keys, which may block: off the loop at reload."""
         providers: dict[str, Provider] = {}
-        for name, spec in config.providers.items():
-            current = running.get(name)
-            if current is None or current.config != spec:
-                current = adapter_for(spec.type or "openai")(name, spec)
-                current.http.limits = config.server.limits  # what upstream answers may grow to
-            providers[name] = current
+        new = {name: spec for name, spec in config.providers.items()
+               if name not in running or running[name].config != spec}
+        with read_together(new):
+            for name, spec in config.providers.items():
+                current = running[name] if name not in new else None
+                if current is None:
+                    current = adapter_for(spec.type or "openai")(name, spec)
+                    current.http.limits = config.server.limits  # what upstream answers may grow to
+                providers[name] = current
         return providers
 
     def _routing_for(self, loaded: LoadedConfig, providers: dict[str, Provider]) -> _Routing:

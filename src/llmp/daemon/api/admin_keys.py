@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from llmp.core.audit import audit
-from llmp.core.keys import key_advice
+from llmp.core.keys import key_advice, read_together
 from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME
 from llmp.daemon.security.key_check import check_key
@@ -38,8 +38,9 @@ async def reload_keys(request: web.Request) -> web.Response:
     reloaded = [p for n, p in runtime.providers.items() if name is None or n == name]
 
     def read_keys() -> None:
-        for provider in reloaded:
-            provider.reload_key()
+        with read_together({p.name: p.config for p in reloaded}):
+            for provider in reloaded:
+                provider.reload_key()
         request.app[SECURITY].reload()
 
     # Off the event loop: a keyring lookup can block (D-Bus, a locked collection asking to unlock).

@@ -20,7 +20,7 @@ from llmp.daemon.api.anthropic_wire import ANTHROPIC, PATH_PREFIX
 from llmp.daemon.api.dispatch import error_response, serve
 from llmp.daemon.api.validation import parse_json_object, require_model
 from llmp.daemon.errors import ClientError
-from llmp.daemon.providers.anthropic import CLIENT_HEADERS
+from llmp.daemon.providers.anthropic_headers import CLIENT_HEADERS
 from llmp.daemon.routes import ROUTES
 from llmp.daemon.runtime import RUNTIME, Runtime
 

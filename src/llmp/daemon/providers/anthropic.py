@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -19,6 +18,7 @@ import orjson
 
 from llmp.core.config_schema import LimitsConfig
 from llmp.daemon.errors import UpstreamError
+from llmp.daemon.providers.anthropic_headers import CLIENT_HEADERS
 from llmp.daemon.providers.anthropic_request import to_anthropic
 from llmp.daemon.providers.anthropic_response import (
     MALFORMED,
@@ -43,11 +43,6 @@ API_VERSION = "2023-06-01"
 PATHS = {"chat": "/v1/messages", "count_tokens": "/v1/messages/count_tokens"}
 #: The member each operation's answer cannot do without: an answer lacking it is no answer.
 EXPECTED = {"chat": "content", "count_tokens": "input_tokens"}
-#: The `anthropic-beta` and `anthropic-version` headers of the Anthropic client being served.
-#: They change what a body means, so a pass-through must carry them; the inbound API sets
-#: this per request.
-CLIENT_HEADERS: ContextVar[dict[str, str] | None] = ContextVar("anthropic_client_headers",
-                                                              default=None)
 
 
 class AnthropicProvider(Provider):

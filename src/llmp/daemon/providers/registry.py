@@ -1,35 +1,36 @@
 """The explicit list of adapter types. Adding a provider adds one line here.
 
-Third-party adapters can register under the entry-point group `llmp.providers`
-(`name = "package.module:ProviderClass"`); built-in names win over them.
+Each adapter is named by module and class and imported only when a provider
+of its type is configured: an idle daemon with the mock alone holds none of
+the translating adapters (about 2 MiB). Third-party adapters can register
+under the entry-point group `llmp.providers` (`name = "package.module:ProviderClass"`);
+built-in names win over them.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from importlib import import_module
 
-from llmp.daemon.providers.anthropic import AnthropicProvider
-from llmp.daemon.providers.azure import AzureOpenAIProvider
 from llmp.daemon.providers.base import Provider
-from llmp.daemon.providers.cohere import CohereProvider
-from llmp.daemon.providers.gemini import GeminiProvider
-from llmp.daemon.providers.mock import MockProvider
-from llmp.daemon.providers.openai_compat import OpenAICompatibleProvider
 
-BUILTIN: dict[str, type[Provider]] = {
-    "openai": OpenAICompatibleProvider,
-    "mock": MockProvider,
-    "azure": AzureOpenAIProvider,
-    "cohere": CohereProvider,
-    "gemini": GeminiProvider,
-    "anthropic": AnthropicProvider,
+BUILTIN: dict[str, str] = {
+    "openai": "llmp.daemon.providers.openai_compat:OpenAICompatibleProvider",
+    "mock": "llmp.daemon.providers.mock:MockProvider",
+    "azure": "llmp.daemon.providers.azure:AzureOpenAIProvider",
+    "cohere": "llmp.daemon.providers.cohere:CohereProvider",
+    "gemini": "llmp.daemon.providers.gemini:GeminiProvider",
+    "anthropic": "llmp.daemon.providers.anthropic:AnthropicProvider",
 }
 
 
 def adapter_for(type_name: str) -> type[Provider]:
-    adapter = BUILTIN.get(type_name)
-    if adapter is not None:
+    where = BUILTIN.get(type_name)
+    if where is not None:
+        module, _, name = where.partition(":")
+        adapter: type[Provider] = getattr(import_module(module), name)
         return adapter
+    from importlib.metadata import entry_points
+
     for entry in entry_points(group="llmp.providers"):
         if entry.name == type_name:
             loaded = entry.load()

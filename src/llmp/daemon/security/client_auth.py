@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from llmp.core.config_schema import AuthConfig, ClientLimits
-from llmp.core.keys import resolve_secret
+from llmp.core.keys import resolve_secret, secrets_read_together
 from llmp.daemon.security.jwt_auth import JWTVerifier, TokenRejected, looks_like_jwt
 
 log = logging.getLogger("llmp.security")
@@ -65,20 +65,29 @@ class ClientAuth:
         self.reload()
 
     def reload(self) -> None:
+        jwt_config = self.config.jwt
+        #: What `resolve_secret` takes for each client key, and for the JWT secret.
+        wanted = {name: (spec.key, client_key_username(name), (client_key_env(name),))
+                  for name, spec in self.config.keys.items()}
+        jwt_secret = (jwt_config.secret, JWT_SECRET_USERNAME, (JWT_SECRET_ENV,)) if jwt_config else None
+        with secrets_read_together([*wanted.values(), *([jwt_secret] if jwt_secret else [])]):
+            self._read(wanted, jwt_secret)
+
+    def _read(self, wanted: dict[str, tuple[str, str, tuple[str, ...]]],
+              jwt_secret: tuple[str, str, tuple[str, ...]] | None) -> None:
         keys: dict[bytes, Client] = {}
-        for name, spec in self.config.keys.items():
-            found = resolve_secret(spec.key, client_key_username(name), (client_key_env(name),))
+        for name, secret_spec in wanted.items():
+            found = resolve_secret(*secret_spec)
             if found.value:
-                keys[_digest(found.value)] = Client(name, spec)
+                keys[_digest(found.value)] = Client(name, self.config.keys[name])
             else:
                 log.warning("client key '%s' has no value (set it with: llmp keys set client:%s)",
                             name, name)
         verifier: JWTVerifier | None = None
-        jwt_config = self.config.jwt
-        if jwt_config is not None:
-            secret = resolve_secret(jwt_config.secret, JWT_SECRET_USERNAME, (JWT_SECRET_ENV,))
+        if self.config.jwt is not None and jwt_secret is not None:
+            secret = resolve_secret(*jwt_secret)
             if secret.value:
-                verifier = JWTVerifier(jwt_config, secret.value)
+                verifier = JWTVerifier(self.config.jwt, secret.value)
             else:
                 log.warning("server.auth.jwt has no secret (set it with: llmp keys set jwt-secret)")
         # Swapped whole, once both are read: this runs off the event loop, beside requests.

@@ -16,7 +16,7 @@ import orjson
 
 from llmp.daemon.api.anthropic_events import event
 from llmp.daemon.cache.replay.events import Incomplete, json_object, parse_events
-from llmp.daemon.providers.anthropic import CLIENT_HEADERS
+from llmp.daemon.providers.anthropic_headers import CLIENT_HEADERS
 
 _STREAMED_EMPTY = {"text": {"text": ""}, "thinking": {"thinking": "", "signature": ""}}
 _INPUT_BLOCKS = {"tool_use", "server_tool_use", "mcp_tool_use"}

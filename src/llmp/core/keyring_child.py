@@ -1,0 +1,100 @@
+"""Reading the OS keyring in a short-lived child process, for the daemon.
+
+`keyring` loads its backends' libraries (on Linux secretstorage, jeepney and
+cryptography, about 11 MiB) and they would stay in the daemon's memory for its
+whole life to read a few keys at start and on a reload. So the daemon runs its
+own program again with the hidden argument `__keyring__` (the same binary when
+frozen, which also keeps the macOS Keychain's "Always Allow" for it valid),
+writes the names it wants on the child's stdin as JSON and reads the entries
+from its stdout; the child then exits and its memory goes with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Collection
+
+from llmp.core.keyring_store import Entry, read_here
+from llmp.entry import KEYRING_ARGUMENT, own_command
+
+# A locked collection may ask the user to unlock it: give them time, but not forever.
+TIMEOUT = 120.0
+CREATE_NO_WINDOW = 0x08000000  # Windows: no console window flashing up for the child
+
+
+_early: tuple[frozenset[str], subprocess.Popen[str]] | None = None
+
+
+def start(usernames: Collection[str]) -> None:
+    """Start a child reading these names; the first `read` of some of them takes its answer."""
+    global _early
+    try:
+        _early = (frozenset(usernames), _spawn(usernames))
+    except OSError:  # `read` will try again, and say why
+        _early = None
+
+
+def _spawn(usernames: Collection[str]) -> subprocess.Popen[str]:
+    options: dict[str, object] = {"creationflags": CREATE_NO_WINDOW} if os.name == "nt" else {}
+    process = subprocess.Popen(own_command(KEYRING_ARGUMENT), stdin=subprocess.PIPE,  # type: ignore[call-overload]
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               encoding="utf-8", **options)
+    stdin, process.stdin = process.stdin, None  # written and closed here, not by communicate()
+    assert stdin is not None
+    try:
+        stdin.write(json.dumps({"names": list(usernames)}))
+    except OSError:  # a child that died at once is seen when it is read
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            stdin.close()
+    return process
+
+
+def read(usernames: Collection[str]) -> dict[str, Entry]:
+    """Every name's entry, read by one child process (the one already started for them, if any).
+
+    A child that fails or does not answer is reported on every name as a keyring
+    that would not hand the key over, never as keys that are missing.
+    """
+    global _early
+    process = None
+    if _early is not None and _early[0].issuperset(usernames):
+        process, _early = _early[1], None
+    try:
+        process = process or _spawn(usernames)
+        output, _ = process.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return _failed(usernames, f"the OS keyring did not answer within {TIMEOUT:g}s")
+    except OSError as exc:
+        return _failed(usernames, f"the keyring reader could not start ({exc.strerror})")
+    try:
+        entries = json.loads(output)["entries"]
+        return {name: Entry(entry.get("value"), entry.get("refused", ""))
+                for name, entry in entries.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        # Its stderr is not even read: whatever a backend printed there might include a secret.
+        return _failed(usernames, f"the keyring reader failed (exit code {process.returncode})")
+
+
+def _failed(usernames: Collection[str], why: str) -> dict[str, Entry]:
+    return {name: Entry(refused=why) for name in usernames}
+
+
+def serve() -> int:
+    """The child's side: names in on stdin, entries out on stdout."""
+    try:
+        names = json.load(sys.stdin)["names"]
+    except (ValueError, KeyError, TypeError):
+        print("llmp: the keyring reader expects {\"names\": [...]} on stdin", file=sys.stderr)
+        return 2
+    entries = read_here([str(name) for name in names])
+    json.dump({"entries": {name: {"value": entry.value, "refused": entry.refused}
+                           for name, entry in entries.items()}}, sys.stdout)
+    return 0
