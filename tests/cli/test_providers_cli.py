@@ -221,3 +221,48 @@ def test_deployments_a_client_makes_up_are_forgotten_once_idle(
     [mock] = json.loads(result.output)["providers"]
     models = [d["model"] for d in mock["deployments"]]
     assert len(models) <= 3 and "made-up-6" in models
+
+
+def failing_names(gateway: Gateway, names: range) -> None:
+    for i in names:
+        response = httpx.post(gateway.base_url + "/chat/completions", json={
+            "model": f"mock/failing-{i}", "messages": [{"role": "user", "content": "x"}],
+            "mock": {"fail_status": 503}})
+        assert response.status_code == 503
+
+
+def listed_deployments() -> list[str]:
+    result = runner.invoke(app, ["providers", "health", "--json"])
+    assert result.exit_code == 0, result.output
+    [mock] = json.loads(result.output)["providers"]
+    return [d["model"] for d in mock["deployments"]]
+
+
+def test_failing_deployments_are_bounded_too(make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that just failed has something to remember, yet a client making up failing
+    names still cannot grow them past the bound: the least recently used one goes first."""
+    monkeypatch.setattr(lanes_module, "MAX_LANES", 3)
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: ['*']}\n"
+                           "defaults:\n  retry: {attempts: 0}\n"
+                           "  circuit_breaker: {failure_threshold: 1000}\n")
+    point_cli_at(gateway)
+    failing_names(gateway, range(8))
+    models = listed_deployments()
+    assert len(models) <= 3 and "failing-7" in models
+
+
+def test_a_failed_deployment_expires_once_its_window_has_passed(
+        make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its failures fall out of the circuit's window: from then on it is like a fresh one, and
+    a new name takes its place rather than wait for it to be used again."""
+    monkeypatch.setattr(lanes_module, "MAX_LANES", 100)
+    clock = ManualClock()
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: ['*']}\n"
+                           "defaults:\n  retry: {attempts: 0}\n"
+                           "  circuit_breaker: {failure_threshold: 1000, window: 60}\n",
+                           clock=clock, sleeper=clock.skip)
+    point_cli_at(gateway)
+    failing_names(gateway, range(5))
+    clock.advance(301)  # past the circuit's window, and the five minutes `providers health` shows
+    failing_names(gateway, range(5, 6))
+    assert listed_deployments() == ["failing-5"]

@@ -238,7 +238,13 @@ class Router:
         A closed circuit's ticket and a free limiter's yes are taken without a
         call: this runs for every request, nearly always with nothing to refuse.
         """
-        lane = self.lanes.known.get((target.provider, target.model)) or self.lanes.make(target)
+        known = self.lanes.known
+        key = (target.provider, target.model)
+        lane = known.get(key)
+        if lane is None:
+            lane = self.lanes.make(target)
+        else:
+            known.move_to_end(key)  # the least recently used lane is the one forgotten first
         deployment, provider_breaker = lane.deployment, lane.provider_breaker
         deployment_ticket = deployment.closed_ticket
         if deployment_ticket is None:
