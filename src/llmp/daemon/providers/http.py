@@ -18,6 +18,7 @@ import orjson
 
 from llmp.core.config_schema import LimitsConfig, TimeoutConfig
 from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.providers.slots import Slots
 from llmp.daemon.providers.tls import upstream_tls
 
 USER_AGENT = "llmp"
@@ -25,16 +26,26 @@ MAX_ERROR_BODY = 64 * 1024  # bytes of an upstream's error answer read: enough f
 EVENT_STREAM = "text/event-stream"
 
 
+#: Exchanges at once with one provider when its `rate_limit.max_concurrent` is not set:
+#: a thousand concurrent streams and the health checks besides.
+DEFAULT_CONNECTIONS = 1024
+
+
 class UpstreamHTTP:
-    def __init__(self, provider: str, timeout: TimeoutConfig, limits: LimitsConfig | None = None) -> None:
+    def __init__(self, provider: str, timeout: TimeoutConfig, limits: LimitsConfig | None = None,
+                 connections: int | None = None) -> None:
         self.provider = provider
         self.timeout = timeout
         #: `server.limits`: the runtime sets the configured ones before the provider starts.
         self.limits = limits or LimitsConfig()
+        #: The pool's size (`rate_limit.max_concurrent`): the router takes a slot per request.
+        self.slots = Slots(connections or DEFAULT_CONNECTIONS)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True,
+        # No limit of aiohttp's own: its wait for a connection would run inside the request's
+        # timers (see `slots`).
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True,
                                          ssl=upstream_tls())
         self._session = aiohttp.ClientSession(
             connector=connector,
