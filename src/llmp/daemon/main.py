@@ -30,6 +30,12 @@ from llmp.daemon.app import build_app
 from llmp.daemon.heap import settle_heap
 from llmp.daemon.output import bound_output
 from llmp.daemon.runtime import Runtime
+from llmp.daemon.security.connections import (
+    CappedSite,
+    ConnectionCap,
+    default_max_connections,
+    raise_descriptor_limit,
+)
 from llmp.daemon.security.exposure import check_exposure
 from llmp.daemon.security.limits import runner_options
 from llmp.daemon.telemetry.logs import apply_level, setup_logging
@@ -47,17 +53,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--foreground", action="store_true")
     args = parser.parse_args(argv)
     bound_output()
+    descriptors = raise_descriptor_limit()
     paths = resolve_paths()
     paths.ensure()
     owner = settle_process(paths, detached=not args.foreground)
     try:
-        return _run(args, paths)
+        return _run(args, paths, descriptors)
     finally:
         if owner is not None:
             owner.unlink(missing_ok=True)
 
 
-def _run(args: argparse.Namespace, paths: Paths) -> int:
+def _run(args: argparse.Namespace, paths: Paths, descriptors: int | None) -> int:
     explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
     try:
         loaded = load_config(config_file_from_env(paths, args.config), explicit=explicit)
@@ -76,7 +83,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     runtime.reload_listeners.append(lambda config: apply_level(config.logging))
     audit_writer = BackgroundWriter().start()
     try:
-        return asyncio.run(_serve(runtime, loaded, paths))
+        return asyncio.run(_serve(runtime, loaded, paths, descriptors))
     finally:
         audit_writer.stop()
         listener.stop()
@@ -115,12 +122,14 @@ def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
     return web.AppRunner(app, handler_cancellation=True, access_log=None, **runner_options(limits))
 
 
-async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
+async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descriptors: int | None) -> int:
     app = build_app(runtime)
     runner = make_runner(app, loaded.config.server.limits)
     await runner.setup()
     server = loaded.config.server
-    site = web.TCPSite(runner, server.host, server.port)
+    limit = server.limits.max_connections or default_max_connections(descriptors)
+    refused = runtime.metrics.connections_refused.inc
+    site = CappedSite(runner, server.host, server.port, lambda s: ConnectionCap(s, limit, refused))
     try:
         await site.start()
     except OSError as exc:
