@@ -20,6 +20,7 @@ from llmp.cli.app import app
 from llmp.core.paths import resolve_paths
 from llmp.core.state import DaemonState, process_create_time, write_state
 from llmp.daemon.routing import lanes as lanes_module
+from llmp.daemon.routing import stats as stats_module
 from tests.daemon.routing_support import MODEL, healthy, two_providers
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import fail
@@ -266,3 +267,22 @@ def test_a_failed_deployment_expires_once_its_window_has_passed(
     clock.advance(301)  # past the circuit's window, and the five minutes `providers health` shows
     failing_names(gateway, range(5, 6))
     assert listed_deployments() == ["failing-5"]
+
+
+def test_recent_counts_stay_exact_past_the_samples_kept(
+        make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment keeps its latest requests only for percentiles (a few hundred, however busy
+    it is); its five-minute counts and error rate still count every request."""
+    monkeypatch.setattr(stats_module, "MAX_SAMPLES", 3)
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: [mock-1]}\n"
+                           "defaults:\n  retry: {attempts: 0}\n")
+    point_cli_at(gateway)
+    for extra in [{}] * 6 + [{"mock": {"fail_status": 503}}] * 2:
+        httpx.post(gateway.base_url + "/chat/completions",
+                   json={"model": "mock-1", "messages": [{"role": "user", "content": "x"}], **extra})
+    result = runner.invoke(app, ["providers", "health", "--json"])
+    assert result.exit_code == 0, result.output
+    [mock] = json.loads(result.output)["providers"]
+    [deployment] = mock["deployments"]
+    assert (deployment["requests_5m"], deployment["error_rate_5m"]) == (8, 0.25)
+    assert (mock["requests_5m"], mock["error_rate_5m"]) == (8, 0.25)

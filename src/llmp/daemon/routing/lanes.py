@@ -31,7 +31,7 @@ from llmp.daemon.routing.rate_limit import RateLimiter
 from llmp.daemon.routing.resolver import Target
 from llmp.daemon.routing.stats import WINDOW, Stats, StatsBook
 
-MAX_LANES = 4096  # deployments whose breakers and statistics are kept
+MAX_LANES = 1024  # deployments whose breakers and statistics are kept
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ from llmp.core.config_schema import PriceConfig
 from llmp.daemon.telemetry.usage import Tokens
 
 PER = 1_000_000
-MAX_CACHED = 4096  # (provider, model) lookups remembered
+MAX_CACHED = 1024  # (provider, model) lookups remembered
 
 
 @dataclass(frozen=True, slots=True)
