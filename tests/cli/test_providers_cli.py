@@ -20,6 +20,7 @@ from llmp.cli.app import app
 from llmp.core.paths import resolve_paths
 from llmp.core.state import DaemonState, process_create_time, write_state
 from llmp.daemon.routing import lanes as lanes_module
+from llmp.daemon.routing import stats as stats_module
 from tests.daemon.routing_support import MODEL, healthy, two_providers, wait_until
 from tests.support.clock import ManualClock
 from tests.support.fake_upstream import fail
@@ -224,3 +225,67 @@ def test_deployments_a_client_makes_up_are_forgotten_once_idle(
     [mock] = json.loads(result.output)["providers"]
     models = [d["model"] for d in mock["deployments"]]
     assert len(models) <= 3 and "made-up-6" in models
+
+
+def failing_names(gateway: Gateway, names: range) -> None:
+    for i in names:
+        response = httpx.post(gateway.base_url + "/chat/completions", json={
+            "model": f"mock/failing-{i}", "messages": [{"role": "user", "content": "x"}],
+            "mock": {"fail_status": 503}})
+        assert response.status_code == 503
+
+
+def listed_deployments() -> list[str]:
+    result = runner.invoke(app, ["providers", "health", "--json"])
+    assert result.exit_code == 0, result.output
+    [mock] = json.loads(result.output)["providers"]
+    return [d["model"] for d in mock["deployments"]]
+
+
+def test_failing_deployments_are_bounded_too(make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that just failed has something to remember, yet a client making up failing
+    names still cannot grow them past the bound: the least recently used one goes first."""
+    monkeypatch.setattr(lanes_module, "MAX_LANES", 3)
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: ['*']}\n"
+                           "defaults:\n  retry: {attempts: 0}\n"
+                           "  circuit_breaker: {failure_threshold: 1000}\n")
+    point_cli_at(gateway)
+    failing_names(gateway, range(8))
+    models = listed_deployments()
+    assert len(models) <= 3 and "failing-7" in models
+
+
+def test_a_failed_deployment_expires_once_its_window_has_passed(
+        make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its failures fall out of the circuit's window: from then on it is like a fresh one, and
+    a new name takes its place rather than wait for it to be used again."""
+    monkeypatch.setattr(lanes_module, "MAX_LANES", 100)
+    clock = ManualClock()
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: ['*']}\n"
+                           "defaults:\n  retry: {attempts: 0}\n"
+                           "  circuit_breaker: {failure_threshold: 1000, window: 60}\n",
+                           clock=clock, sleeper=clock.skip)
+    point_cli_at(gateway)
+    failing_names(gateway, range(5))
+    clock.advance(301)  # past the circuit's window, and the five minutes `providers health` shows
+    failing_names(gateway, range(5, 6))
+    assert listed_deployments() == ["failing-5"]
+
+
+def test_recent_counts_stay_exact_past_the_samples_kept(
+        make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment keeps its latest requests only for percentiles (a few hundred, however busy
+    it is); its five-minute counts and error rate still count every request."""
+    monkeypatch.setattr(stats_module, "MAX_SAMPLES", 3)
+    gateway = make_gateway("providers:\n  mock: {type: mock, models: [mock-1]}\n"
+                           "defaults:\n  retry: {attempts: 0}\n")
+    point_cli_at(gateway)
+    for extra in [{}] * 6 + [{"mock": {"fail_status": 503}}] * 2:
+        httpx.post(gateway.base_url + "/chat/completions",
+                   json={"model": "mock-1", "messages": [{"role": "user", "content": "x"}], **extra})
+    result = runner.invoke(app, ["providers", "health", "--json"])
+    assert result.exit_code == 0, result.output
+    [mock] = json.loads(result.output)["providers"]
+    [deployment] = mock["deployments"]
+    assert (deployment["requests_5m"], deployment["error_rate_5m"]) == (8, 0.25)
+    assert (mock["requests_5m"], mock["error_rate_5m"]) == (8, 0.25)

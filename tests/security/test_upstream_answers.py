@@ -53,8 +53,17 @@ def test_an_anthropic_success_without_content_is_a_502(make_gateway, upstream) -
     assert response.json()["type"] == "error"
 
 
+@pytest.mark.parametrize("kind", ["anthropic", "gemini", "cohere"])
+def test_an_empty_object_from_any_adapter_is_a_502(make_gateway, upstream, kind) -> None:
+    """Every adapter's non-streamed answer must be its format's object, not merely JSON."""
+    upstream.always(reply("{}"))
+    response = _openai(make_gateway(_config(upstream.url, kind)))
+    assert response.status_code == 502, response.text
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
 @pytest.mark.parametrize("content_type", ["application/json", "text/html"])
-@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini", "cohere"])
 def test_a_stream_answered_without_sse_is_a_502_in_the_clients_shape(
         make_gateway, upstream, kind, content_type) -> None:
     upstream.always(reply("<html>login</html>" if "html" in content_type else {"choices": []},
@@ -69,18 +78,20 @@ def test_a_stream_answered_without_sse_is_a_502_in_the_clients_shape(
         assert anthropic.json()["type"] == "error"
 
 
-def test_an_oversized_answer_is_refused(make_gateway, upstream) -> None:
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini", "cohere"])
+def test_an_oversized_answer_is_refused(make_gateway, upstream, kind) -> None:
     big = {"id": "x", "object": "chat.completion", "choices": [], "pad": "x" * 10_000}
     upstream.always(reply(big))
-    response = _openai(make_gateway(_config(upstream.url, extra=LIMITS)))
+    response = _openai(make_gateway(_config(upstream.url, kind, extra=LIMITS)))
     assert response.status_code == 502
     assert "max_response_bytes" in response.json()["error"]["message"]
 
 
-def test_an_endless_answer_without_length_is_cut_at_the_bound(make_gateway, upstream) -> None:
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini", "cohere"])
+def test_an_endless_answer_without_length_is_cut_at_the_bound(make_gateway, upstream, kind) -> None:
     upstream.always(stream([b'{"choices": ['] + [b'"x",' * 100] * 10_000,
                            content_type="application/json"))
-    response = _openai(make_gateway(_config(upstream.url, extra=LIMITS)))
+    response = _openai(make_gateway(_config(upstream.url, kind, extra=LIMITS)))
     assert response.status_code == 502
     assert "max_response_bytes" in response.json()["error"]["message"]
 
@@ -96,23 +107,43 @@ def test_an_event_without_end_is_cut_at_the_bound(make_gateway, upstream, kind) 
     assert "max_event_bytes" in text or "max_response_bytes" in text, text[-500:]
 
 
-def _stalls_after_first_chunk() -> object:
+#: A first event that carries text, in each upstream's own stream format.
+FIRST_EVENTS = {
+    "openai": sse_json([CHUNK], done=False)[0],
+    "anthropic": b'event: message_start\ndata: {"type":"message_start","message":{"id":"m",'
+                 b'"type":"message","role":"assistant","model":"m1","content":[],'
+                 b'"usage":{"input_tokens":1,"output_tokens":0}}}\n\n'
+                 b'event: content_block_start\ndata: {"type":"content_block_start","index":0,'
+                 b'"content_block":{"type":"text","text":""}}\n\n'
+                 b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+                 b'"delta":{"type":"text_delta","text":"hi"}}\n\n',
+    "gemini": b'data: {"candidates":[{"content":{"role":"model","parts":[{"text":"hi"}]},'
+              b'"index":0}]}\n\n',
+}
+
+
+def _stalls_after_first_chunk(kind: str = "openai") -> object:
     async def behaviour(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(sse_json([CHUNK], done=False)[0])
+        await response.write(FIRST_EVENTS[kind])
         await asyncio.sleep(60)  # silent: only the idle timeout can end this
         return response
 
     return behaviour
 
 
-def test_a_stream_silent_longer_than_idle_ends_with_an_error_event(make_gateway, upstream) -> None:
-    upstream.always(_stalls_after_first_chunk())
-    gateway = make_gateway(_config(upstream.url, timeout=", timeout: {first_token: 5, idle: 0.3}"))
+@pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])
+def test_a_stream_silent_longer_than_idle_ends_with_an_error_event(
+        make_gateway, upstream, kind) -> None:
+    """Relayed as it is (OpenAI) or translated (Anthropic, Gemini): the silence ends the stream."""
+    upstream.always(_stalls_after_first_chunk(kind))
+    gateway = make_gateway(_config(upstream.url, kind,
+                                   timeout=", timeout: {first_token: 5, idle: 0.3}"))
     response = _openai(gateway, True, timeout=10)
     assert response.status_code == 200
     events = [json.loads(line[6:]) for line in response.text.splitlines()
               if line.startswith("data: {")]
-    assert events[0]["choices"][0]["delta"]["content"] == "hi"
+    assert "hi" in [choice["delta"].get("content") for event in events[:-1]
+                    for choice in event["choices"]]
     assert events[-1]["error"]["code"] == "idle_timeout"

@@ -62,6 +62,8 @@ class LimitsConfig(StrictModel):
     # What an upstream may send: past either bound the answer ends with a 502 (or an error event).
     max_response_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="bytes of one upstream answer")
     max_event_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="bytes of one upstream stream event")
+    max_connections: int | None = Field(
+        None, ge=1, description="client connections at once; default: from the descriptor limit")
 
 
 class ResponsesConfig(StrictModel):
@@ -136,7 +138,8 @@ class RateLimitConfig(StrictModel):
 
     rpm: int | None = Field(None, ge=1, description="requests per minute")
     tpm: int | None = Field(None, ge=1, description="tokens per minute (prompt estimate + max_tokens)")
-    max_concurrent: int | None = Field(None, ge=1, description="requests in flight at once")
+    max_concurrent: int | None = Field(
+        None, ge=1, description="requests in flight at once; also the connection pool's size")
 
 
 class DefaultsConfig(StrictModel):

@@ -15,8 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-from aiohttp import web
-
 from llmp.core import keyring_store
 from llmp.core.audit import BackgroundWriter
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
@@ -28,6 +26,12 @@ from llmp.daemon.app import build_app
 from llmp.daemon.heap import settle_heap
 from llmp.daemon.main import make_runner
 from llmp.daemon.runtime import Runtime
+from llmp.daemon.security.connections import (
+    CappedSite,
+    ConnectionCap,
+    default_max_connections,
+    raise_descriptor_limit,
+)
 from llmp.daemon.security.exposure import check_exposure
 from llmp.daemon.telemetry.logs import apply_level, setup_logging
 
@@ -39,6 +43,7 @@ log = logging.getLogger("llmp.daemon")
 def run(args: argparse.Namespace, paths: Paths, source: Path, *, explicit: bool) -> int:
     """`source`: the config file to read; `explicit`: named by --config or LLMP_CONFIG, so it
     must exist (else the built-in defaults serve)."""
+    descriptors = raise_descriptor_limit()
     try:
         # The built-in config and then its providers read the same keys: one lookup for both.
         with keyring_store.remembering():
@@ -58,18 +63,20 @@ def run(args: argparse.Namespace, paths: Paths, source: Path, *, explicit: bool)
     runtime.reload_listeners.append(lambda config: apply_level(config.logging))
     audit_writer = BackgroundWriter().start()
     try:
-        return asyncio.run(_serve(runtime, loaded, paths))
+        return asyncio.run(_serve(runtime, loaded, paths, descriptors))
     finally:
         audit_writer.stop()
         listener.stop()
 
 
-async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths) -> int:
+async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descriptors: int | None) -> int:
     app = build_app(runtime)
     runner = make_runner(app, loaded.config.server.limits)
     await runner.setup()
     server = loaded.config.server
-    site = web.TCPSite(runner, server.host, server.port)
+    limit = server.limits.max_connections or default_max_connections(descriptors)
+    refused = runtime.metrics.connections_refused.inc
+    site = CappedSite(runner, server.host, server.port, lambda s: ConnectionCap(s, limit, refused))
     try:
         await site.start()
     except OSError as exc:

@@ -140,7 +140,7 @@ class AnthropicProvider(Provider):
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         response = await self._post("chat", to_anthropic(request, model, stream=False))
-        message = json_object(await self.http.body(response), self.name)
+        message = json_object(await self.http.body(response, EXPECTED["chat"]), self.name)
         try:
             return chat_from_message(message)
         except MALFORMED as exc:

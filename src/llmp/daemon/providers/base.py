@@ -67,7 +67,7 @@ class Provider(abc.ABC):
         self.key: ResolvedKey = resolve_key(name, config)
         self._report_key_problem()
         self.key_missing = self._key_missing()
-        self.http = UpstreamHTTP(name, config.timeout)
+        self.http = UpstreamHTTP(name, config.timeout, connections=config.rate_limit.max_concurrent)
         #: The inbound formats relayed untouched (worked out once, looked up per request).
         self.relayed_formats: frozenset[str] = frozenset(
             (self.native_format,) if self.native_format else ())

@@ -21,7 +21,7 @@ from llmp.daemon.providers.cohere_wire import (
     embed_request,
     embed_response,
 )
-from llmp.daemon.providers.http import incomplete_stream, json_object
+from llmp.daemon.providers.http import Expected, incomplete_stream, json_object
 from llmp.daemon.providers.sse import iter_events
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
@@ -50,12 +50,12 @@ class CohereProvider(Provider):
             stream=stream,
         )
 
-    async def _readjson_object(self, response: Any) -> dict[str, Any]:
-        return json_object(await self.http.body(response), self.name)
+    async def _readjson_object(self, response: Any, expect: Expected = None) -> dict[str, Any]:
+        return json_object(await self.http.body(response, expect), self.name)
 
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         response = await self._post("/v2/chat", chat_request(request, model))
-        return chat_response(await self._readjson_object(response), model, self.name)
+        return chat_response(await self._readjson_object(response, "message"), model, self.name)
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = {**chat_request(request, model), "stream": True}

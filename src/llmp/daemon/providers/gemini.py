@@ -33,7 +33,7 @@ from llmp.daemon.providers.gemini_errors import error_object, google_error, pars
 from llmp.daemon.providers.gemini_request import build_request
 from llmp.daemon.providers.gemini_response import StreamTranslator, chat_response
 from llmp.daemon.providers.google_auth import TokenSource
-from llmp.daemon.providers.http import json_object, too_large
+from llmp.daemon.providers.http import Expected, json_object, too_large
 from llmp.daemon.providers.sse import read_chunks
 from llmp.daemon.providers.urls import path_segment
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
@@ -94,8 +94,8 @@ class GeminiProvider(Provider):
                 self.tokens.invalidate()
             raise
 
-    async def _json(self, response: Any) -> dict[str, Any]:
-        payload = await self.http.body(response)
+    async def _json(self, response: Any, expect: Expected = None) -> dict[str, Any]:
+        payload = await self.http.body(response, expect)
         return json_object(payload, self.name)
 
     # -- thought signatures ---------------------------------------------------
@@ -113,7 +113,9 @@ class GeminiProvider(Provider):
     async def chat(self, request: ChatRequest, model: str) -> ChatResponse:
         body = build_request(request, model, self._signature_for)
         response = await self._post(self._model_url(model, "generateContent"), body)
-        return chat_response(await self._json(response), model, self._remember)
+        # A prompt refused outright has feedback and no candidates.
+        answer = await self._json(response, ("candidates", "promptFeedback"))
+        return chat_response(answer, model, self._remember)
 
     async def chat_stream(self, request: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         body = build_request(request, model, self._signature_for)

@@ -18,23 +18,36 @@ import orjson
 
 from llmp.core.config_schema import LimitsConfig, TimeoutConfig
 from llmp.daemon.errors import ErrorKind, UpstreamError
+from llmp.daemon.providers.slots import Slots
 from llmp.daemon.providers.tls import upstream_tls
 
 USER_AGENT = "llmp"
+#: The member a successful answer must hold (or one of several), None to check nothing.
+Expected = str | tuple[str, ...] | None
 MAX_ERROR_BODY = 64 * 1024  # bytes of an upstream's error answer read: enough for any message
 EVENT_STREAM = "text/event-stream"
 
 
+#: Exchanges at once with one provider when its `rate_limit.max_concurrent` is not set:
+#: a thousand concurrent streams and the health checks besides.
+DEFAULT_CONNECTIONS = 1024
+
+
 class UpstreamHTTP:
-    def __init__(self, provider: str, timeout: TimeoutConfig, limits: LimitsConfig | None = None) -> None:
+    def __init__(self, provider: str, timeout: TimeoutConfig, limits: LimitsConfig | None = None,
+                 connections: int | None = None) -> None:
         self.provider = provider
         self.timeout = timeout
         #: `server.limits`: the runtime sets the configured ones before the provider starts.
         self.limits = limits or LimitsConfig()
+        #: The pool's size (`rate_limit.max_concurrent`): the router takes a slot per request.
+        self.slots = Slots(connections or DEFAULT_CONNECTIONS)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, enable_cleanup_closed=True,
+        # No limit of aiohttp's own: its wait for a connection would run inside the request's
+        # timers (see `slots`).
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True,
                                          ssl=upstream_tls())
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -119,7 +132,7 @@ class UpstreamHTTP:
             connection.protocol.read_timeout = self.timeout.idle
             connection.protocol.start_timeout()
 
-    async def body(self, response: aiohttp.ClientResponse, expect: str | None = None) -> bytes:
+    async def body(self, response: aiohttp.ClientResponse, expect: Expected = None) -> bytes:
         """`read_body` within this provider's `max_response_bytes`."""
         return await read_body(response, self.provider, self.limits.max_response_bytes, expect)
 
@@ -148,7 +161,7 @@ RELEASE_WAIT = 1.0
 
 
 async def read_body(response: aiohttp.ClientResponse, provider: str,
-                    limit: int = LimitsConfig().max_response_bytes, expect: str | None = None) -> bytes:
+                    limit: int = LimitsConfig().max_response_bytes, expect: Expected = None) -> bytes:
     """The whole body of a successful JSON answer, at most `limit` bytes; a cut, timed-out or
     oversized body is an `UpstreamError`.
 
@@ -157,8 +170,9 @@ async def read_body(response: aiohttp.ClientResponse, provider: str,
     with nothing, an HTML page or plain text in it: looking at the body's two
     ends catches those for nearly nothing. With `expect`, the answer is parsed
     (orjson: microseconds) and must be an object holding that member, the one
-    its format cannot do without (`choices` of a chat completion, say), so a
-    `{}` or brace-wrapped garbage is not relayed as a success.
+    its format cannot do without (`choices` of a chat completion, say; one of
+    several when the format has alternatives), so a `{}` or brace-wrapped
+    garbage is not relayed as a success.
     """
     try:
         body, over = await read_at_most(response, limit)
@@ -172,8 +186,11 @@ async def read_body(response: aiohttp.ClientResponse, provider: str,
         stripped = body.strip()
         if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
             raise _not_an_object(provider)
-    if expect is not None and expect not in json_object(body, provider):
-        raise incomplete_stream(provider, f"sent an answer without its '{expect}'")
+    if expect is not None:
+        members = (expect,) if isinstance(expect, str) else expect
+        data = json_object(body, provider)
+        if not any(member in data for member in members):
+            raise incomplete_stream(provider, f"sent an answer without its '{members[0]}'")
     return body
 
 

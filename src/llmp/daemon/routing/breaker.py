@@ -41,6 +41,8 @@ class State(str, Enum):
 
 
 _CLOSED = State.CLOSED
+#: Every transition a breaker can make.
+_MOVES = (("closed", "open"), ("open", "half_open"), ("half_open", "closed"), ("half_open", "open"))
 Ticket = int
 Transition = Callable[["CircuitBreaker", State, State], None]
 
@@ -56,8 +58,12 @@ class CircuitBreaker:
         self._on_transition = on_transition
         self._state = State.CLOSED
         self._generation = 0
-        #: (when, failed, source) within the window; source: the deployment a failure came from
-        self._events: deque[tuple[float, bool, str | None]] = deque()
+        #: (when, failed, source) within the window; source: the hash of the deployment a failure
+        #: came from (a client's model name is not kept alive here). At most as many as a
+        #: verdict needs, however fast requests come: the latest ones decide.
+        self._events: deque[tuple[float, bool, int | None]] = deque(
+            maxlen=max(config.failure_threshold, config.min_requests))
+        self._failures = 0  # failed events in `_events`
         #: A provider's breaker: failures of a single deployment alone never open it.
         self._spread = spread
         self._opened_at = 0.0
@@ -70,6 +76,8 @@ class CircuitBreaker:
         #: the router takes it without a call (admission is on every request's path).
         self.closed_ticket: Ticket | None = self._generation
         self._asked = False  # the half-open state was asked for by `probe_now`
+        #: (provider, model) in its registry; model None: a provider's own breaker.
+        self.key: tuple[str, str | None] = (name, None)
 
     @property
     def state(self) -> State:
@@ -77,10 +85,14 @@ class CircuitBreaker:
             self._move(State.HALF_OPEN)
         return self._state
 
-    @property
-    def idle(self) -> bool:
-        """Closed, with no outcome kept in its window: a fresh breaker would behave the same."""
-        return self._state is _CLOSED and not self._events
+    def expired(self, now: float) -> bool:
+        """A fresh breaker would behave the same from now on: closed with nothing left in its
+        window, or half-open with no probe out for a whole window (nobody asked for it)."""
+        window = self.config.window
+        if self._state is _CLOSED:
+            return not self._events or self._events[-1][0] <= now - window
+        return (self.state is State.HALF_OPEN and not self._probes
+                and now >= self._opened_at + self.recovery + window)
 
     def next_probe_in(self) -> float:
         """Seconds until this breaker admits a request again (0 when it does now)."""
@@ -134,12 +146,15 @@ class CircuitBreaker:
             return
         now = self._clock.now()
         events = self._events
-        events.append((now, not ok, source))
-        while events and events[0][0] <= now - self.config.window:
-            events.popleft()
+        if len(events) == events.maxlen:
+            self._failures -= events.popleft()[1]
+        events.append((now, not ok, None if source is None else hash(source)))
+        self._failures += not ok
+        while events[0][0] <= now - self.config.window:
+            self._failures -= events.popleft()[1]
         if ok:
             return
-        failures = sum(1 for _, failed, _ in events if failed)
+        failures = self._failures
         rate = self.config.failure_rate
         if (failures >= self.config.failure_threshold or (
             rate is not None and len(events) >= self.config.min_requests
@@ -164,6 +179,7 @@ class CircuitBreaker:
         self._probes = 0
         self._asked = False
         self._events.clear()
+        self._failures = 0
         self._on_transition(self, old, new)
 
 
@@ -174,6 +190,9 @@ class BreakerRegistry:
         self._clock = clock
         self._config_for = config_for
         self._breakers: dict[tuple[str, str | None], CircuitBreaker] = {}
+        #: The deployments' breakers that are not closed, by provider: what health checks probe,
+        #: found without looking at every deployment ever seen.
+        self._unsettled: dict[str, dict[str, CircuitBreaker]] = {}
         self.transitions: Counter[tuple[str, str, str]] = Counter()  # (name, from, to) -> count
         self.observers: list[Transition] = []
 
@@ -184,17 +203,33 @@ class BreakerRegistry:
             name = provider if model is None else f"{provider}/{model}"
             breaker = CircuitBreaker(name, self._config_for(provider), self._clock, self._moved,
                                      spread=model is None)
+            breaker.key = key
             self._breakers[key] = breaker
         return breaker
 
     def deployments(self, provider: str) -> dict[str, CircuitBreaker]:
         return {m: b for (p, m), b in self._breakers.items() if p == provider and m is not None}
 
+    def unsettled(self, provider: str) -> dict[str, CircuitBreaker]:
+        """A provider's deployments whose circuit is open or half-open."""
+        return self._unsettled.get(provider, {})
+
     def forget(self, provider: str, model: str) -> None:
-        self._breakers.pop((provider, model), None)
+        """Drop a deployment's breaker and the count of its transitions (its name is a client's)."""
+        breaker = self._breakers.pop((provider, model), None)
+        if breaker is not None:
+            self._unsettled.get(provider, {}).pop(model, None)
+            for old, new in _MOVES:
+                self.transitions.pop((breaker.name, old, new), None)
 
     def _moved(self, breaker: CircuitBreaker, old: State, new: State) -> None:
         self.transitions[(breaker.name, old.value, new.value)] += 1
+        provider, model = breaker.key
+        if model is not None and self._breakers.get(breaker.key) is breaker:
+            if new is _CLOSED:
+                self._unsettled.get(provider, {}).pop(model, None)
+            else:
+                self._unsettled.setdefault(provider, {})[model] = breaker
         level = logging.WARNING if new is State.OPEN else logging.INFO
         log.log(level, "circuit %s: %s -> %s (recovery %.0fs)", breaker.name, old.value,
                 new.value, breaker.recovery)

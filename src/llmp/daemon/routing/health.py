@@ -114,8 +114,7 @@ class HealthChecker:
             own = breakers.get(provider.name)
             if own.closed_ticket is None:
                 found.append((provider, own))
-            found.extend((provider, b) for b in breakers.deployments(provider.name).values()
-                         if b.closed_ticket is None)
+            found.extend((provider, b) for b in breakers.unsettled(provider.name).values())
         return found
 
     async def check(self, *, due_only: bool = False) -> None:
@@ -190,7 +189,7 @@ class HealthChecker:
         elif model is not None:
             await self._run(provider, model, provider.probe_completion(model), now)
         waiting = (State.HALF_OPEN, State.OPEN) if now else (State.HALF_OPEN,)
-        for name, breaker in router.breakers.deployments(provider.name).items():
+        for name, breaker in list(router.breakers.unsettled(provider.name).items()):
             probed = name == model and not provider.lists_models()
             if not probed and breaker.state in waiting:
                 await self._run(provider, name, provider.probe_completion(name), now)

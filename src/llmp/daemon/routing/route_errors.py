@@ -85,3 +85,12 @@ def deadline_error(provider: str) -> UpstreamError:
         ErrorKind.TIMEOUT, "the request ran out of time across its retries",
         status=504, provider=provider, code="deadline_exceeded",
     )
+
+
+def pool_busy(provider: str, size: int) -> UpstreamError:
+    """Every connection to a provider stayed busy until the request's deadline."""
+    return UpstreamError(
+        ErrorKind.OVERLOADED,
+        f"all {size} connections to provider '{provider}' stayed busy (rate_limit.max_concurrent)",
+        status=503, provider=provider, code="connections_busy",
+    )

@@ -45,12 +45,19 @@ from llmp.daemon.context import RequestContext
 from llmp.daemon.deadline import within
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
+from llmp.daemon.providers.slots import Slots
 from llmp.daemon.routing.breaker import BreakerRegistry, CircuitBreaker, State, Ticket
 from llmp.daemon.routing.clock import Clock, Sleeper, SystemClock
 from llmp.daemon.routing.lanes import Lane, Lanes
 from llmp.daemon.routing.resolver import Route, Target
 from llmp.daemon.routing.retry import retry_delay
-from llmp.daemon.routing.route_errors import Blocked, all_blocked, deadline_error, nothing_usable
+from llmp.daemon.routing.route_errors import (
+    Blocked,
+    all_blocked,
+    deadline_error,
+    nothing_usable,
+    pool_busy,
+)
 from llmp.daemon.routing.scope import account_wide_limit, provider_wide
 from llmp.daemon.routing.stats import StatsBook
 from llmp.daemon.routing.strategies import Selector
@@ -81,6 +88,7 @@ class Admission:
     tokens: int
     started: float = 0.0
     first: float = 0.0  # seconds from attempt start to the attempt's return (first byte)
+    slots: Slots | None = None  # the provider's pool, while this admission holds one of its slots
 
 
 class Router:
@@ -238,7 +246,13 @@ class Router:
         A closed circuit's ticket and a free limiter's yes are taken without a
         call: this runs for every request, nearly always with nothing to refuse.
         """
-        lane = self.lanes.known.get((target.provider, target.model)) or self.lanes.make(target)
+        known = self.lanes.known
+        key = (target.provider, target.model)
+        lane = known.get(key)
+        if lane is None:
+            lane = self.lanes.make(target)
+        else:
+            known.move_to_end(key)  # the least recently used lane is the one forgotten first
         deployment, provider_breaker = lane.deployment, lane.provider_breaker
         deployment_ticket = deployment.closed_ticket
         if deployment_ticket is None:
@@ -291,6 +305,10 @@ class Router:
             if provider.key_missing:  # never call an upstream without its key; say how to set one
                 self._settle(admission, None, ok=None)
                 raise provider.missing_key_error()
+            slots = provider.http.slots
+            if not slots.take_now():
+                deadline += await self._wait_for_slot(admission, slots, deadline)
+            admission.slots = slots
             remaining = deadline - admission.started
             try:
                 if remaining >= provider.config.timeout.total - DEADLINE_SLACK:
@@ -325,6 +343,26 @@ class Router:
             if again is None:
                 raise failure
             admission = again
+
+    async def _wait_for_slot(self, admission: Admission, slots: Slots, deadline: float) -> float:
+        """Wait for a connection of a provider whose pool is busy; the seconds waited.
+
+        The wait is no failure of the upstream, which has not been asked yet: it
+        starts none of its timers (the deadline moves by the time waited) and
+        tells its circuit nothing. A pool still busy at the deadline is a 503 and
+        the route's next target is tried.
+        """
+        started = self.clock.now()
+        try:
+            await within(deadline - started, slots.take())
+        except asyncio.TimeoutError:
+            self._settle(admission, None, ok=None)
+            raise pool_busy(admission.provider.name, slots.size) from None
+        except BaseException:
+            self._settle(admission, None, ok=None)
+            raise
+        admission.started = self.clock.now()
+        return admission.started - started
 
     async def _bounded(self, call: Awaitable[T], provider: Provider, remaining: float) -> T:
         """Hold a later attempt to what is left of the request's deadline."""
@@ -386,6 +424,9 @@ class Router:
         model a failure belongs to, None when it is the provider's (`routing.scope`).
         """
         lane = admission.lane
+        if admission.slots is not None:
+            admission.slots.give()
+            admission.slots = None
         if not lane.limiter.free:
             lane.limiter.release(admission.tokens, actual)
         deployment, provider_breaker = lane.deployment, lane.provider_breaker

@@ -1,6 +1,10 @@
 """Live numbers per deployment and per provider, for strategies and for `llmp providers health`.
 
-A five-minute window of samples gives percentiles and the error rate; an
+Requests and failures over the last five minutes are counted in minute
+buckets (exact counts for the error rate, a few numbers per deployment); the
+latest `MAX_SAMPLES` requests within that window give the percentiles. A
+deployment's memory is thus the same whether it served ten requests or ten
+million, which matters as a client may make up a thousand deployments. An
 exponential moving average of latency (time to first token for streams) is
 what the lowest-latency strategy compares, at no cost per request.
 """
@@ -21,7 +25,8 @@ from llmp.daemon.routing.clock import Clock
 # run of mixed letters and digits (keys have one; model names and dates do not).
 _SECRET = re.compile(r"(?i)(?<=bearer )\S+|\b[\w-]*(?=[a-z]*\d)(?=\d*[a-z])[a-z\d]{16,}[\w-]*")
 WINDOW = 300.0
-MAX_SAMPLES = 20_000  # bounds memory under heavy traffic; percentiles stay meaningful
+MAX_SAMPLES = 512  # latest requests a deployment keeps for its percentiles
+BUCKET = 60.0  # seconds counted together in `Stats.counts`
 EWMA_WEIGHT = 0.3
 
 
@@ -41,11 +46,21 @@ class Stats:
     last_check_ok: bool | None = None
     check_latency: float | None = None
     samples: deque[Sample] = field(default_factory=lambda: deque(maxlen=MAX_SAMPLES))
+    #: [when the bucket began, requests, failed], newest last: enough buckets for the window.
+    counts: deque[list[float]] = field(
+        default_factory=lambda: deque(maxlen=int(WINDOW // BUCKET) + 1))
 
     def record(self, now: float, ok: bool, latency: float | None = None,
                ttft: float | None = None, error: str | None = None) -> None:
         self.requests += 1
         self.samples.append((now, ok, latency, ttft))
+        counts = self.counts
+        if not counts or counts[-1][0] <= now - BUCKET:
+            counts.append([now, 0, 0])
+        bucket = counts[-1]
+        bucket[1] += 1
+        if not ok:
+            bucket[2] += 1
         speed = ttft if ttft is not None else latency
         if ok and speed is not None:
             self.ewma = speed if self.ewma is None else self.ewma + EWMA_WEIGHT * (speed - self.ewma)
@@ -63,16 +78,19 @@ class Stats:
             self.note_error(error)
 
     def summary(self, now: float) -> dict[str, Any]:
-        while self.samples and self.samples[0][0] < now - WINDOW:
+        horizon = now - WINDOW
+        while self.samples and self.samples[0][0] < horizon:
             self.samples.popleft()
         recent = list(self.samples)
         latencies = sorted(latency for _, _, latency, _ in recent if latency is not None)
         ttfts = sorted(ttft for _, _, _, ttft in recent if ttft is not None)
-        failed = sum(1 for _, ok, _, _ in recent if not ok)
+        buckets = [bucket for bucket in self.counts if bucket[0] >= horizon]
+        requests = int(sum(bucket[1] for bucket in buckets))
+        failed = sum(bucket[2] for bucket in buckets)
         return {
             "requests": self.requests,
-            "requests_5m": len(recent),
-            "error_rate_5m": round(failed / len(recent), 4) if recent else None,
+            "requests_5m": requests,
+            "error_rate_5m": round(failed / requests, 4) if requests else None,
             "latency_p50": _percentile(latencies, 0.50),
             "latency_p95": _percentile(latencies, 0.95),
             "ttft_p50": _percentile(ttfts, 0.50),
@@ -119,6 +137,7 @@ class StatsBook:
             check_latency=own.check_latency,
             samples=deque(sorted((sample for d in deployments for sample in d.samples),
                                  key=itemgetter(0))),
+            counts=deque(bucket for d in deployments for bucket in d.counts),
         )
         latest = max((own, *deployments), key=lambda stats: stats.last_error_at or 0.0)
         total.last_error, total.last_error_at = latest.last_error, latest.last_error_at

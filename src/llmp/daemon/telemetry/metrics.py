@@ -197,6 +197,9 @@ class Metrics:
         self.cache_requests = Counter(
             "llmp_cache_requests", "Requests the response cache took part in, by result.",
             ["result"], registry=r)
+        self.connections_refused = Counter(
+            "llmp_connections_refused", "Client connections refused past server.limits.max_connections.",
+            registry=r)
         self.cache_bytes = Gauge(
             "llmp_cache_bytes", "Bytes the response cache's entries take on disk.", registry=r)
         self._models = _LabelValues()

@@ -7,7 +7,9 @@ price of the longest known name it extends. The config's `prices:` section
 wins over the table, keyed `provider/model` (one deployment) or `model`.
 A provider that runs on this machine (the mock, Ollama, vLLM, LM Studio)
 costs nothing unless the config prices it. Lookups are cached: the hot path
-pays one dict lookup per request.
+pays one dict lookup per request. The cache holds at most `MAX_CACHED` names
+(a client may send any name to a provider serving "*"); when full it starts
+over, which costs a few lookups again, never memory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from llmp.core.config_schema import PriceConfig
 from llmp.daemon.telemetry.usage import Tokens
 
 PER = 1_000_000
+MAX_CACHED = 1024  # (provider, model) lookups remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class PriceTable:
         try:
             return self._cache[key]
         except KeyError:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
             found = self._cache[key] = self._find(provider, model)
             return found
 
