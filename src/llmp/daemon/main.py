@@ -25,6 +25,7 @@ from llmp.core.process_env import user_environment
 from llmp.core.redact import redact
 from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
 from llmp.core.unpacked import claim
+from llmp.daemon import event_loop
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
 from llmp.daemon.heap import settle_heap
@@ -76,7 +77,7 @@ def _run(args: argparse.Namespace, paths: Paths) -> int:
     runtime.reload_listeners.append(lambda config: apply_level(config.logging))
     audit_writer = BackgroundWriter().start()
     try:
-        return asyncio.run(_serve(runtime, loaded, paths))
+        return event_loop.run(_serve(runtime, loaded, paths))
     finally:
         audit_writer.stop()
         listener.stop()

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 import pytest
 
 from llmp.core.state import DaemonState
+from tests.daemon.telemetry.test_ledger import rows
 from tests.support.cli import run_llmp
 from tests.support.daemon_process import running_daemon, write_config
 
@@ -40,14 +40,6 @@ def _access_lines(home: Path) -> list[dict]:
     return [line for line in lines if line["logger"] == "llmp.access"]
 
 
-def _rows(home: Path) -> list[dict]:
-    db = sqlite3.connect(home / "usage.sqlite3")
-    db.row_factory = sqlite3.Row
-    found = [dict(row) for row in db.execute("SELECT * FROM requests ORDER BY id")]
-    db.close()
-    return found
-
-
 def _dropped(state: DaemonState) -> dict[str, float]:
     text = httpx.get(state.base_url + "/metrics").text
     return {sink: float(count) for sink, count in
@@ -65,13 +57,13 @@ def test_a_burst_of_ten_thousand_requests_leaves_every_line_and_row_in_order(iso
             thread.join()
         assert set(_dropped(state).values()) == {0.0}
         assert run_llmp("stop").code == 0  # writes out whatever is still queued
-    lines, rows = _access_lines(isolated_env), _rows(isolated_env)
+    lines, written = _access_lines(isolated_env), rows(isolated_env)
     order = [line["request_id"] for line in lines]
-    assert order == [row["request_id"] for row in rows]  # the same requests, in the same order
+    assert order == [row["request_id"] for row in written]  # the same requests, in the same order
     assert sorted(order) == sorted(request_id for ids in clients for request_id in ids)
     for ids in clients:  # each client's requests one after another: they finished in that order
         assert [request_id for request_id in order if request_id.startswith(ids[0][:3])] == ids
-    for line, row in zip(lines, rows, strict=True):
+    for line, row in zip(lines, written, strict=True):
         assert (line["status"], line["provider"], line["model"], line["requested_model"]) == (
             row["status"], row["provider"], row["model"], row["requested_model"]) == (
             200, "mock", "mock-1", "mock-1")
@@ -88,7 +80,7 @@ def test_kill_9_loses_at_most_the_last_half_second(isolated_env: Path) -> None:
         time.sleep(0.5)
         os.kill(state.pid, signal.SIGKILL)
     assert [line["request_id"] for line in _access_lines(isolated_env)] == ids
-    assert [row["request_id"] for row in _rows(isolated_env)] == ids
+    assert [row["request_id"] for row in rows(isolated_env)] == ids
 
 
 def test_a_ledger_that_cannot_be_opened_costs_rows_and_is_written_again(isolated_env: Path) -> None:
@@ -111,7 +103,7 @@ def test_a_ledger_that_cannot_be_opened_costs_rows_and_is_written_again(isolated
             assert time.monotonic() < deadline, "the ledger was never written again"
             time.sleep(0.05)
         assert run_llmp("stop").code == 0
-    assert [row["request_id"] for row in _rows(isolated_env)] == ["kept"]
+    assert [row["request_id"] for row in rows(isolated_env)] == ["kept"]
     out = (isolated_env / "logs" / "daemon.out").read_text()
     assert out.count("the ledger cannot be written (cannot open usage.sqlite3") == 1, out
     assert out.count("the ledger is written again") == 1, out
