@@ -76,6 +76,22 @@ _INSERTS = {
 INSERT_BODIES = "INSERT OR REPLACE INTO bodies (request_id, ts, request, response) VALUES (?, ?, ?, ?)"
 
 
+def _bind_none_directly() -> None:
+    """Bind `None` as NULL without the adaptation lookup that otherwise runs for each one.
+
+    The sqlite3 module binds int, float and str as they are but looks every
+    other value up as something to adapt, and for `None` that lookup fails
+    with an exception made and dropped inside the module: a row of the ledger
+    holds several, and the failed lookups cost about a quarter of its insert.
+    An adapter registered for `None` answers the lookup at once with `None`
+    itself (a dict's `get` of a key it lacks), which binds NULL as before.
+    """
+    sqlite3.register_adapter(type(None), {}.get)
+
+
+_bind_none_directly()
+
+
 def insert_rows(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
     """Insert rows (values in `COLUMNS` order), many to a statement.
 
