@@ -29,8 +29,8 @@ taking turns request by request. Within a round the modes run back to back,
 and each round starts with another mode; the budget is judged on each round's
 own on/bare ratio (the median round is reported, with the spread), since a
 shared VM's speed drifts more between rounds than the proxies differ. llmp's
-telemetry threads write a round's log lines and ledger rows a moment after its
-requests (the ledger every half second), so every load waits `TELEMETRY_LAG`
+telemetry thread writes a round's log lines and ledger rows a moment after its
+requests (the ledger every quarter second), so every load waits `TELEMETRY_LAG`
 after its warm-up and after its last request: a round is charged its own
 requests' telemetry, all of it, and nothing else.
 
@@ -262,7 +262,7 @@ def _cpu(process: psutil.Process) -> tuple[float, float]:
     return total.user + total.system, (loop.user_time + loop.system_time) if loop else float("nan")
 
 
-TELEMETRY_LAG = 0.6  # seconds: more than the usage ledger's flush interval and the settler's
+TELEMETRY_LAG = 0.6  # seconds: more than the telemetry thread's interval and the ledger's commits
 
 
 async def load(url: str, pid: int, requests: int, kind: str, concurrency: int = 8) -> tuple[float, float]:
@@ -271,7 +271,7 @@ async def load(url: str, pid: int, requests: int, kind: str, concurrency: int = 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         for _ in range(50 if kind == "plain" else 10):  # warm up
             await _one(session, url, kind)
-        # llmp writes telemetry out in batches (the usage ledger every half second): the waits
+        # llmp writes telemetry out in batches (the usage ledger every quarter second): the waits
         # count this round's requests' share in this round, and only theirs.
         await asyncio.sleep(TELEMETRY_LAG)
         before = _cpu(process)

@@ -22,6 +22,9 @@ from llmp.core.config_schema import PriceConfig
 from llmp.daemon.telemetry.usage import Tokens
 
 PER = 1_000_000
+#: Deployments whose price is kept looked up. Model names come from clients (any name at a
+#: provider serving "*"): past this many the cache starts again rather than grow.
+MAX_CACHED = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,8 @@ class PriceTable:
         try:
             return self._cache[key]
         except KeyError:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
             found = self._cache[key] = self._find(provider, model)
             return found
 
