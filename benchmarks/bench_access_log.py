@@ -1,4 +1,4 @@
-"""What one access line costs, on the event loop and on the log writer thread.
+"""What one access line costs, on the telemetry thread and on the log writer thread.
 
     python benchmarks/bench_access_log.py [lines] [rounds]
 
@@ -7,8 +7,8 @@ keys registered for redaction as the daemon has, and prints CPU microseconds
 per access line:
 
 * settler: `AccessLog.requests_finished` for batches of `BATCH` lines (as the
-  telemetry settler hands them over), with the writer stopped, so only the
-  calling thread's work is timed;
+  telemetry thread makes them), with the writer stopped, so only the calling
+  thread's work is timed;
 * writer: the writer's handling of those queued lines, timed on this thread;
 * all threads: process CPU time for a run with the writer thread live, as the
   daemon runs it (the settler's share, the writer's, and their contention).
@@ -55,7 +55,7 @@ def drain(listener: Any) -> int:
     while not listener.queue.empty():
         item = listener.queue.get_nowait()
         listener.handle(item)
-        handled += len(item.values)
+        handled += len(item.lines)
     return handled
 
 

@@ -1,9 +1,20 @@
-"""llmp against a bare aiohttp pass-through proxy, with telemetry on and off, in one run.
+"""llmp against a bare aiohttp pass-through proxy, with telemetry on and off, and llmp's
+memory and start-up goals, in one run; exits 1 when a goal is missed.
 
-The foundation's budget: llmp (as shipped, `on`) at most 1.3x the bare proxy's CPU
-per request and per streamed chunk, under 0.5 ms added at the median; `off`
-shows what the core relay costs and `on - off` what logs, metrics and the
-ledger add.
+The goals (the whole daemon process, every thread, telemetry as shipped):
+
+* CPU per plain request at most 1.30x the bare proxy's on the same event loop,
+  per streamed event and per paced chunk at most 1.20x (the median of the
+  rounds' own ratios);
+* under 0.1 ms added latency at the median for plain requests;
+* idle RSS of a started daemon at most 50 MiB on the built-in defaults and
+  55 MiB with five providers configured; after `--soak` mixed requests (plain,
+  streamed, upstream errors, unknown and random model names) RSS within 10% of
+  its value after the first tenth of them;
+* `llmp start` until ready at most 0.3 s, `llmp status` at most 0.15 s.
+
+`off` shows what the core relay costs and `on - off` what logs, metrics and
+the ledger add.
 
 Four processes: a fake OpenAI upstream, and three proxies in front of it —
 `bare` (a minimal aiohttp pass-through, the yardstick of the CPU budget), `off`
@@ -18,8 +29,8 @@ taking turns request by request. Within a round the modes run back to back,
 and each round starts with another mode; the budget is judged on each round's
 own on/bare ratio (the median round is reported, with the spread), since a
 shared VM's speed drifts more between rounds than the proxies differ. llmp's
-telemetry threads write a round's log lines and ledger rows a moment after its
-requests (the ledger every half second), so every load waits `TELEMETRY_LAG`
+telemetry thread writes a round's log lines and ledger rows a moment after its
+requests (the ledger every quarter second), so every load waits `TELEMETRY_LAG`
 after its warm-up and after its last request: a round is charged its own
 requests' telemetry, all of it, and nothing else.
 
@@ -33,9 +44,11 @@ Three kinds of traffic:
 
 `--pin` (Linux) puts every proxy on CPU 1 and the upstream and the load on CPU 0:
 figures move less from run to run, and a proxy's caches are its own (which
-favours the smaller bare proxy).
+favours the smaller bare proxy). `--loop uvloop` runs every proxy on uvloop
+(llmp's `speed` extra), which the daemon uses when it is installed.
 
-    python benchmarks/bench_proxy.py [--requests 400] [--rounds 10] [--pin]   # 25 rounds for the budget
+    python benchmarks/bench_proxy.py [--requests 400] [--rounds 10] [--pin] [--loop uvloop]
+                                     [--soak 100000]   # 25 rounds for the budget
 """
 
 from __future__ import annotations
@@ -56,9 +69,18 @@ import orjson
 import psutil
 from aiohttp import web
 
+GOALS = {"plain": 1.30, "stream": 1.20, "paced": 1.20}  # CPU, llmp as shipped over the bare proxy
+LATENCY_GOAL = 0.1  # ms added at the median, plain requests
+IDLE_RSS_GOAL = 50.0  # MiB, built-in defaults
+IDLE_RSS_PROVIDERS_GOAL = 55.0  # MiB, five providers configured
+SOAK_GROWTH_GOAL = 0.10  # RSS after the soak over RSS after its first tenth, less one
+START_GOAL = 0.3  # seconds, `llmp start` until ready
+STATUS_GOAL = 0.15  # seconds, `llmp status`
+
 CHUNKS = 50  # content events per streamed answer
 PACE = 0.0005  # seconds between a paced stream's events
 PACED = "paced"  # the `user` a client sends to ask the upstream for a paced stream
+FAIL = "fail"  # the `user` a client sends to have the upstream answer 500
 HERE = Path(__file__).resolve()
 SRC = HERE.parents[1] / "src"
 
@@ -84,6 +106,9 @@ def _chunk(delta: dict, finish: str | None = None) -> dict:
 async def upstream_app() -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        if body.get("user") == FAIL:
+            return web.json_response({"error": {"message": "overloaded", "type": "server_error"}},
+                                     status=500)
         if not body.get("stream"):
             return web.Response(body=ANSWER, content_type="application/json")
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -157,7 +182,7 @@ usage: {{enabled: {str(telemetry).lower()}}}
     return app
 
 
-def serve(mode: str, upstream: str) -> None:
+def serve(mode: str, upstream: str, loop: str) -> None:
     async def main() -> None:
         if mode == "upstream":
             runner = web.AppRunner(await upstream_app(), access_log=None)
@@ -179,13 +204,18 @@ def serve(mode: str, upstream: str) -> None:
         print(runner.addresses[0][1], flush=True)
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    if loop == "uvloop" and mode != "upstream":
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())
 
 
-def start(mode: str, upstream: str, home: Path) -> tuple[subprocess.Popen[str], str]:
+def start(mode: str, upstream: str, home: Path, loop: str = "asyncio") -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "LLMP_HOME": str(home / mode), "PYTHONPATH": str(SRC)}
-    process = subprocess.Popen([sys.executable, str(HERE), "--serve", mode, "--upstream", upstream],
-                               stdout=subprocess.PIPE, text=True, env=env)
+    process = subprocess.Popen([sys.executable, str(HERE), "--serve", mode, "--upstream", upstream,
+                                "--loop", loop], stdout=subprocess.PIPE, text=True, env=env)
     assert process.stdout is not None
     port = process.stdout.readline().strip()
     return process, f"http://127.0.0.1:{port}"
@@ -232,7 +262,7 @@ def _cpu(process: psutil.Process) -> tuple[float, float]:
     return total.user + total.system, (loop.user_time + loop.system_time) if loop else float("nan")
 
 
-TELEMETRY_LAG = 0.6  # seconds: more than the usage ledger's flush interval and the settler's
+TELEMETRY_LAG = 0.6  # seconds: more than the telemetry thread's interval and the ledger's commits
 
 
 async def load(url: str, pid: int, requests: int, kind: str, concurrency: int = 8) -> tuple[float, float]:
@@ -241,7 +271,7 @@ async def load(url: str, pid: int, requests: int, kind: str, concurrency: int = 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         for _ in range(50 if kind == "plain" else 10):  # warm up
             await _one(session, url, kind)
-        # llmp writes telemetry out in batches (the usage ledger every half second): the waits
+        # llmp writes telemetry out in batches (the usage ledger every quarter second): the waits
         # count this round's requests' share in this round, and only theirs.
         await asyncio.sleep(TELEMETRY_LAG)
         before = _cpu(process)
@@ -299,15 +329,18 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="plain requests per mode and round")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--pin", action="store_true", help="proxies on CPU 1, the rest on CPU 0 (Linux)")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                        help="the proxies' event loop")
+    parser.add_argument("--soak", type=int, default=100_000, help="mixed requests of the memory soak")
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.upstream)
+        serve(args.serve, args.upstream, args.loop)
         return
     modes = ("bare", "off", "on")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         upstream, upstream_url = start("upstream", "", home)
-        proxies = {mode: start(mode, upstream_url, home) for mode in modes}
+        proxies = {mode: start(mode, upstream_url, home, args.loop) for mode in modes}
         if args.pin:
             _pin(upstream.pid, [process.pid for process, _ in proxies.values()])
         results: dict[tuple[str, str], list[float]] = {}
@@ -325,14 +358,106 @@ def main() -> None:
                     urls = {mode: proxies[mode][1] for mode in modes}
                     for mode, median in asyncio.run(latencies(urls, 100, kind)).items():
                         results.setdefault((mode, kind + "_lat"), []).append(median)
+            on, on_url = proxies["on"]
+            soak_rss = asyncio.run(soak(on_url, on.pid, args.soak))
         finally:
             for process, _ in [*proxies.values(), (upstream, "")]:
                 process.terminate()
                 process.wait(10)
-    report(results, modes)
+        daemon = daemon_figures(home / "daemon")
+    missed = report(results, modes, soak_rss, daemon)
+    print(f"{len(missed)} goal(s) missed: {', '.join(missed)}" if missed else "every goal met")
+    sys.exit(1 if missed else 0)
 
 
-def report(results: dict[tuple[str, str], list[float]], modes: tuple[str, ...]) -> None:
+# -- memory and start-up --------------------------------------------------------
+
+def _mixed_body(n: int) -> bytes:
+    """Plain, streamed, failing upstream, unknown model and random model names, in turn."""
+    kind = n % 5
+    if kind == 0:
+        return BODIES["plain"]
+    if kind == 1:
+        return BODIES["stream"]
+    if kind == 2:
+        return orjson.dumps({"model": "up/gpt-4o-mini", "user": FAIL, "messages": _MESSAGES})
+    if kind == 3:
+        return orjson.dumps({"model": f"unknown-{n}", "messages": _MESSAGES})
+    return orjson.dumps({"model": f"up/random-{n}", "messages": _MESSAGES})
+
+
+async def soak(url: str, pid: int, requests: int, concurrency: int = 8) -> tuple[float, float]:
+    """RSS (MiB) of llmp as shipped after the first tenth of `requests` mixed requests, and after all."""
+    process = psutil.Process(pid)
+    sent = iter(range(requests))
+    marks: list[float] = []
+
+    async def worker(session: aiohttp.ClientSession, stop: int) -> None:
+        for n in sent:
+            async with session.post(url + "/v1/chat/completions", data=_mixed_body(n),
+                                    headers={"Content-Type": "application/json"}) as response:
+                await response.read()
+            if n + 1 >= stop:
+                return
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        for stop in (requests // 10, requests):
+            await asyncio.gather(*(worker(session, stop) for _ in range(concurrency)))
+            await asyncio.sleep(TELEMETRY_LAG)
+            marks.append(process.memory_info().rss / 2**20)
+    return marks[0], marks[1]
+
+
+FIVE_PROVIDERS = """providers:
+  openai: {type: openai, api_key: none, models: [gpt-4o-mini]}
+  anthropic: {type: anthropic, api_key: none, models: [claude-sonnet-4-5]}
+  gemini: {type: gemini, api_key: none, models: [gemini-2.5-flash]}
+  azure: {type: azure, base_url: "https://example.openai.azure.com", api_key: none, models: [gpt-4o]}
+  cohere: {type: cohere, api_key: none, models: [command-r]}
+"""
+
+
+def _llmp(home: Path, *args: str) -> float:
+    """Seconds one `llmp` command took, as a user runs it."""
+    env = {**os.environ, "LLMP_HOME": str(home), "PYTHONPATH": str(SRC)}
+    env.pop("LLMP_CONFIG", None)
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "llmp", *args], env=env, check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def _idle_rss(home: Path) -> float:
+    """RSS (MiB) of the daemon `llmp start` started, once it has settled a moment."""
+    state = orjson.loads((home / "daemon.json").read_bytes())
+    time.sleep(1.0)
+    return psutil.Process(state["pid"]).memory_info().rss / 2**20
+
+
+def daemon_figures(home: Path, tries: int = 3) -> dict[str, float]:
+    """Start time, `llmp status` time (medians of `tries`) and idle RSS of real daemons."""
+    home.mkdir(mode=0o700)
+    starts, statuses, rss = [], [], []
+    try:
+        for _ in range(tries):
+            starts.append(_llmp(home, "start", "--port", "0"))
+            statuses.append(_llmp(home, "status"))
+            rss.append(_idle_rss(home))
+            _llmp(home, "stop")
+        (home / "config.yaml").write_text("server: {port: 0}\n" + FIVE_PROVIDERS)
+        _llmp(home, "start")
+        providers_rss = _idle_rss(home)
+    finally:
+        subprocess.run([sys.executable, "-m", "llmp", "stop"], capture_output=True,
+                       env={**os.environ, "LLMP_HOME": str(home), "PYTHONPATH": str(SRC)})
+    return {"start": statistics.median(starts), "status": statistics.median(statuses),
+            "idle_rss": statistics.median(rss), "providers_rss": providers_rss}
+
+
+# -- the report -------------------------------------------------------------------
+
+def report(results: dict[tuple[str, str], list[float]], modes: tuple[str, ...],
+           soak_rss: tuple[float, float], daemon: dict[str, float]) -> list[str]:
+    """Print every figure and goal; return the goals missed."""
     value = {key: statistics.median(samples) for key, samples in results.items()}
     print("CPU (all threads; event-loop thread) per plain request, per event of a burst stream and "
           "per chunk of a paced stream; median latency")
@@ -352,14 +477,42 @@ def report(results: dict[tuple[str, str], list[float]], modes: tuple[str, ...]) 
         print(f"{kind:6} on/off {on / off:.2f}x (loop {loop_on / loop_off:.2f}x), "
               f"off/bare {off / bare:.2f}x; telemetry adds {(on - off) * 1e6:.0f} µs CPU "
               f"({(loop_on - loop_off) * 1e6:.0f} µs on the loop) per request")
-    print("The budget, round by round (median [min-max]): llmp as shipped (on) against bare")
+    print("The goals, round by round (median [min-max]): llmp as shipped (on) against bare")
+    missed = []
     for kind in KINDS:
-        line = f"{kind:6} CPU {_spread(_per_round(results, kind + '_cpu', lambda on, bare: on / bare), 'x')}"
-        line += " (goal <= 1.30x)"
-        if kind != "paced":
-            added = _per_round(results, kind + "_lat", lambda on, bare: (on - bare) * 1e3)
-            line += f"; latency added {_spread(added, ' ms')} (goal < 0.5 ms)"
+        ratios = _per_round(results, kind + "_cpu", lambda on, bare: on / bare)
+        line = f"{kind:6} CPU {_spread(ratios, 'x')} (goal <= {GOALS[kind]:.2f}x)"
+        if statistics.median(ratios) > GOALS[kind]:
+            missed.append(f"{kind} CPU")
+        added = _per_round(results, kind + "_lat", lambda on, bare: (on - bare) * 1e3) \
+            if kind != "paced" else None
+        if added is not None:
+            line += f"; latency added {_spread(added, ' ms')}"
+            if kind == "plain":
+                line += f" (goal < {LATENCY_GOAL} ms)"
+                if statistics.median(added) >= LATENCY_GOAL:
+                    missed.append("plain latency")
         print(line)
+    first, last = soak_rss
+    growth = last / first - 1
+    checks = [
+        ("idle RSS", daemon["idle_rss"] <= IDLE_RSS_GOAL,
+         f"{daemon['idle_rss']:.1f} MiB (goal <= {IDLE_RSS_GOAL:.0f})"),
+        ("idle RSS, five providers", daemon["providers_rss"] <= IDLE_RSS_PROVIDERS_GOAL,
+         f"{daemon['providers_rss']:.1f} MiB (goal <= {IDLE_RSS_PROVIDERS_GOAL:.0f})"),
+        ("RSS after the soak", growth <= SOAK_GROWTH_GOAL,
+         f"{first:.1f} MiB after its first tenth, {last:.1f} MiB after all: {growth:+.1%} "
+         f"(goal within {SOAK_GROWTH_GOAL:.0%})"),
+        ("start", daemon["start"] <= START_GOAL,
+         f"`llmp start` until ready {daemon['start']:.3f} s (goal <= {START_GOAL})"),
+        ("status", daemon["status"] <= STATUS_GOAL,
+         f"`llmp status` {daemon['status']:.3f} s (goal <= {STATUS_GOAL})"),
+    ]
+    for name, met, figure in checks:
+        print(f"{name:26} {figure}{'' if met else '  MISSED'}")
+        if not met:
+            missed.append(name)
+    return missed
 
 
 def _per_round(results: dict[tuple[str, str], list[float]], key: str,

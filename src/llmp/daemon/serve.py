@@ -21,6 +21,7 @@ from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, 
 from llmp.core.paths import Paths
 from llmp.core.redact import redact
 from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
+from llmp.daemon import event_loop
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
 from llmp.daemon.heap import settle_heap
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace, paths: Paths, source: Path, *, explicit: bool)
     runtime.reload_listeners.append(lambda config: apply_level(config.logging))
     audit_writer = BackgroundWriter().start()
     try:
-        return asyncio.run(_serve(runtime, loaded, paths, descriptors))
+        return event_loop.run(_serve(runtime, loaded, paths, descriptors))
     finally:
         audit_writer.stop()
         listener.stop()

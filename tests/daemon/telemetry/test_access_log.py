@@ -100,6 +100,25 @@ def test_access_line_masks_secrets_and_survives_a_value_json_refuses(log_file: J
     assert "abcdefghijklmnopqrstuvwxyz" not in text and "team/secret-with-no-shape-42" not in text
 
 
+def test_a_key_in_any_free_text_field_is_masked_in_every_field_of_its_line(log_file: JsonLog) -> None:
+    """The model a client asked for, the client's name and a failed attempt can quote a key: the
+    whole line is masked, and the batch's other lines are left as they are."""
+    key = "sk-abcdefghijklmnopqrstuvwxyz012345"
+    AccessLog().requests_finished([
+        finished_record(finished(requested_model=key, model=key), None, None),
+        finished_record(finished(client_key=f"Bearer {key}"), None, None),
+        finished_record(finished(failures=[f"up/{key}: overloaded"]), None, None),
+        finished_record(finished(request_id="plain"), None, None),
+    ])
+    model, client, failure, plain = access_lines(log_file)
+    assert (model["requested_model"], model["model"]) == ("sk-…2345", "sk-…2345")
+    assert model["msg"].startswith("chat sk-…2345 -> up/sk-…2345 502")
+    assert client["client_key"] == "Bearer sk-…2345"
+    assert failure["failures"] == ["up/sk-…2345: overloaded"] and "sk-…2345: overloaded" in failure["msg"]
+    assert (plain["request_id"], plain["requested_model"]) == ("plain", "smart")
+    assert key not in log_file.path.read_text("utf-8")
+
+
 def test_access_line_for_a_non_streamed_request(make_gateway, upstream: FakeUpstream,
                                                 log_file: JsonLog) -> None:
     upstream.always(reply(COMPLETION))

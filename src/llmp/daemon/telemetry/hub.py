@@ -1,9 +1,10 @@
 """Telemetry wired into the daemon: one observer feeding logs, metrics, ledger and live stats.
 
 The event loop only queues each finished request (see `settler`); in batches,
-usage and cost are worked out once per request, into one `Finished` record
-handed to each sink; the log file and the ledger are written from their own
-threads. `install` is the single call `build_app` makes.
+on the one telemetry thread, usage and cost are worked out once per request,
+into one `Finished` record that metrics and live stats count, and the same
+pass writes each record's access line and ledger row. `install` is the single
+call `build_app` makes.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Telemetry:
         self.stats = LiveStats()
         self.ledger = ledger
         self.log_bodies = ledger is not None and runtime.config.usage.log_bodies
-        self.settler = Settler(self._settle)
+        self.settler = Settler(self._count_batch, self._write)
         self.request_finished = self.settler.add  # the observer hook: a queue append, nothing more
 
     def reconfigure(self, config: Config) -> None:
@@ -65,17 +66,25 @@ class Telemetry:
         self.settler.settle()
         return self.ledger is None or self.ledger.flush()
 
-    def _settle(self, batch: list[RequestContext]) -> None:
-        """Count each request of a batch, then hand the batch's records to the writers at once."""
+    def _count_batch(self, batch: list[RequestContext]) -> list[Finished]:
+        """Count each request of a batch: the records the writers take next."""
         records = []
         for ctx in batch:
             try:
                 records.append(self._count(ctx))
             except Exception:  # a bug here must cost this request's telemetry, not the batch's
                 log.exception("telemetry for request %s failed", ctx.request_id)
-        self.access_log.requests_finished(records)
-        if self.ledger is not None:
-            self.ledger.record(records)
+        return records
+
+    def _write(self, records: list[Finished]) -> None:
+        """The access lines and the ledger rows of a batch, in one pass of the telemetry thread."""
+        ledger = self.ledger
+        if records:
+            self.access_log.requests_finished(records)
+            if ledger is not None:
+                ledger.record(records)
+        if ledger is not None:
+            ledger.commit_due()
 
     def _count(self, ctx: RequestContext) -> Finished:
         """Work out a request's usage and cost once, into the record every sink takes."""
@@ -131,8 +140,6 @@ def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
 
     async def start_writers(_: web.Application) -> None:
         telemetry.settler.start()
-        if ledger is not None:
-            ledger.start()
 
     async def close_writers(_: web.Application) -> None:
         telemetry.settler.close()  # first: its last batch has ledger rows in it

@@ -1,35 +1,39 @@
-"""The usage ledger's writer: rows queue up on the event loop, a thread commits them.
+"""The usage ledger's writer, run by the telemetry thread: rows kept a moment, then committed together.
 
-`record` is one queue put of a batch of finished requests' records (no
-disk, no lock held by the caller); the writer makes the rows. The writer thread
-commits whatever arrived within `flush_interval` as one transaction, so a
-`kill -9` loses at most that much, and prunes rows older than the retention
-once an hour. A failing disk costs rows and a warning, never a request.
+`record` turns a batch of finished requests into rows held in memory;
+`commit_due`, once per pass of the telemetry thread, commits what is held
+as one transaction every `COMMIT_EVERY`, so a `kill -9` loses at most that
+much (and the pass being made). The file is opened by that thread on its first
+pass and pruned of rows older than the retention then and once an hour. A
+failing disk costs rows (dropped, counted, said once), never a request; the
+next commit opens the file afresh and tries again, so writing resumes by itself.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from llmp.core.usage_db import INSERT_BODIES, connect, insert_rows
-from llmp.daemon.gather import gather
 from llmp.daemon.telemetry.record import Finished, milliseconds
 from llmp.daemon.telemetry.sink_health import HEALTH
 
 log = logging.getLogger("llmp.usage")
 DAY = 86_400.0
 PRUNE_EVERY = 3_600.0
-_STOP = object()
-MAX_QUEUED = 10_000  # batches waiting for the writer; past it rows are dropped and counted
+#: Seconds between commits. Each commit rewrites the pages it touches in the WAL, so one per
+#: request, or per pass of the telemetry thread, would cost several times the rows themselves.
+COMMIT_EVERY = 0.25
+MAX_BODIES = 1_000  # stored bodies waiting for a commit; past it they are dropped and counted
 
 Row = tuple[Any, ...]
+Body = tuple[str, float, str | None, str | None]
 
 
 class Ledger:
@@ -38,94 +42,90 @@ class Ledger:
         path: Path,
         *,
         retention_days: int,
-        flush_interval: float = 0.5,
+        commit_every: float = COMMIT_EVERY,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.retention_days = retention_days
-        self.flush_interval = flush_interval
+        self.commit_every = commit_every
         self._clock = clock
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="llmp-usage-writer", daemon=True)
+        self._rows: list[Row] = []
+        self._bodies: deque[Body] = deque()  # added on the event loop
+        self._lock = threading.Lock()  # the rows and the connection: the telemetry thread's, or a flush's
+        self._db: sqlite3.Connection | None = None
+        self._committed = time.monotonic()
         self._next_prune = 0.0
-        self._wake = threading.Event()
         self.written = 0
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def record(self, records: list[Finished]) -> None:
-        if records and self._room(len(records)):
-            self._queue.put(("rows", records))
+    def record(self, records: Sequence[Finished]) -> None:
+        """Keep the records' rows for the next commit (the telemetry thread, with the batch it writes)."""
+        rows = [ledger_row(record) for record in records]
+        with self._lock:
+            self._rows += rows
 
     def record_bodies(self, request_id: str, ts: float, request: str | None, response: str | None) -> None:
-        if self._room(1):
-            self._queue.put(("bodies", (request_id, ts, request, response)))
+        """Keep a request's stored bodies for the next commit (the event loop: an append, no disk)."""
+        if len(self._bodies) < MAX_BODIES:
+            self._bodies.append((request_id, ts, request, response))
+        else:  # the commits are failing or stalled: memory must not grow instead
+            HEALTH.drop("ledger", 1)
 
-    def _room(self, rows: int) -> bool:
-        """Whether the writer's queue takes more: a stalled disk must not grow memory instead."""
-        if self._queue.qsize() < MAX_QUEUED:
-            return True
-        HEALTH.drop("ledger", rows)
-        return False
+    def commit_due(self) -> None:
+        """Commit what is held once `commit_every` has passed; open the file on the first call."""
+        if (self._rows or self._bodies or self._db is None) and \
+                time.monotonic() - self._committed >= self.commit_every:
+            self.flush()
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Block until everything recorded so far is committed (tests, shutdown)."""
-        done = threading.Event()
-        self._queue.put(("flush", done))
-        self._wake.set()
-        return done.wait(timeout)
-
-    def close(self, timeout: float = 10.0) -> None:
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._wake.set()
-            self._thread.join(timeout)
-
-    # -- the writer thread ----------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            db = connect(self.path)
-        except (sqlite3.Error, OSError) as exc:
-            log.warning("usage ledger disabled: cannot open %s (%s)", self.path, exc)
-            self._drain_forever()
-            return
-        try:
-            self._prune(db)
-            stop = False
-            while not stop:
-                batch = gather(self._queue, self._wake, self.flush_interval)
-                stop = self._write(db, batch)
-                self._prune(db)
-        finally:
-            db.close()
-
-    def _write(self, db: sqlite3.Connection, batch: list[Any]) -> bool:
-        rows = [ledger_row(record) for item in batch if item is not _STOP and item[0] == "rows"
-                for record in item[1]]
-        bodies = [item[1] for item in batch if item is not _STOP and item[0] == "bodies"]
-        try:
-            with _transaction(db):
-                if rows:
-                    insert_rows(db, rows)
-                if bodies:
-                    db.executemany(INSERT_BODIES, bodies)
+    def flush(self) -> bool:
+        """Commit every row recorded so far, now; whether they are in the file (tests, shutdown)."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+            bodies = [self._bodies.popleft() for _ in range(len(self._bodies))]
+            self._committed = time.monotonic()
+            db = self._open(len(rows))
+            if db is None:
+                return False
+            try:
+                with _transaction(db):
+                    if rows:
+                        insert_rows(db, rows)
+                    if bodies:
+                        db.executemany(INSERT_BODIES, bodies)
+            except sqlite3.Error as exc:  # a full disk, a file made read-only
+                HEALTH.drop("ledger", len(rows), str(exc))
+                self._close()  # opened afresh by the next commit
+                return False
+            except Exception:  # a bug here must cost rows, not the telemetry thread
+                HEALTH.drop("ledger", len(rows))
+                log.exception("usage ledger: %d rows lost", len(rows))
+                return False
             self.written += len(rows)
             HEALTH.recovered("ledger")
-        except sqlite3.Error as exc:
-            HEALTH.drop("ledger", len(rows), str(exc))
-            log.warning("usage ledger: %d rows lost (%s)", len(rows), exc)
-        except Exception:  # a bug here must cost rows, not the writer thread
-            HEALTH.drop("ledger", len(rows))
-            log.exception("usage ledger: %d rows lost", len(rows))
-        stop = False
-        for item in batch:
-            if item is _STOP:
-                stop = True
-            elif item[0] == "flush":
-                item[1].set()
-        return stop
+            self._prune(db)
+            return True
+
+    def close(self) -> None:
+        self.flush()
+        with self._lock:
+            self._close()
+
+    def _open(self, rows: int) -> sqlite3.Connection | None:
+        """The connection, opened (and the old rows pruned) if it is not; None, `rows` counted as
+        dropped, when the file cannot be opened."""
+        if self._db is not None:
+            return self._db
+        try:
+            self._db = connect(self.path, any_thread=True)
+        except (sqlite3.Error, OSError) as exc:
+            HEALTH.drop("ledger", rows, f"cannot open {self.path.name}: {exc}")
+            return None
+        self._prune(self._db)
+        return self._db
+
+    def _close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()
 
     def _prune(self, db: sqlite3.Connection) -> None:
         now = self._clock()
@@ -142,15 +142,6 @@ class Ledger:
             return
         if removed:
             log.info("usage ledger: pruned %d rows older than %d days", removed, self.retention_days)
-
-    def _drain_forever(self) -> None:
-        """Without a database, keep answering flushes so nobody waits on a dead writer."""
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            if item[0] == "flush":
-                item[1].set()
 
 
 def ledger_row(record: Finished) -> Row:

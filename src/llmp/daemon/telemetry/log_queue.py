@@ -5,8 +5,10 @@ never shows (the caller's frame, thread and process names), copy every record
 before queueing it, and flush the file after every line. Here the loop side
 only renders the message and enqueues; the writer thread flushes the file when
 the queue runs dry, so a burst costs one write and a quiet daemon's log is
-still up to date a moment after each line. The access line skips records
-altogether: the loop queues its values and the writer renders them to JSON.
+still up to date a moment after each line. Access lines skip records: the
+telemetry thread makes a batch of them as the JSON objects of their lines and
+queues the batch as one item (`Enqueue.put_lines`), in order with every other
+line; the writer only serialises them into the file.
 """
 
 from __future__ import annotations
@@ -18,22 +20,22 @@ import os
 import queue
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
 import orjson
 
-from llmp.core.redact import redact_values
 from llmp.daemon.telemetry.sink_health import HEALTH
 
 _EXCEPTIONS = logging.Formatter()
-_LEVELS = {level: logging.getLevelName(level).lower() for level in (
-    logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)}
 BATCH_BUFFER = 1 << 18  # bytes of log lines written in one go; the writer flushes when caught up
 #: Items (records, or batches of access lines) waiting for the writer. Past it, lines are
 #: dropped and counted: a writer that cannot keep up (a stalled disk) must not grow memory.
 MAX_QUEUED = 10_000
+#: A line of the file as the telemetry thread hands it over: the Unix time it tells of, and
+#: its whole JSON object (`ts`, `level`, `logger`, `msg`, then its fields).
+Line = tuple[float, dict[str, Any]]
 
 
 def skip_unused_record_fields() -> None:
@@ -45,23 +47,12 @@ def skip_unused_record_fields() -> None:
 
 
 @dataclass(slots=True)
-class Deferred:
-    """Log lines queued as plain values, rendered by the writer thread: see `Enqueue.defer`."""
+class Lines:
+    """A batch of access lines, queued as one item (see `Enqueue.put_lines`)."""
 
     logger: str
     level: int
-    values: Sequence[Any]  # one line each
-    #: A value as when what it tells of happened (Unix time) and the line's fields, `msg` first.
-    render: Callable[[Any], tuple[float, dict[str, Any]]]
-
-    def record(self, created: float, fields: dict[str, Any]) -> logging.LogRecord:
-        """A rendered line as a standard record, for a handler other than the file (the console)."""
-        extra = dict(fields)
-        message = extra.pop("msg")
-        record = logging.getLogger(self.logger).makeRecord(
-            self.logger, self.level, "(deferred)", 0, message, (), None, extra=extra)
-        record.created, record.msecs = created, created % 1 * 1000
-        return record
+    lines: Sequence[Line]
 
 
 class _Timestamps:
@@ -79,15 +70,16 @@ class _Timestamps:
         return f"{prefix}.{int((created - second) * 1000):03d}Z"
 
 
-_timestamp = _Timestamps()
+#: `2026-01-02T03:04:05.678Z` for a Unix time: the `ts` of a line of the file.
+timestamp = _Timestamps()
 
 
-def json_line(created: float, level: str, logger: str, fields: dict[str, Any], option: int = 0) -> bytes:
-    """One line of the log file (with its newline if `option` says `orjson.OPT_APPEND_NEWLINE`):
-    `ts`, `level` (as the file spells it: lower case), `logger`, then `fields`."""
-    entry: dict[str, Any] = {"ts": _timestamp(created), "level": level, "logger": logger}
+def json_line(created: float, level: str, logger: str, fields: dict[str, Any]) -> bytes:
+    """One line of the log file, without its newline: `ts`, `level` (as the file spells it:
+    lower case), `logger`, then `fields`."""
+    entry: dict[str, Any] = {"ts": timestamp(created), "level": level, "logger": logger}
     entry.update(fields)
-    return orjson.dumps(entry, default=str, option=option)
+    return orjson.dumps(entry, default=str)
 
 
 class Enqueue(logging.handlers.QueueHandler):
@@ -97,23 +89,13 @@ class Enqueue(logging.handlers.QueueHandler):
     of the same record; this one is the root logger's only handler.
     """
 
-    def defer(self, logger: str, level: int, values: Sequence[Any],
-              render: Callable[[Any], tuple[float, dict[str, Any]]]) -> None:
-        """Queue lines as the values they are made of, for the writer thread to render with `render`.
-
-        Building a `LogRecord` (and even the line's fields) is most of what a
-        line costs; the access line (one per request) has no caller, exception
-        or context to capture, and its request id is among its fields. The
-        writer redacts its strings as this handler's `RedactingFilter` would,
-        and writes it to the file without a record, stamped with the time
-        `render` gives (when what it tells of happened, not when it was
-        queued). A batch of lines is one queue item: a put and a get cost
-        about a microsecond each.
-        """
+    def put_lines(self, logger: str, level: int, lines: Sequence[Line]) -> None:
+        """Queue lines made whole by the caller (see `Line`) as one item: a put and a get cost
+        about a microsecond each, and a batch is written in order with every other record."""
         if self.queue.qsize() >= MAX_QUEUED:  # type: ignore[union-attr]
-            HEALTH.drop("log", len(values))
+            HEALTH.drop("log", len(lines))
             return
-        self.queue.put_nowait(Deferred(logger, level, values, render))
+        self.queue.put_nowait(Lines(logger, level, lines))
 
     def enqueue(self, record: logging.LogRecord) -> None:
         if self.queue.qsize() >= MAX_QUEUED:  # type: ignore[union-attr]
@@ -138,7 +120,7 @@ class QuietFile(logging.handlers.RotatingFileHandler):
 
     It keeps count of its size in bytes: the standard check stats the path and
     seeks the file for every record, and the seek flushes what was buffered.
-    Deferred lines (see `write_lines`) go from orjson to the buffer as they are.
+    Access lines (see `write_lines`) go from orjson to the buffer as they are.
     """
 
     stream: IO[bytes] | None  # type: ignore[assignment]
@@ -164,19 +146,18 @@ class QuietFile(logging.handlers.RotatingFileHandler):
         except Exception:
             self.handleError(record)
 
-    def write_lines(self, deferred: Deferred, lines: list[tuple[float, dict[str, Any]]]
-                    ) -> list[tuple[float, dict[str, Any]]]:
-        """Write deferred lines straight from their fields; return those left for records to try.
+    def write_lines(self, lines: Sequence[Line]) -> list[Line]:
+        """Write lines made whole by the telemetry thread (see `Line`); return those JSON refuses.
 
-        The standard path then reports why a line failed (a value JSON
-        refuses, a full disk), as it does for any record.
+        The standard path then reports why such a line failed, as it does for
+        any record. A write that fails drops the rest of the batch (counted).
         """
-        level, logger, newline = _LEVELS[deferred.level], deferred.logger, orjson.OPT_APPEND_NEWLINE
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
         refused = []
         with self.lock:  # type: ignore[union-attr]
             for index, line in enumerate(lines):
                 try:
-                    self.write(json_line(line[0], level, logger, line[1], newline))
+                    self.write(dumps(line[1], option=newline))
                 except OSError as exc:  # the rest would fail the same way: dropped, counted
                     self._failed(exc, len(lines) - index)
                     break
@@ -264,24 +245,21 @@ class Writer(logging.handlers.QueueListener):
 
     def handle(self, record: Any) -> None:
         try:
-            if isinstance(record, Deferred):
-                self._write_deferred(record)
+            if isinstance(record, Lines):
+                self._write_lines(record)
             else:
                 super().handle(record)
         except Exception:  # whatever it was, the writer thread must outlive it
-            HEALTH.drop("log", len(record.values) if isinstance(record, Deferred) else 1)
+            HEALTH.drop("log", len(record.lines) if isinstance(record, Lines) else 1)
 
-    def _write_deferred(self, deferred: Deferred) -> None:
-        """Render, redact and write deferred lines; records are built only for another handler."""
-        render = deferred.render
-        lines = [render(value) for value in deferred.values]
-        redact_values(*[fields for _, fields in lines])
+    def _write_lines(self, batch: Lines) -> None:
+        """Write a batch of access lines; a handler other than the file (the console) gets records."""
         for handler in self.handlers:
-            if self.respect_handler_level and deferred.level < handler.level:
+            if self.respect_handler_level and batch.level < handler.level:
                 continue
-            rest = handler.write_lines(deferred, lines) if isinstance(handler, QuietFile) else lines
-            for created, fields in rest:
-                handler.handle(deferred.record(created, fields))
+            rest = handler.write_lines(batch.lines) if isinstance(handler, QuietFile) else batch.lines
+            for created, entry in rest:
+                handler.handle(line_record(batch.logger, batch.level, created, entry))
 
     def stop(self) -> None:
         super().stop()
@@ -291,3 +269,16 @@ class Writer(logging.handlers.QueueListener):
         for handler in self.handlers:
             if isinstance(handler, QuietFile):
                 handler.flush_now()
+
+
+#: The keys every line of the file starts with, which a record keeps as attributes of its own.
+LINE_HEAD = ("ts", "level", "logger", "msg")
+
+
+def line_record(logger: str, level: int, created: float, entry: dict[str, Any]) -> logging.LogRecord:
+    """A line made whole for the file (see `Line`) as a standard record, for any other handler."""
+    extra = {key: value for key, value in entry.items() if key not in LINE_HEAD}
+    record = logging.getLogger(logger).makeRecord(
+        logger, level, "(telemetry)", 0, entry["msg"], (), None, extra=extra)
+    record.created, record.msecs = created, created % 1 * 1000
+    return record

@@ -1,16 +1,23 @@
-"""Telemetry off the event loop's hot path: finished requests queue up and are settled in batches.
+"""The daemon's one telemetry thread: finished requests queue up on the loop, and are counted
+and written in batches.
 
 Working out a request's usage, cost, metrics, live stats, access line and
 ledger row on the event loop, between one request and the next, cost several
 times what the same code costs run back to back over a batch (measured with
 benchmarks/bench_proxy.py): a request's path through the loop leaves little of
 the telemetry code and data in the CPU's caches. So the loop only appends the
-finished request (a C-level deque append); a thread settles what has queued
-every `SETTLE_INTERVAL`, as one batch (each sink then takes the batch in one
-hand-over to its writer thread, not a queue put per request), and whoever is
-about to read what telemetry counts (metrics, live stats, the ledger) settles
-first, under the same lock, so no reader sees a request as served but not yet
-counted.
+finished request to a bounded queue; every `SETTLE_INTERVAL` one thread takes
+what has queued as one batch and makes a pass over it: it counts it (usage,
+cost, metrics, live stats: the records), then writes the records (access
+lines, ledger rows). One thread rather than one per sink: each hand-over
+between threads costs a wake-up and GIL hand-overs with the event loop, which
+cost the loop more than the writing itself.
+
+Whoever is about to read what the counting feeds (metrics, live stats) counts
+what has queued first, under the same lock, so no reader sees a request as
+served but not yet counted; readers never write, so a slow disk never holds
+up the event loop's `/metrics`. Records are written in the order they were
+counted, whichever thread counted them.
 """
 
 from __future__ import annotations
@@ -23,30 +30,46 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from llmp.daemon.context import RequestContext
+from llmp.daemon.telemetry.record import Finished
+from llmp.daemon.telemetry.sink_health import HEALTH
 
-SETTLE_INTERVAL = 0.05  # seconds between batches: bounds how long a finished request waits
+SETTLE_INTERVAL = 0.05  # seconds between passes: bounds how long a finished request waits
+#: Finished requests waiting for the thread. Past it (a thread stalled on a hung disk) requests
+#: are dropped and counted: each one holds its bodies, and memory must not grow instead.
+MAX_PENDING = 10_000
 log = logging.getLogger("llmp.telemetry")
 _LIVE: weakref.WeakSet[Settler] = weakref.WeakSet()
 
 
 class Settler:
-    def __init__(self, settle_batch: Callable[[list[RequestContext]], None],
-                 interval: float = SETTLE_INTERVAL) -> None:
-        self._settle_batch = settle_batch
+    def __init__(self, count: Callable[[list[RequestContext]], list[Finished]],
+                 write: Callable[[list[Finished]], None], interval: float = SETTLE_INTERVAL,
+                 limit: int = MAX_PENDING) -> None:
+        self._count = count  # requests -> records, feeding metrics and live stats: no disk
+        self._write = write  # records -> the log file and the ledger, in order; called every pass
         self._interval = interval
+        self._limit = limit
         self._pending: deque[RequestContext] = deque()
-        self._lock = threading.Lock()  # held while a batch is settled
-        self.add = self._pending.append  # the event loop's whole share, once per request
+        self._counted: list[Finished] = []  # counted, not written yet
+        self._lock = threading.Lock()  # held while counting, and by readers of what it feeds
+        self._writing = threading.Lock()  # held while writing: one writer at a time, in order
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         _LIVE.add(self)
+
+    def add(self, ctx: RequestContext) -> None:
+        """The event loop's whole share, once per request."""
+        if len(self._pending) < self._limit:
+            self._pending.append(ctx)
+        else:
+            HEALTH.drop("queue", 1, f"more than {self._limit} finished requests waiting")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="llmp-telemetry", daemon=True)
         self._thread.start()
 
     def close(self) -> None:
-        """Stop the thread; what is still queued is settled here."""
+        """Stop the thread; what is still queued is counted and written here."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -54,18 +77,26 @@ class Settler:
         self.settle()
 
     def settle(self) -> None:
-        with self._lock:
-            self._settle_pending()
+        """Count what has queued and write everything counted (the thread's pass; tests, shutdown)."""
+        with self._writing:
+            with self._lock:
+                self._count_pending()
+                records, self._counted = self._counted, []
+            try:
+                self._write(records)
+            except Exception:  # a bug here must cost a batch's telemetry, not the thread
+                log.exception("writing telemetry for %d requests failed", len(records))
+        HEALTH.recovered("queue")  # whatever was dropped, this pass took everything waiting
 
     @contextmanager
     def settled(self) -> Iterator[None]:
-        """Settle what has queued, then hold off the next batch while the caller reads what
-        the batches feed (metrics, live stats)."""
+        """Count what has queued, then hold off the next count while the caller reads what
+        counting feeds (metrics, live stats)."""
         with self._lock:
-            self._settle_pending()
+            self._count_pending()
             yield
 
-    def _settle_pending(self) -> None:
+    def _count_pending(self) -> None:
         pending = self._pending
         popleft = pending.popleft
         # Not `while pending`: the loop may be adding meanwhile.
@@ -73,7 +104,7 @@ class Settler:
         if not batch:
             return
         try:
-            self._settle_batch(batch)
+            self._counted += self._count(batch)
         except Exception:  # a bug here must cost a batch's telemetry, not the thread
             log.exception("telemetry for %d requests failed", len(batch))
 
