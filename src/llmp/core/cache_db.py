@@ -4,7 +4,8 @@ Shared by both halves because `llmp cache stats` and `llmp cache clear` work
 whether or not the daemon runs (when it runs, `clear` goes through it, so its
 memory front forgets the same entries). One row per answer, keyed by a hash of
 the request; the body is kept exactly as the client received it, with the
-facts needed to replay it (its mode, who answered, the usage) beside it.
+facts needed to replay it (its mode, who answered, the usage) beside it. A
+file in an older layout is emptied when opened, not converted.
 Nothing secret is stored: the key is a hash, and no header is kept.
 
 The file is created mode 0600 before SQLite opens it (SQLite gives its WAL
@@ -19,20 +20,14 @@ from typing import Any
 
 from llmp.core.private_file import private_database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY,
     key BLOB NOT NULL UNIQUE,
-    inbound TEXT NOT NULL,
-    operation TEXT NOT NULL,
     model TEXT NOT NULL,
-    provider TEXT,
-    served_model TEXT,
-    mode TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    usage BLOB,
+    meta BLOB NOT NULL,
     body BLOB NOT NULL,
     size INTEGER NOT NULL,
     created REAL NOT NULL,
@@ -44,12 +39,14 @@ CREATE TABLE IF NOT EXISTS entries (
 # rows kept in key order would leave the least recently used scattered over every page,
 # and evicting them would free no page whole. No index on `used` or `expires`: eviction
 # and the hourly purge scan the table (rarely); an index is updated on every insert and hit.
+# Columns only for what SQL itself selects by (the key, the model, the size and times);
+# what a replay needs (format, operation, who answered, mode, content type, usage) is one
+# JSON `meta` array: every column bound costs each stored answer more than encoding it does.
 
-COLUMNS = ("key", "inbound", "operation", "model", "provider", "served_model", "mode",
-           "content_type", "usage", "body", "size", "created", "expires", "used")
+COLUMNS = ("key", "model", "meta", "body", "size", "created", "expires", "used")
 INSERT = (f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}) "
           f"VALUES ({', '.join('?' * len(COLUMNS))})")
-ROW_OVERHEAD = 160  # bytes an entry costs besides its body and usage (key, columns, b-tree, indexes)
+ROW_OVERHEAD = 160  # bytes an entry costs besides its body and meta (key, columns, b-tree, indexes)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -60,7 +57,10 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         return db
     private_database(path)
     db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-    if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+    outdated = db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION
+    if outdated:  # new, or an older layout: the cache is disposable, so it starts empty
+        db.execute("DROP TABLE IF EXISTS entries")
+    if outdated or db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
         db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # evicted bytes go back to the disk
         db.execute("VACUUM")  # the mode takes effect only on an empty or vacuumed file
     db.execute("PRAGMA journal_mode=WAL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import time
 
@@ -174,3 +175,30 @@ def test_admin_clear_forgets_answers_in_memory_too(make_gateway, upstream: FakeU
     bad = httpx.post(gateway.url + "/admin/cache/clear", json={"before": "yesterday"},
                      headers=gateway.admin_headers())
     assert bad.status_code == 400
+
+
+FIRST_LAYOUT = """
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, inbound TEXT NOT NULL, operation TEXT NOT NULL,
+    model TEXT NOT NULL, provider TEXT, served_model TEXT, mode TEXT NOT NULL,
+    content_type TEXT NOT NULL, usage BLOB, body BLOB NOT NULL, size INTEGER NOT NULL,
+    created REAL NOT NULL, expires REAL NOT NULL, used REAL NOT NULL);
+INSERT INTO entries VALUES (1, x'00', 'openai', 'chat', 'up/gpt-4o-mini', 'up', 'gpt-4o-mini',
+    'json', 'application/json', NULL, x'7b7d', 162, 0, 9e12, 0);
+PRAGMA user_version=1;
+"""
+
+
+def test_a_file_in_an_older_layout_is_emptied_and_used(make_gateway, upstream) -> None:
+    """The cache is disposable: a file written by an older release is started afresh, not read."""
+    path = resolve_paths().cache_db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = sqlite3.connect(path)
+    old.executescript(FIRST_LAYOUT)
+    old.close()
+    upstream.always(reply(ANSWER))
+    gateway = make_gateway(openai_upstream(upstream.url))
+    assert entries(gateway) == 0
+    assert cache_header(gateway) == "miss"
+    assert cache_header(gateway) == "hit"
+    assert entries(gateway) == 1

@@ -77,6 +77,7 @@ def test_metrics_count_cache_results_and_bytes(make_gateway, upstream) -> None:
     assert 'llmp_cache_requests_total{result="hit"} 1.0' in text
     assert 'llmp_cache_requests_total{result="miss"} 1.0' in text
     assert 'llmp_cache_requests_total{result="bypass"} 1.0' in text
+    assert 'llmp_cache_requests_total{result="refresh"} 0.0' in text  # every result, seen or not
     size = next(line for line in text.splitlines() if line.startswith("llmp_cache_bytes "))
     assert float(size.split()[1]) > 1000
 

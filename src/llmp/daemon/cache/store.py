@@ -66,15 +66,14 @@ class Entry:
     def row(self) -> tuple[Any, ...]:
         """The entry as parameters for `cache_db.INSERT`.
 
-        Blobs go as bytearrays and no usage as an empty one: the sqlite3 module binds
-        str, int, float and bytearray directly, but looks for an adapter for bytes and
-        None, at a cost (a failed attribute lookup, an exception formatted and dropped)
-        larger than the rest of a row's insert.
+        Blobs go as bytearrays: the sqlite3 module binds str, int, float and bytearray
+        directly, but looks for an adapter for bytes and None, at a cost (a failed attribute
+        lookup, an exception formatted and dropped) larger than the rest of a row's insert.
         """
-        usage = bytearray() if self.usage is None else bytearray(orjson.dumps(self.usage))
-        return (bytearray(self.key), self.inbound, self.operation, self.model, self.provider,
-                self.served_model, self.mode, self.content_type, usage, bytearray(self.body),
-                self.size + len(usage), self.created, self.expires, self.created)
+        meta = orjson.dumps([self.inbound, self.operation, self.provider, self.served_model,
+                             self.mode, self.content_type, self.usage])
+        return (bytearray(self.key), self.model, bytearray(meta), bytearray(self.body),
+                self.size + len(meta), self.created, self.expires, self.created)
 
 
 class Store:
@@ -108,8 +107,8 @@ class Store:
         else:
             try:
                 rows = self._reader.execute(
-                    "SELECT inbound, operation, model, provider, served_model, mode, content_type,"
-                    " usage, body, created, expires FROM entries WHERE key = ?", (key,)).fetchall()
+                    "SELECT model, meta, body, created, expires FROM entries WHERE key = ?",
+                    (key,)).fetchall()
             except sqlite3.Error as exc:
                 log.warning("response cache: lookup failed (%s)", exc)
                 return None
@@ -117,10 +116,10 @@ class Store:
             # stops the writer's checkpoints from shrinking the file
             if not rows:
                 return None
-            row = rows[0]
-            usage = orjson.loads(row[7]) if row[7] else None
-            entry = Entry(key, row[0], row[1], row[2], row[3], row[4], row[5], row[6], usage,
-                          row[8], row[9], row[10])
+            model, meta, body, created, expires = rows[0]
+            inbound, operation, provider, served_model, mode, content_type, usage = orjson.loads(meta)
+            entry = Entry(key, inbound, operation, model, provider, served_model, mode,
+                          content_type, usage, body, created, expires)
             self._remember(entry)
         if entry.expires <= now:
             self._front.pop(key, None)
@@ -243,7 +242,7 @@ class Store:
         db.execute("BEGIN")
         if rows:
             replaced = [key for key in rows if key in self._keys]
-            self.bytes += sum(row[10] for row in rows.values()) - _replaced_bytes(db, replaced)
+            self.bytes += sum(row[4] for row in rows.values()) - _replaced_bytes(db, replaced)
             db.executemany(cache_db.INSERT, rows.values())
         if touched:
             db.executemany("UPDATE entries SET used = ? WHERE key = ?",

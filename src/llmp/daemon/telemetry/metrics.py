@@ -200,6 +200,10 @@ class Metrics:
         self.connections_refused = Counter(
             "llmp_connections_refused", "Client connections refused past server.limits.max_connections.",
             registry=r)
+        #: One child per result, labelled once: `.labels()` per request cost a miss a lookup
+        #: under a lock, and every result shows (at 0) before it first happens.
+        self._cache_results = {result: self.cache_requests.labels(result)
+                               for result in ("hit", "miss", "refresh", "bypass")}
         self.cache_bytes = Gauge(
             "llmp_cache_bytes", "Bytes the response cache's entries take on disk.", registry=r)
         self._models = _LabelValues()
@@ -234,7 +238,7 @@ class Metrics:
         if record.cost:
             series.cost += record.cost
         if record.cache is not None:
-            self.cache_requests.labels(record.cache).inc()
+            self._cache_results[record.cache].inc()
         if len(tried) < 2:  # most requests: one attempt, nothing retried or moved
             return
         route = self._routes(record.alias or record.requested_model)
