@@ -3,6 +3,7 @@ clear reason on every name it asked for, never a hang and never a key reported m
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -50,3 +51,13 @@ def test_a_child_that_never_answers_is_stopped_with_what_it_started(
     if still_there:
         helper.kill()
     assert not still_there, "the stuck child's helper was left running"
+
+
+def test_a_binary_moved_away_since_the_daemon_started_is_named(
+        child_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = child_env / "moved-away" / "llmp"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(gone))
+    entries = keyring_child.read(["up"])
+    assert entries["up"].refused.startswith(f"the keyring reader could not start: the llmp binary {gone} "
+                                            "is no longer there")
