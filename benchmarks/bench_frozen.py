@@ -8,7 +8,9 @@ noisy: medians, not means, and the spread is printed):
   - `llmp --version` and `llmp --help`, wall time (one-file: unpacking included),
     and the CPU time (user + system) of the command and the processes it waited
     for, which a busy machine disturbs less than wall time;
-  - `llmp start` until the daemon answers (the command returns only then);
+  - `llmp start` until the daemon answers (the command returns only then), and
+    again with a provider whose key the daemon reads from the OS keyring (through
+    its keyring child: with a one-file build, this binary run again);
   - the idle daemon's resident memory (RSS) once it has settled, frozen and
     pip-installed; for the frozen one also its bootloader parent, which waits.
 Goals (issue 15): size <= 25 MiB, --help <= 0.35 s, --version <= 0.3 s,
@@ -33,22 +35,30 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "server:\n  port: 0\nproviders:\n  mock:\n    type: mock\n    models: [mock-1]\n"
+# A provider that needs a key and has none in the environment: the daemon asks the keyring.
+KEYRING_PROVIDER = "  vault:\n    type: openai\n    base_url: https://vault.invalid/v1\n    models: [v-1]\n"
 MiB = 1024 * 1024
 
 
 class Home:
-    """A private LLMP_HOME and TMPDIR with the mock provider configured."""
+    """A private LLMP_HOME and TMPDIR with the mock provider configured (and, `keyring`, one
+    whose key is looked up in whatever keyring this session has)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keyring: bool = False) -> None:
+        self.keyring = keyring
         self.root = Path(tempfile.mkdtemp(prefix="llmp-bench-"))
         (self.root / "home").mkdir()
         (self.root / "tmp").mkdir()
-        (self.root / "home" / "config.yaml").write_text(CONFIG, encoding="utf-8")
+        config = CONFIG + KEYRING_PROVIDER if keyring else CONFIG
+        (self.root / "home" / "config.yaml").write_text(config, encoding="utf-8")
 
     def env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
-        return {**keep, "LLMP_HOME": str(self.root / "home"), "TMPDIR": str(self.root / "tmp"),
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+        keep = {k: v for k, v in os.environ.items()
+                if k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "DBUS_SESSION_BUS_ADDRESS")}
+        env = {**keep, "LLMP_HOME": str(self.root / "home"), "TMPDIR": str(self.root / "tmp")}
+        if not self.keyring:  # a backend known to store nothing: no keyring child at all
+            env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+        return env
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -75,25 +85,30 @@ def settled_rss(pid: int) -> int:
     return last
 
 
-def daemon_runs(command: list[str], runs: int, frozen: bool) -> tuple[list[float], list[int], list[int]]:
-    """`start` times, daemon RSS, and bootloader-parent RSS (0 when there is none)."""
+def daemon_runs(command: list[str], runs: int, frozen: bool,
+                keyring: bool = False) -> tuple[list[float], list[int], list[int], list[float]]:
+    """`start` times, daemon RSS, bootloader-parent RSS (0 when there is none), and the CPU
+    time of the daemon's children by then (the keyring reader's: a busy machine barely moves it)."""
     starts: list[float] = []
     rss: list[int] = []
     parents: list[int] = []
+    children_cpu: list[float] = []
     for _ in range(runs):
-        home = Home()
+        home = Home(keyring)
         env = home.env()
         starts.append(timed([*command, "start"], env)[0])
         try:  # a failed measurement must not leave a daemon running
             status = json.loads(subprocess.run([*command, "status", "--json"], env=env, check=True,
                                                capture_output=True, text=True).stdout)
             pid = status["pid"]
+            cpu = psutil.Process(pid).cpu_times()
+            children_cpu.append(cpu.children_user + cpu.children_system)
             rss.append(settled_rss(pid))
             parent = psutil.Process(pid).parent() if frozen else None  # the one-file bootloader
             parents.append(parent.memory_info().rss if parent is not None else 0)
         finally:
             subprocess.run([*command, "stop"], env=env, check=True, stdout=subprocess.DEVNULL)
-    return starts, rss, parents
+    return starts, rss, parents, children_cpu
 
 
 def line(label: str, values: list[float], unit: str, goal: float | None = None) -> None:
@@ -125,8 +140,11 @@ def main() -> int:
             runs = [timed([*command, flag], home.env()) for _ in range(args.runs)]
             line(flag, [wall for wall, _ in runs], "s", goal if name == "frozen" else None)
             line("  its CPU time (user + system)", [cpu for _, cpu in runs], "s")
-        starts, rss, parents = daemon_runs(command, max(3, args.runs // 3), name == "frozen")
+        starts, rss, parents, _ = daemon_runs(command, max(3, args.runs // 3), name == "frozen")
         line("start until ready", starts, "s", 1.0 if name == "frozen" else None)
+        with_key = daemon_runs(command, max(3, args.runs // 3), False, keyring=True)
+        line("  reading a key from the keyring", with_key[0], "s")
+        line("    its keyring reader's CPU time", with_key[3], "s")
         line("idle daemon RSS", [r / MiB for r in rss], "MiB")
         if any(parents):
             line("  + its bootloader parent", [p / MiB for p in parents], "MiB")

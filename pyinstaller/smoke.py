@@ -5,9 +5,14 @@
 Every command runs with nothing of this shell's environment (`env -i` on POSIX)
 but a private LLMP_HOME and TMPDIR, with the mock provider on port 0: --version,
 --help, start, status --json, a chat, providers health, usage, logs, keys list,
-test --json, stop. Then no llmp process may be left, and no unpacked folder:
-neither the daemon's in llmp's cache nor any in the private TMPDIR. A stale
-folder of a "killed" daemon, planted before `start`, must be gone after it.
+keys test, keys set --file, test --json, stop. The daemon reads keys through its
+keyring child (this binary again), which finds no keyring here and must say so
+cleanly: the key is missing, with the advice to set it; a key in the environment
+is used; a key stored while the daemon runs is read by a child that runs from
+the daemon's unpacked folder (nothing unpacked in TMPDIR meanwhile). Then no
+llmp process may be left, and no unpacked folder: neither the daemon's in llmp's
+cache nor any in the private TMPDIR. A stale folder of a "killed" daemon,
+planted before `start`, must be gone after it.
 Exits non-zero with the failing step named. Needs psutil (a dependency of llmp,
 so any venv that built llmp has it).
 """
@@ -20,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +38,16 @@ providers:
   mock:
     type: mock
     models: [mock-1]
+  vault:  # its key only from the keyring, which a clean environment does not have
+    type: openai
+    base_url: https://vault.invalid/v1  # never called: no key
+    models: [vault-1]
+  fromenv:  # its key in FROMENV_API_KEY
+    type: openai
+    base_url: http://127.0.0.1:9/v1
+    models: [fromenv-1]
 """
+ENV_KEY = "sk-smoke-from-the-environment-0001"
 STEP_TIMEOUT = 60.0
 
 
@@ -50,23 +65,26 @@ class Smoke:
         (self.home / "config.yaml").write_text(CONFIG, encoding="utf-8")
         self.unpack_dir = self.home / "cache" / "unpacked"
 
-    def clean_env(self) -> dict[str, str]:
-        env = {"LLMP_HOME": str(self.home), "TMPDIR": str(self.tmp)}
+    def clean_env(self, tmp: Path | None = None) -> dict[str, str]:
+        tmp = tmp or self.tmp
+        env = {"LLMP_HOME": str(self.home), "TMPDIR": str(tmp), "FROMENV_API_KEY": ENV_KEY}
         if os.name == "nt":  # what Windows itself needs to start a process at all
             env.update({name: os.environ[name] for name in ("SYSTEMROOT", "SYSTEMDRIVE", "WINDIR")
                         if name in os.environ})
-            env.update(TEMP=str(self.tmp), TMP=str(self.tmp), USERPROFILE=str(self.home))
+            env.update(TEMP=str(tmp), TMP=str(tmp), USERPROFILE=str(self.home))
         return env
 
-    def run(self, *args: str, expect: int = 0) -> str:
-        command = [str(self.binary), *args]
+    def run(self, *args: str, expect: int = 0, binary: Path | None = None, tmp: Path | None = None,
+            stdin: str = "") -> str:
+        command = [str(binary or self.binary), *args]
+        env = self.clean_env(tmp)
         if os.name != "nt":
-            command = ["env", "-i", *(f"{k}={v}" for k, v in self.clean_env().items()), *command]
+            command = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *command]
         started = time.monotonic()
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=STEP_TIMEOUT,
-                                  env=self.clean_env() if os.name == "nt" else None,
-                                  stdin=subprocess.DEVNULL)
+                                  env=env if os.name == "nt" else None,
+                                  input=stdin)
         except subprocess.TimeoutExpired:
             raise SmokeFailure(f"llmp {' '.join(args)} did not finish within {STEP_TIMEOUT:g}s") from None
         took = time.monotonic() - started
@@ -124,7 +142,8 @@ class Smoke:
         self.run("usage")
         self.run("logs")
         self.run("keys", "list")
-        tested = json.loads(self.run("test", "--json"))
+        self.key_steps()
+        tested = json.loads(self.run("test", "mock", "--json"))
         self.check(all(p.get("ok") for p in tested.get("providers", [])), f"test --json: {tested}")
         self.run("stop")
 
@@ -134,6 +153,43 @@ class Smoke:
         self.wait_for(lambda: not self.unpacked(), "the unpacked folders to be removed")
         leftovers = [p.name for p in self.unpack_dir.iterdir()] if self.unpack_dir.exists() else []
         self.check(not leftovers, f"left in llmp's unpack folder: {leftovers}")
+
+    def key_test(self, name: str, **options: Path) -> dict:  # type: ignore[type-arg]
+        answer = json.loads(self.run("keys", "test", name, "--json", expect=1, **options))
+        self.check(answer.get("via") == "daemon", f"keys test {name} did not ask the daemon: {answer}")
+        return answer["results"][0]
+
+    def key_steps(self) -> None:
+        vault = self.key_test("vault")
+        self.check(vault["source"] == "missing" and vault["result"] == "no_key"
+                   and "llmp keys set vault" in vault.get("detail", ""),
+                   f"the daemon's keyring child did not answer 'no key' cleanly: {vault}")
+        fromenv = self.key_test("fromenv")
+        self.check(fromenv["source"] == "environment" and fromenv["key"] != "-",
+                   f"the key in FROMENV_API_KEY was not used: {fromenv}")
+
+        # Storing a key makes the daemon read it again. The CLI unpacks elsewhere meanwhile: a
+        # folder in the daemon's TMPDIR would be its keyring child unpacking the bundle once more.
+        cli_tmp = self.tmp.parent / "cli-tmp"
+        cli_tmp.mkdir(exist_ok=True)
+        seen: list[str] = []
+        watching = threading.Event()
+
+        def watch() -> None:
+            while not watching.is_set():
+                seen.extend(p.name for p in self.tmp.glob("_MEI*"))
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            stored = self.run("keys", "set", "vault", "--file", "--stdin", tmp=cli_tmp,
+                              stdin="sk-smoke-file-key-0002")
+        finally:
+            watching.set()
+            watcher.join()
+        self.check("the running daemon now uses it" in stored, f"keys set vault --file: {stored!r}")
+        self.check(not seen, f"the keyring child unpacked the bundle again: {sorted(set(seen))}")
 
 
 def main(argv: list[str]) -> int:

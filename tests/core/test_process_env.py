@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llmp.core import process_env
 from llmp.core.process_env import SAVED_TEMP, daemon_environment, user_environment
 
 BUNDLE = "/home/u/.cache/llmp/unpacked/_MEIabc123"
@@ -97,3 +98,41 @@ def test_a_detached_daemon_hands_its_children_the_user_environment(tmp_path: Pat
     assert "_PYI_ARCHIVE_FILE" not in seen["env"] and "PYINSTALLER_RESET_ENVIRONMENT" not in seen["env"]
     assert "TMPDIR" not in seen["env"] and SAVED_TEMP not in seen["env"]
     assert Path(seen["cwd"]) == home
+
+
+def test_only_a_child_of_the_same_binary_gets_the_bootloader_variables_back(tmp_path: Path) -> None:
+    """The keyring reader (this binary again) reuses the daemon's unpacked folder; anything
+    else the daemon starts sees the user's environment."""
+    binary = tmp_path / "llmp"
+    binary.write_bytes(b"one build")
+    seen_by_daemon = {**FROZEN_CHILD, "_PYI_ARCHIVE_FILE": str(binary)}
+    try:
+        process_env.keep_for_own_binary(seen_by_daemon, str(binary))
+        cleaned = user_environment(seen_by_daemon, BUNDLE)
+        own = process_env.own_binary_environment(cleaned)
+        assert own == seen_by_daemon
+        assert "_PYI_ARCHIVE_FILE" not in cleaned and cleaned["LD_LIBRARY_PATH"] == "/opt/cuda/lib64"
+
+        # An upgrade in place: the new archive must not run against the old folder's libraries.
+        binary.write_bytes(b"the next build, longer")
+        assert process_env.own_binary_environment(cleaned) is None
+        process_env.keep_for_own_binary(seen_by_daemon, str(binary))
+        binary.unlink()  # moved or removed: the child cannot start, and says so
+        assert process_env.own_binary_environment(cleaned) is None
+    finally:
+        process_env._own_binary = None
+
+
+def test_a_loader_variable_the_bootloader_left_unset_stays_unset_for_its_child(tmp_path: Path) -> None:
+    binary = tmp_path / "llmp"
+    binary.write_bytes(b"build")
+    try:  # macOS: the bootloader unsets DYLD_LIBRARY_PATH; the user's comes back for others only
+        process_env.keep_for_own_binary({"_PYI_ARCHIVE_FILE": str(binary)}, str(binary))
+        own = process_env.own_binary_environment({"DYLD_LIBRARY_PATH": "/opt/brew/lib", "HOME": "/h"})
+        assert own == {"_PYI_ARCHIVE_FILE": str(binary), "HOME": "/h"}
+    finally:
+        process_env._own_binary = None
+
+
+def test_not_frozen_a_child_inherits_the_environment_as_it_is() -> None:
+    assert process_env.own_binary_environment({"PATH": "/usr/bin"}) is None

@@ -70,3 +70,32 @@ WINDOWS_BACKEND = "tests.support.keyring_backend.WindowsVaultKeyring"
 class WindowsVaultKeyring(TestFileKeyring, WinVaultKeyring):
     """keyring's Windows Credential Locker backend as llmp sees it, storing in the test file
     (the real one needs Windows): llmp must hold it to Credential Manager's size limit."""
+
+
+CRASHING_BACKEND = "tests.support.keyring_backend.CrashingKeyring"
+
+
+class CrashingKeyring(TestFileKeyring):
+    """A backend whose native library takes the whole process down (a segfault, an abort)."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        os._exit(3)
+
+
+STUCK_BACKEND = "tests.support.keyring_backend.StuckKeyring"
+
+
+class StuckKeyring(TestFileKeyring):
+    """A backend that never answers and has started a helper of its own (as a D-Bus activation
+    or an unlock prompt may): its pid is left in LLMP_HOME/stuck-helper.pid."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        import subprocess
+        import sys
+        import time
+
+        helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (Path(os.environ["LLMP_HOME"]) / "stuck-helper.pid").write_text(str(helper.pid))
+        time.sleep(600)
+        return None

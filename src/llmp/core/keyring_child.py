@@ -6,7 +6,9 @@ whole life to read a few keys at start and on a reload. So the daemon runs its
 own program again with the hidden argument `__keyring__` (the same binary when
 frozen, which also keeps the macOS Keychain's "Always Allow" for it valid),
 writes the names it wants on the child's stdin as JSON and reads the entries
-from its stdout; the child then exits and its memory goes with it.
+from its stdout; the child then exits and its memory goes with it. A one-file
+binary's child runs from the daemon's unpacked folder (`core/process_env.py`),
+so a read costs no second unpacking of the bundle.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Collection
 
 from llmp.core.keyring_store import Entry, read_here
+from llmp.core.process_env import own_binary_environment
 from llmp.entry import KEYRING_ARGUMENT, own_command
 
 # A locked collection may ask the user to unlock it: give them time, but not forever.
@@ -39,10 +43,13 @@ def start(usernames: Collection[str]) -> None:
 
 
 def _spawn(usernames: Collection[str]) -> subprocess.Popen[str]:
-    options: dict[str, object] = {"creationflags": CREATE_NO_WINDOW} if os.name == "nt" else {}
+    # A group of its own (POSIX): a child that must be stopped goes with anything it started,
+    # such as the Python half of a one-file binary that had to unpack for itself.
+    options: dict[str, object] = ({"creationflags": CREATE_NO_WINDOW} if os.name == "nt"
+                                  else {"start_new_session": True})
     process = subprocess.Popen(own_command(KEYRING_ARGUMENT), stdin=subprocess.PIPE,  # type: ignore[call-overload]
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               encoding="utf-8", **options)
+                               encoding="utf-8", env=own_binary_environment(os.environ), **options)
     stdin, process.stdin = process.stdin, None  # written and closed here, not by communicate()
     assert stdin is not None
     try:
@@ -69,11 +76,10 @@ def read(usernames: Collection[str]) -> dict[str, Entry]:
         process = process or _spawn(usernames)
         output, _ = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
+        _stop(process)
         return _failed(usernames, f"the OS keyring did not answer within {TIMEOUT:g}s")
     except OSError as exc:
-        return _failed(usernames, f"the keyring reader could not start ({exc.strerror})")
+        return _failed(usernames, _not_started(exc))
     try:
         entries = json.loads(output)["entries"]
         return {name: Entry(entry.get("value"), entry.get("refused", ""))
@@ -81,6 +87,22 @@ def read(usernames: Collection[str]) -> dict[str, Entry]:
     except (ValueError, KeyError, TypeError, AttributeError):
         # Its stderr is not even read: whatever a backend printed there might include a secret.
         return _failed(usernames, f"the keyring reader failed (exit code {process.returncode})")
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    """Kill the child and everything in its group, so no leftover holds its output open."""
+    if os.name != "nt":
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.kill()
+    process.communicate()
+
+
+def _not_started(exc: OSError) -> str:
+    if getattr(sys, "frozen", False) and isinstance(exc, FileNotFoundError):
+        return (f"the keyring reader could not start: the llmp binary {sys.executable} is no "
+                f"longer there (moved or removed since the daemon started); restart the daemon")
+    return f"the keyring reader could not start ({exc.strerror})"
 
 
 def _failed(usernames: Collection[str], why: str) -> dict[str, Entry]:

@@ -14,6 +14,14 @@ The daemon also unpacks into llmp's cache folder rather than the system's
 temporary one (a `noexec` /tmp, or a cleaner deleting files of a daemon that
 runs for weeks, would break it): the CLI points the daemon's temporary folder
 there and remembers the user's in `LLMP_SAVED_TEMP`, which the daemon puts back.
+
+One kind of child is the exception: the daemon's own binary run again (the
+keyring reader). Given the bootloader's variables, its bootloader runs Python
+straight from the daemon's unpacked folder, which lives as long as the daemon's
+bootloader does, instead of unpacking the whole bundle once more. The daemon
+keeps those variables aside for it alone (`keep_for_own_binary`), and only while
+the binary on disk is still the one it started from: a binary replaced in place
+(an upgrade) must not run its new archive against the old folder's libraries.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 # The bootloader's run-time loader variables, each saved as NAME_ORIG when it changes them.
@@ -29,6 +38,52 @@ BOOTLOADER_PREFIXES = ("_PYI_", "_MEIPASS")
 RESET_VARIABLE = "PYINSTALLER_RESET_ENVIRONMENT"
 SAVED_TEMP = "LLMP_SAVED_TEMP"
 PATH_VARIABLES = ("LLMP_HOME", "LLMP_CONFIG")  # relative ones would move with the daemon's cwd
+
+
+@dataclass(frozen=True)
+class _OwnBinary:
+    path: str
+    identity: tuple[int, ...]
+    variables: dict[str, str | None]  # None: the bootloader left it unset
+
+
+_own_binary: _OwnBinary | None = None
+
+
+def keep_for_own_binary(environ: Mapping[str, str], executable: str) -> None:
+    """Remember, before the environment is cleaned, what a child of this binary needs to reuse
+    its unpacked folder: the bootloader's `_PYI_*` variables and library paths."""
+    global _own_binary
+    identity = _identity(executable)
+    if identity is None:
+        return
+    names = [*LOADER_VARIABLES, *(f"{name}_ORIG" for name in LOADER_VARIABLES)]
+    variables: dict[str, str | None] = {name: environ.get(name) for name in names}
+    variables.update((name, value) for name, value in environ.items() if name.startswith(BOOTLOADER_PREFIXES))
+    _own_binary = _OwnBinary(executable, identity, variables)
+
+
+def own_binary_environment(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The environment for a child of this same binary that reuses the unpacked folder, or
+    None (the child then unpacks for itself): not frozen, or the binary has changed since."""
+    kept = _own_binary
+    if kept is None or _identity(kept.path) != kept.identity:
+        return None
+    env = dict(environ)
+    for name, value in kept.variables.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+def _identity(path: str) -> tuple[int, ...] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def temp_variables(os_name: str = os.name) -> tuple[str, ...]:

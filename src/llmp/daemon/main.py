@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from llmp.core import keyring_store
 from llmp.core.paths import Paths, config_file_from_env, resolve_paths
-from llmp.core.process_env import user_environment
+from llmp.core.process_env import keep_for_own_binary, user_environment
 from llmp.core.state import process_create_time
 from llmp.core.unpacked import claim
 from llmp.daemon.output import bound_output
@@ -64,6 +64,8 @@ def settle_process(paths: Paths, *, detached: bool) -> Path | None:
     start` was typed in.
     """
     bundle = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
+    if bundle is not None:  # the keyring reader, this binary again, runs from the same folder
+        keep_for_own_binary(os.environ, sys.executable)
     cleaned = user_environment(os.environ, bundle)
     os.environ.clear()
     os.environ.update(cleaned)
