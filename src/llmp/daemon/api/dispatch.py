@@ -229,9 +229,11 @@ async def _write_stream(
     except UpstreamError as error:
         _record_error(ctx, error)
         await response.write(fmt.stream_error(error))
-    except (ConnectionResetError, asyncio.CancelledError):
-        ctx.status = 499
-        ctx.error_kind = "client_disconnected"
+    except ConnectionResetError:  # the client left before the loop cancelled this handler
+        _client_gone(ctx)
+        return response
+    except asyncio.CancelledError:
+        _client_gone(ctx)
         raise
     finally:
         await _close(outcome.rest)
@@ -269,6 +271,12 @@ async def _close(chunks: AsyncIterator[Any]) -> None:
     close = getattr(chunks, "aclose", None)
     if close is not None:
         await close()
+
+
+def _client_gone(ctx: RequestContext) -> None:
+    """A client hanging up is an ordinary end, recorded as such (499), never as a daemon fault."""
+    ctx.status = 499
+    ctx.error_kind = "client_disconnected"
 
 
 def _record_error(ctx: RequestContext, error: ClientError | UpstreamError) -> None:
