@@ -20,8 +20,9 @@ No retries, and circuits that never open (a window of 5 s), so every
 request of the mix reaches its upstream. Three processes: the fake upstream
 (this script, `--serve`), the daemon (started with `llmp start`, with its own
 LLMP_HOME) and the load (this script). The daemon's RSS is read with psutil after every 10,000 requests,
-once its telemetry has settled; the run fails (exit 1) if RSS after the last
-sample exceeds RSS after the first by more than 10%.
+once its telemetry and its heap have settled (a pause in traffic makes the
+daemon collect its garbage and trim its heap, `daemon/heap.py`); the run fails
+(exit 1) if RSS after the last sample exceeds RSS after the first by more than 10%.
 
     python benchmarks/bench_soak.py [--requests 100000] [--sample-every 10000] [--concurrency 16]
 """

@@ -35,6 +35,14 @@ def visible_lines(text: str) -> str:
     return "\n".join(map(visible, text.split("\n")))
 
 
+def visible_text(text: str) -> str:
+    """Like `visible`, but line breaks and tabs stay: for prose whose layout is its own (a
+    model's reply), where only what a terminal would act on must not get through."""
+    if text.isprintable():
+        return text
+    return "\n".join("\t".join(map(visible, line.split("\t"))) for line in text.split("\n"))
+
+
 def _json_escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 

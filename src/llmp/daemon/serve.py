@@ -24,7 +24,7 @@ from llmp.core.state import DaemonState, new_token, process_create_time, remove_
 from llmp.daemon import event_loop
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
-from llmp.daemon.heap import settle_heap
+from llmp.daemon.heap import keep_heap_settled, settle_heap
 from llmp.daemon.main import make_runner
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.connections import (
@@ -104,12 +104,15 @@ async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descripto
     ))
     log.info("llmp %s listening on %s:%d (pid %d)", runtime.version, server.host, server.port, pid)
     settle_heap()
+    settling = asyncio.get_running_loop().create_task(
+        keep_heap_settled(lambda: runtime.requests_total, lambda: runtime.in_flight))
     stop = app[SHUTDOWN]
     _install_signal_handlers(stop)
     try:
         await stop.wait()
     finally:
         log.info("stopping")
+        settling.cancel()
         remove_state(paths.state_file, only_pid=pid)
         await runner.cleanup()
     return 0

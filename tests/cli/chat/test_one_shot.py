@@ -163,3 +163,16 @@ def test_llmp_model_chooses_the_model(daemon: FakeUpstream, monkeypatch: pytest.
     monkeypatch.setenv("LLMP_MODEL", "mock/mock-1")
     assert chat("from the environment")[:2] == (0, "from the environment\n")
     assert daemon.requests == []
+
+
+HOSTILE = ["Title\x1b]0;pwned\x07 then", " clip\x1b]52;c;ZXZpbA==\x07,", " csi\x9b2J\n\tindented"]
+
+
+def test_terminal_escapes_in_a_reply_are_shown_not_obeyed(daemon: FakeUpstream) -> None:
+    """An upstream's reply cannot set the title or write the clipboard: its control characters
+    are printed as escapes; the reply's own line breaks and tabs stay."""
+    daemon.always(openai_server(HOSTILE))
+    code, out, err = chat("hi")
+    assert (code, err) == (0, "")
+    assert out == ("Title\\x1b]0;pwned\\x07 then clip\\x1b]52;c;ZXZpbA==\\x07, csi\\x9b2J\n"
+                   "\tindented\n")

@@ -14,7 +14,7 @@ import pytest
 from tests.daemon.routing_support import wait_until
 from tests.support.fake_upstream import FakeUpstream, fail, hang
 from tests.support.openai_server import openai_server
-from tests.support.terminal import Terminal
+from tests.support.terminal import Terminal, plain
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -74,6 +74,21 @@ def test_code_is_highlighted_in_colour(daemon: FakeUpstream, terminals) -> None:
     assert all(colours.values()), shown
     codes = {match.group(1) for match in colours.values()}
     assert len(codes) == 3 and all("38;5;" in code for code in codes)
+    chat.wait_prompt()
+    assert chat.leave() == 0
+
+
+def test_terminal_escapes_in_a_reply_are_shown_not_obeyed(daemon: FakeUpstream, terminals) -> None:
+    """Rendered as markdown too, an upstream's OSC 52 (clipboard) and title sequences reach the
+    terminal as visible text, never as sequences."""
+    daemon.always(openai_server(["Title\x1b]0;pwned\x07 then", " clip\x1b]52;c;ZXZpbA==\x07 done"]))
+    chat = open_chat(terminals)
+    chat.wait_prompt()
+    chat.say("hi")
+    chat.child.expect("fake/gpt-fake")
+    shown = chat.child.before
+    assert "\x1b]" not in shown and "\x07" not in shown
+    assert "Title\\x1b]0;pwned\\x07 then clip\\x1b]52;c;ZXZpbA==\\x07 done" in plain(shown)
     chat.wait_prompt()
     assert chat.leave() == 0
 

@@ -17,6 +17,7 @@ import sys
 from typing import Any, Protocol
 
 from llmp.cli.chat.client import Reply
+from llmp.cli.visible import visible_text
 
 CODE_THEME = "monokai"
 FRAMES_PER_SECOND = 8
@@ -34,7 +35,7 @@ def make_view(console: Any, *, markdown: bool, waiting: str | None = None) -> Re
 
 
 class PlainView:
-    """Text as it arrives, unchanged: for pipes, files and `NO_COLOR`-free scripting."""
+    """Text as it arrives, only its control characters escaped: for pipes, files and scripts."""
 
     def __init__(self) -> None:
         self._last = "\n"
@@ -48,7 +49,7 @@ class PlainView:
         sys.stdout.flush()
 
     def add(self, text: str) -> None:
-        sys.stdout.write(text)
+        sys.stdout.write(visible_text(text))
         sys.stdout.flush()
         self._last = text[-1]
 
@@ -99,7 +100,7 @@ class MarkdownView:
         self._show()
 
     def add(self, text: str) -> None:
-        self._tail.text += text
+        self._tail.text += visible_text(text)
 
     def finish(self, reply: Reply) -> None:
         self._show()

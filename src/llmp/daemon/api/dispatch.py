@@ -11,6 +11,7 @@ handler, and closing the upstream iterator releases the upstream connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -223,15 +224,18 @@ async def _write_stream(
     response = web.StreamResponse(status=200, headers=headers)
     ctx.status = 200
     try:
-        await response.prepare(request)
-        ctx.first_byte_at = time.monotonic()
-        await _send(response, outcome)
-    except UpstreamError as error:
-        _record_error(ctx, error)
-        await response.write(fmt.stream_error(error))
-    except (ConnectionResetError, asyncio.CancelledError):
-        ctx.status = 499
-        ctx.error_kind = "client_disconnected"
+        try:
+            await response.prepare(request)
+            ctx.first_byte_at = time.monotonic()
+            await _send(response, outcome)
+        except UpstreamError as error:
+            _record_error(ctx, error)
+            await response.write(fmt.stream_error(error))
+    except ConnectionResetError:  # the client left before the loop cancelled this handler
+        _client_gone(ctx)
+        return response
+    except asyncio.CancelledError:
+        _client_gone(ctx)
         raise
     finally:
         await _close(outcome.rest)
@@ -243,7 +247,8 @@ async def _write_stream(
         runtime.finished(ctx)
     if ticket is not None:
         ticket.keep_stream(outcome.forwarded)
-    await response.write_eof()
+    with contextlib.suppress(ConnectionResetError):  # gone right after its last event: answered
+        await response.write_eof()
     return response
 
 
@@ -269,6 +274,12 @@ async def _close(chunks: AsyncIterator[Any]) -> None:
     close = getattr(chunks, "aclose", None)
     if close is not None:
         await close()
+
+
+def _client_gone(ctx: RequestContext) -> None:
+    """A client hanging up is an ordinary end, recorded as such (499), never as a daemon fault."""
+    ctx.status = 499
+    ctx.error_kind = "client_disconnected"
 
 
 def _record_error(ctx: RequestContext, error: ClientError | UpstreamError) -> None:
