@@ -19,5 +19,9 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     try:
         import uvloop
     except ImportError:
+        uvloop = None
+    # Run outside the `except`: inside it, the ImportError would become the context of
+    # every exception the daemon later logs with its traceback.
+    if uvloop is None:
         return asyncio.run(main)
     return uvloop.run(main)
