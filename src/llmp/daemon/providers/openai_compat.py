@@ -42,6 +42,7 @@ PATHS = {
 }
 DONE = b"[DONE]"
 ERROR = b'"error"'
+USAGE = b'"usage"'  # one search rules out usage in most reads; `has_usage` looks closer at the rest
 HIDDEN_USAGE = frozenset({"chat", "completions"})  # streams where llmp may ask for usage itself
 LONG_READ = 1024  # bytes of whole events past which a read is searched for usage in its tail only
 MAX_DESTINATIONS = 1024  # (operation, model) pairs whose URL is remembered
@@ -142,8 +143,9 @@ class OpenAICompatibleProvider(Provider):
         lines = 0  # newlines in reads without usage: events, for an estimate should no usage come
         limits = self.http.limits
         left, max_event = limits.max_response_bytes, limits.max_event_bytes
+        content = response.content
         try:
-            async for chunk in response.content.iter_any():
+            while chunk := await content.readany():  # as `iter_any`, less an iterator's coroutine per read
                 left -= len(chunk)
                 if left < 0:
                     raise too_large(self.name, "an answer", "max_response_bytes")
@@ -168,7 +170,7 @@ class OpenAICompatibleProvider(Provider):
                 if end >= 0:  # data[:end] is whole events
                     # Usage comes last: a long read (under load) is searched in its last events only.
                     start = last_events(data, separator, end) if end > LONG_READ else 0
-                    if has_usage(data, start, end):
+                    if data.find(USAGE, start, end) >= 0 and has_usage(data, start, end):
                         forwarded.usage = last_usage(data[start:end], separator) or forwarded.usage
                         usage_seen = True
                     if data.endswith(DONE, 0, end):
