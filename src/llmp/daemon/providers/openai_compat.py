@@ -30,7 +30,7 @@ from llmp.daemon.telemetry.stream_usage import (
     has_usage,
     last_events,
     last_usage,
-    without_usage_event,
+    split_usage,
 )
 from llmp.daemon.types import ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest
 
@@ -171,8 +171,9 @@ class OpenAICompatibleProvider(Provider):
                     # Usage comes last: a long read (under load) is searched in its last events only.
                     start = last_events(data, separator, end) if end > LONG_READ else 0
                     if data.find(USAGE, start, end) >= 0 and has_usage(data, start, end):
-                        forwarded.usage = last_usage(data[start:end], separator) or forwarded.usage
                         usage_seen = True
+                        if not hide_usage:  # else found where its event is cut out
+                            forwarded.usage = last_usage(data[start:end], separator) or forwarded.usage
                     if data.endswith(DONE, 0, end):
                         forwarded.ended = True
                 if not usage_seen:  # once usage is known, no estimate is needed: no count either
@@ -182,7 +183,8 @@ class OpenAICompatibleProvider(Provider):
                         continue  # held in `carry` until its event is complete
                     chunk = data[: end + len(separator)]
                     if usage_seen:
-                        chunk = without_usage_event(chunk, separator)
+                        usage, chunk = split_usage(chunk, separator)
+                        forwarded.usage = usage or forwarded.usage
                     if not chunk:
                         continue
                 if ERROR in chunk:  # an error event may quote the key in any field: rare, so masked here
