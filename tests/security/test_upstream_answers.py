@@ -147,3 +147,26 @@ def test_a_stream_silent_longer_than_idle_ends_with_an_error_event(
     assert "hi" in [choice["delta"].get("content") for event in events[:-1]
                     for choice in event["choices"]]
     assert events[-1]["error"]["code"] == "idle_timeout"
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_a_slow_stream_that_never_falls_silent_for_idle_runs_to_its_end(
+        make_gateway, upstream, kind) -> None:
+    """Silence is measured between reads, not over the stream: one lasting many times `idle`
+    with events closer together than it is relayed whole."""
+    first = FIRST_EVENTS[kind]
+    rest = ([sse_json([CHUNK])[0]] * 12 + [b"data: [DONE]\n\n"] if kind == "openai" else
+            [b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+                b'"delta":{"type":"text_delta","text":"hi"}}\n\n'] * 12 + [
+                b'event: message_delta\ndata: {"type":"message_delta","delta":'
+                b'{"stop_reason":"end_turn"},"usage":{"output_tokens":13}}\n\n',
+                b'event: message_stop\ndata: {"type":"message_stop"}\n\n'])
+    upstream.always(stream([first, *rest], delay=0.1))
+    gateway = make_gateway(_config(upstream.url, kind, timeout=", timeout: {first_token: 5, idle: 0.3}"))
+    response = _openai(gateway, True, timeout=10)
+    assert response.status_code == 200
+    events = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: {")]
+    assert not any("error" in event for event in events), events[-1]
+    assert [choice["delta"].get("content") for event in events for choice in event["choices"]
+            ].count("hi") == 13
+    assert response.text.endswith("data: [DONE]\n\n")

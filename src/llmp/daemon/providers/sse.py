@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import aiohttp
 
@@ -20,8 +20,10 @@ from llmp.daemon.providers.http import too_large, transport_error
 _DEFAULT_LIMITS = LimitsConfig()
 
 
-@dataclass(frozen=True)
-class SSEEvent:
+class SSEEvent(NamedTuple):
+    """One event: made for every event of every translated stream, so a tuple (cheaper to make
+    than a frozen dataclass, as immutable)."""
+
     event: str | None
     data: bytes
 
@@ -80,6 +82,8 @@ def ends_event(data: bytes | bytearray, start: int = 0) -> bool:
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
+    if block.startswith(b"data: ") and b"\n" not in block:  # the usual event: one data line
+        return SSEEvent(None, block[6:])
     event_name: str | None = None
     data_lines: list[bytes] = []
     for line in block.split(b"\n"):
@@ -102,8 +106,9 @@ async def read_chunks(response: aiohttp.ClientResponse, provider: str,
     """The response body as it arrives, up to `max_response_bytes`; transport failures become
     `UpstreamError`."""
     left = (limits or _DEFAULT_LIMITS).max_response_bytes
+    content = response.content
     try:
-        async for chunk in response.content.iter_any():
+        while chunk := await content.readany():  # as `iter_any`, less an iterator's coroutine per read
             left -= len(chunk)
             if left < 0:
                 raise too_large(provider, "an answer", "max_response_bytes")

@@ -52,16 +52,25 @@ def last_usage(events: bytes, separator: bytes = b"\n\n") -> dict[str, Any] | No
 
 def without_usage_event(events: bytes, separator: bytes) -> bytes:
     """`events` (whole events) less a usage-only event among the last two, where usage comes."""
+    return split_usage(events, separator)[1]
+
+
+def split_usage(events: bytes, separator: bytes) -> tuple[dict[str, Any] | None, bytes]:
+    """The usage of the last two whole events of `events`, and `events` less a usage-only event
+    among them: a relay that hides the event it asked for records its usage and cuts it out,
+    finding and parsing it once."""
     tail = last_events(events, separator)
-    return events[:tail] + _drop_usage_only_events(events[tail:], separator)
-
-
-def _drop_usage_only_events(data: bytes, separator: bytes) -> bytes:
-    for start, end in _usage_events(data, separator):
+    data = events[tail:]
+    usage = None
+    for start, end in _usage_events(data, separator):  # the last first
         payload = _payload(data[start:end])
-        if payload.get("choices") == [] and isinstance(payload.get("usage"), dict):
+        found = payload.get("usage")
+        if not isinstance(found, dict):
+            continue
+        usage = usage or found
+        if payload.get("choices") == []:
             data = data[:start] + data[end:]
-    return data
+    return usage, events[:tail] + data
 
 
 def _usage_events(data: bytes, separator: bytes) -> list[tuple[int, int]]:
