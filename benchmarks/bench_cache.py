@@ -21,7 +21,7 @@ warm-up, until the cache's and the ledger's writers are done), whatever else
 the machine is doing. Slow (a few minutes); it does only that.
 
     python benchmarks/bench_cache.py [--requests 300] [--rounds 3] [--entries 100000]
-    python benchmarks/bench_cache.py --instructions 300
+    python benchmarks/bench_cache.py --instructions 300 [--keep-profiles DIR]
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def miss_instructions(mode: str, upstream: str, home: Path, requests: int) -> fl
     return int(totals.split()[1]) / requests
 
 
-def instructions_bench(requests: int, home: Path) -> None:
+def instructions_bench(requests: int, home: Path, keep: Path | None = None) -> None:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         sys.exit("--instructions needs valgrind (with callgrind_control) on the PATH")
     upstream, upstream_url = start("upstream", "", home)
@@ -185,6 +185,10 @@ def instructions_bench(requests: int, home: Path) -> None:
         counted = {mode: miss_instructions(mode, upstream_url, home, requests) for mode in ("off", "on")}
     finally:
         upstream.terminate()
+    if keep is not None:  # for callgrind_annotate: where the instructions went
+        keep.mkdir(parents=True, exist_ok=True)
+        for mode in ("off", "on"):
+            shutil.copy(home / f"callgrind.{mode}.1", keep / f"callgrind.{mode}")
     print(f"miss instructions per request: cache off {counted['off']:,.0f}, on {counted['on']:,.0f}: "
           f"{counted['on'] / counted['off']:.3f}x (budget <= 1.05x)")
 
@@ -228,6 +232,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--instructions", type=int, default=0, metavar="N")
+    parser.add_argument("--keep-profiles", type=Path, metavar="DIR",
+                        help="with --instructions: keep callgrind's output there")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.upstream)
@@ -235,7 +241,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         if args.instructions:
-            instructions_bench(args.instructions, home)
+            instructions_bench(args.instructions, home, args.keep_profiles)
             return
         processes = []
         try:
