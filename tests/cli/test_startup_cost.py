@@ -66,3 +66,16 @@ def test_start_and_status_talk_to_the_daemon_without_an_http_library(isolated_en
             assert sorted(m for m in modules if m.split(".")[0] in heavy or m.startswith(heavy)) == []
     finally:
         run_llmp("stop")
+
+
+# Every command's module but `status`'s own (`llmp.cli.lifecycle`).
+OTHER_COMMANDS = ("llmp.cli.cache", "llmp.cli.chat", "llmp.cli.config_cmd", "llmp.cli.keys",
+                  "llmp.cli.logs", "llmp.cli.provider_check", "llmp.cli.providers",
+                  "llmp.cli.ui", "llmp.cli.usage")
+
+
+def test_status_loads_no_other_commands_module() -> None:
+    """`llmp status` is what scripts and prompts poll: it pays for its own module only."""
+    modules = imported("status")
+    assert "llmp.cli.lifecycle" in modules  # the report is real
+    assert sorted(m for m in modules if m.startswith(OTHER_COMMANDS)) == []

@@ -1,32 +1,71 @@
-"""The `llmp` command: the Typer application and its sub-command groups."""
+"""The `llmp` command: the Typer application and its sub-command groups.
+
+Each command's module is imported only when that command runs (or `--help`
+lists it): `llmp status` is polled by scripts and prompts, and importing every
+command's module up front was a third of what it cost.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
+from typing import Any
 
 import typer
+import typer.main
 
-from llmp.cli import (
-    cache,
-    chat,
-    config_cmd,
-    keys,
-    lifecycle,
-    logs,
-    provider_check,
-    providers,
-    ui,
-    usage,
-)
 from llmp.cli.closed_pipe import PipeSafeGroup
-from llmp.cli.help_format import PlaceholderGroup
+from llmp.cli.help_format import PlaceholderGroup, conventional_placeholders
 from llmp.core.redact import RedactingFilter
 from llmp.entry import version_line
+
+# Each command of `llmp`, in `--help` order, and the module whose `register` adds it.
+COMMAND_MODULES = {
+    "start": "llmp.cli.lifecycle",
+    "stop": "llmp.cli.lifecycle",
+    "status": "llmp.cli.lifecycle",
+    "reload": "llmp.cli.lifecycle",
+    "logs": "llmp.cli.logs",
+    "chat": "llmp.cli.chat",
+    "test": "llmp.cli.provider_check",
+    "usage": "llmp.cli.usage",
+    "ui": "llmp.cli.ui",
+    "providers": "llmp.cli.providers",
+    "keys": "llmp.cli.keys",
+    "config": "llmp.cli.config_cmd",
+    "cache": "llmp.cli.cache",
+}
+
+
+@functools.cache
+def commands_of(module_name: str) -> dict[str, Any]:
+    """The click commands one module registers, built once: a module's `register` may
+    add to its own Typer, so calling it twice would add its commands twice."""
+    holder = typer.Typer()
+    # `__import__`, not `importlib.import_module`: only the former shows in `python -X importtime`.
+    __import__(module_name, fromlist=["register"]).register(holder)
+    commands = typer.main.get_group(holder).commands
+    return {name: conventional_placeholders(command) for name, command in commands.items()}
 
 
 class RootGroup(PipeSafeGroup, PlaceholderGroup):
     """The `llmp` group: a closed output pipe ends it quietly with status 0 (`llmp ... | head -1`),
-    and `--help` shows TEXT / INTEGER / nothing after a flag."""
+    `--help` shows TEXT / INTEGER / nothing after a flag, and a command's module loads
+    only when that command is asked for."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            self.commands.update(commands_of(COMMAND_MODULES[cmd_name]))
+        return self.commands.get(cmd_name)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in COMMAND_MODULES:  # a typo: Typer suggests from every command
+            for module_name in dict.fromkeys(COMMAND_MODULES.values()):
+                self.commands.update(commands_of(module_name))
+        return super().resolve_command(ctx, args)
 
 
 app = typer.Typer(
@@ -58,17 +97,6 @@ def main(
     redacting.addFilter(RedactingFilter())
     logging.basicConfig(level=logging.WARNING, handlers=[redacting])
 
-
-lifecycle.register(app)
-logs.register(app)
-providers.register(app)
-keys.register(app)
-chat.register(app)
-provider_check.register(app)
-usage.register(app)
-config_cmd.register(app)
-ui.register(app)
-cache.register(app)
 
 
 def run() -> None:

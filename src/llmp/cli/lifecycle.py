@@ -76,11 +76,12 @@ def status(
         watch_dashboard(interval)
         return
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
-    from llmp.cli.config_cmd import config_file
     from llmp.cli.daemon_control import live_state
+    from llmp.core.paths import config_file_from_env
 
-    state = live_state(resolve_paths())
-    chosen, _ = config_file()
+    paths = resolve_paths()
+    state = live_state(paths)
+    chosen = config_file_from_env(paths)
     info: dict[str, Any] = {
         "running": False, "pid": None, "host": None, "port": None,
         "version": __version__, "uptime_s": None, "requests": None, "in_flight": None,
