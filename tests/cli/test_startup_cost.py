@@ -79,3 +79,18 @@ def test_status_loads_no_other_commands_module() -> None:
     modules = imported("status")
     assert "llmp.cli.lifecycle" in modules  # the report is real
     assert sorted(m for m in modules if m.startswith(OTHER_COMMANDS)) == []
+
+
+def test_status_with_nothing_to_convert_leaves_pydantic_alone() -> None:
+    """Typer converts values through pydantic; flags not given and defaults need no converting."""
+    modules = imported("status")
+    assert "llmp.cli.lifecycle" in modules  # the report is real
+    assert sorted(m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")) == []
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("abc", "Input should be a valid number"), ("0.01", "greater than or equal to 0.1")])
+def test_a_value_given_is_still_converted_and_checked(value: str, problem: str) -> None:
+    result = run_llmp("status", "--interval", value)
+    assert result.code == 2
+    assert "Invalid value for '--interval'" in result.err and problem in result.err

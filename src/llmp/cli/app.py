@@ -16,6 +16,7 @@ import typer.main
 
 from llmp.cli.closed_pipe import PipeSafeGroup
 from llmp.cli.help_format import PlaceholderGroup, conventional_placeholders
+from llmp.cli.plain_values import convert_only_when_needed
 from llmp.core.redact import RedactingFilter
 from llmp.entry import version_line
 
@@ -45,13 +46,19 @@ def commands_of(module_name: str) -> dict[str, Any]:
     # `__import__`, not `importlib.import_module`: only the former shows in `python -X importtime`.
     __import__(module_name, fromlist=["register"]).register(holder)
     commands = typer.main.get_group(holder).commands
-    return {name: conventional_placeholders(command) for name, command in commands.items()}
+    return {name: convert_only_when_needed(conventional_placeholders(command))
+            for name, command in commands.items()}
 
 
 class RootGroup(PipeSafeGroup, PlaceholderGroup):
     """The `llmp` group: a closed output pipe ends it quietly with status 0 (`llmp ... | head -1`),
     `--help` shows TEXT / INTEGER / nothing after a flag, and a command's module loads
     only when that command is asked for."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> Any:
+        convert_only_when_needed(self)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMAND_MODULES)

@@ -15,6 +15,8 @@ from typing import Any
 
 from typer.core import TyperGroup
 
+from llmp.cli.param_walk import for_every_parameter
+
 _TYPE_NAMES = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "Path": "PATH", "bool": ""}
 
 
@@ -31,21 +33,12 @@ class PlaceholderGroup(TyperGroup):
 
 
 def conventional_placeholders(command: Any) -> Any:
-    for param in getattr(command, "params", []):
-        if param.metavar is None:
-            _conventional(param)
-    original = command.get_help_option
+    return for_every_parameter(command, _unless_chosen)
 
-    def help_option(ctx: Any) -> Any:  # --help is made per context, not kept in params
-        option = original(ctx)
-        if option is not None:
-            option.metavar = ""
-        return option
 
-    command.get_help_option = help_option
-    for sub in (getattr(command, "commands", None) or {}).values():
-        conventional_placeholders(sub)
-    return command
+def _unless_chosen(param: Any) -> None:
+    if param.metavar is None:
+        _conventional(param)
 
 
 def _conventional(param: Any) -> None:
