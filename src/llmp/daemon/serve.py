@@ -90,6 +90,10 @@ async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descripto
             print(f"llmp: cannot listen on {server.host}:{server.port}: {exc.strerror}",
                   file=sys.stderr)
         return EXIT_ADDRESS
+    # From the moment it listens a SIGTERM/SIGINT must end it cleanly: installed later, a signal
+    # that came while the state file was being written was lost or left the daemon hanging.
+    stop = app[SHUTDOWN]
+    _install_signal_handlers(stop)
     server.port = runner.addresses[0][1]  # the real port when 0 asked for any free one
     pid = os.getpid()
     write_state(paths.state_file, DaemonState(
@@ -106,8 +110,6 @@ async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descripto
     settle_heap()
     settling = asyncio.get_running_loop().create_task(
         keep_heap_settled(lambda: runtime.requests_total, lambda: runtime.in_flight))
-    stop = app[SHUTDOWN]
-    _install_signal_handlers(stop)
     try:
         await stop.wait()
     finally:
