@@ -29,6 +29,8 @@ from collections.abc import Callable
 import orjson
 from aiohttp import web
 
+from llmp.daemon.security.refusal import openai_error
+
 log = logging.getLogger("llmp.daemon")
 
 RESERVED_FILES = 64  # logs, the ledger and its WAL, the cache, stored responses, pipes, DNS
@@ -65,10 +67,10 @@ def default_max_connections(descriptors: int | None) -> int:
 
 def refusal(limit: int) -> bytes:
     """The whole answer to a connection over the cap: a 503 that closes the connection."""
-    body = orjson.dumps({"error": {
-        "message": f"llmp is serving its maximum of {limit} connections "
-                   "(server.limits.max_connections); try again shortly",
-        "type": "server_error", "param": None, "code": "too_many_connections"}})
+    body = orjson.dumps(openai_error(
+        f"llmp is serving its maximum of {limit} connections "
+        "(server.limits.max_connections); try again shortly",
+        "server_error", "too_many_connections"))
     return (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
             b"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
             % (len(body), body))

@@ -13,6 +13,11 @@ from aiohttp import web
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 
+def openai_error(message: str, error_type: str, code: str | None = None) -> dict[str, object]:
+    """OpenAI's error object, the shape of every answer llmp gives outside Anthropic's API."""
+    return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+
+
 def refuse(
     request: web.BaseRequest,
     status: int,
@@ -25,7 +30,7 @@ def refuse(
     if request.path.startswith("/v1/messages"):
         body: dict[str, object] = {"type": "error", "error": {"type": error_type, "message": message}}
     else:
-        body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+        body = openai_error(message, error_type, code)
     return web.Response(
         body=orjson.dumps(body),
         status=status,
