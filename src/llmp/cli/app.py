@@ -105,6 +105,5 @@ def main(
     logging.basicConfig(level=logging.WARNING, handlers=[redacting])
 
 
-
 def run() -> None:
     app(prog_name="llmp")
