@@ -14,11 +14,14 @@ from typing import Any
 import typer
 import typer.main
 
+from llmp.cli import lean_rich_utils
 from llmp.cli.closed_pipe import PipeSafeGroup
 from llmp.cli.help_format import PlaceholderGroup, conventional_placeholders
 from llmp.cli.plain_values import convert_only_when_needed
 from llmp.core.redact import RedactingFilter
 from llmp.entry import version_line
+
+lean_rich_utils.install()  # before Typer's first --help or usage error loads its rich_utils
 
 # Each command of `llmp`, in `--help` order, and the module whose `register` adds it.
 COMMAND_MODULES = {
