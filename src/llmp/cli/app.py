@@ -9,7 +9,6 @@ importing every command's module up front was a third of what it cost. `llmp
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
 import typer
@@ -21,7 +20,6 @@ from llmp.cli.closed_pipe import PipeSafeGroup
 from llmp.cli.command_table import COMMANDS
 from llmp.cli.help_format import PlaceholderGroup, conventional_placeholders
 from llmp.cli.plain_values import convert_only_when_needed
-from llmp.core.redact import RedactingFilter
 from llmp.entry import version_line
 
 lean_rich_utils.install()  # before Typer's first --help or usage error loads its rich_utils
@@ -100,6 +98,11 @@ def main(
 ) -> None:
     """llmp controls a small background daemon on localhost."""
     # Warnings the CLI logs (e.g. from an adapter `llmp keys test` calls) go through the redactor.
+    # Imported here, as a command runs: `--help` needs neither (logging alone is some 10 ms).
+    import logging
+
+    from llmp.core.redact import RedactingFilter
+
     redacting = logging.StreamHandler()
     redacting.addFilter(RedactingFilter())
     logging.basicConfig(level=logging.WARNING, handlers=[redacting])

@@ -14,9 +14,11 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
 
 TARGET = "typer.rich_utils"
 # The modules Typer's help imports only for one class each, and that class.
@@ -39,7 +41,7 @@ class DeferredClass(type):
         return getattr(importlib.import_module(cls.module_name), cls.__name__)
 
 
-class _LoadWithStandIns(Loader):
+class _LoadWithStandIns:  # a loader (`importlib.abc` itself costs more than all of this)
     """Runs the real loader with the stand-in modules in place, then takes them away."""
 
     def __init__(self, loader: Loader) -> None:
@@ -65,7 +67,7 @@ class _LoadWithStandIns(Loader):
                     del sys.modules[module_name]
 
 
-class _Finder(MetaPathFinder):
+class _Finder:  # a meta path finder
     """Finds `typer.rich_utils` through the finders after it, then loads it the lean way."""
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
