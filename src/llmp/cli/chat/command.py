@@ -41,8 +41,7 @@ def chat(
     json_output: bool = typer.Option(
         False, "--json", help="Print the daemon's raw JSON response (implies --no-stream)."),
 ) -> None:
-    """Piped input becomes the prompt, or is put before it: git diff | llmp chat "review this".
-    """
+    """Piped input becomes the prompt, or is put before it: git diff | llmp chat "review this"."""
     from llmp.cli.console import fail
 
     text = _prompt_text(prompt)
