@@ -100,3 +100,16 @@ def test_chat_without_a_model_skips_a_provider_that_has_no_key(isolated_env: Pat
         assert "set OPENAI_API_KEY or run `llmp keys set openai`" in named.err
     finally:
         run_llmp("stop")
+
+
+def test_help_lists_each_command_with_the_first_paragraph_of_its_own_help(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`llmp --help` reads each summary without loading the command: it must still be the command's own."""
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping: one line per command
+    listing = run_llmp("--help").out
+    rows = dict(re.findall(r"^│ (\w+) +(.+?) *│$", listing.split("Commands")[1], re.MULTILINE))
+    assert list(rows) == ["start", "stop", "status", "reload", "logs", "chat", "test", "usage", "ui",
+                          "providers", "keys", "config", "cache"]
+    for name, summary in rows.items():
+        own = run_llmp(name, "--help").out
+        assert re.search(r"Usage: .*\n *\n (.+?) *\n", own).group(1) == summary, own

@@ -45,6 +45,27 @@ def test_help_does_not_load_the_http_client() -> None:
     assert not {m for m in imported("--help") if m.split(".")[0] in ("httpx", "httpcore")}
 
 
+# Every command's module (`--help` lists them all).
+COMMAND_MODULES = ("llmp.cli.cache", "llmp.cli.chat", "llmp.cli.config_cmd", "llmp.cli.keys",
+                   "llmp.cli.lifecycle", "llmp.cli.logs", "llmp.cli.provider_check",
+                   "llmp.cli.providers", "llmp.cli.ui", "llmp.cli.usage")
+
+
+def test_help_lists_the_commands_without_loading_their_modules() -> None:
+    modules = imported("--help")
+    assert "llmp.cli.app" in modules  # the report is real
+    assert sorted(m for m in modules if m.startswith(COMMAND_MODULES)) == []
+
+
+def test_help_leaves_the_markdown_parser_and_traceback_printer_alone() -> None:
+    """Typer's help module imports both at its top; llmp's help is Rich markup and prints no traceback."""
+    for args in (["--help"], ["keys", "set", "--help"], ["keys", "set"]):  # the last: a usage error
+        modules = imported(*args)
+        assert "typer.rich_utils" in modules  # Typer's help and error panels did load
+        assert sorted(m for m in modules if m.split(".")[0] in ("markdown_it", "pygments", "attr")
+                      or m in ("rich.markdown", "rich.traceback")) == []
+
+
 def test_version_answers_without_loading_the_cli() -> None:
     process = run_with_import_report("--version")
     assert process.returncode == 0

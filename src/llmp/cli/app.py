@@ -1,41 +1,28 @@
 """The `llmp` command: the Typer application and its sub-command groups.
 
-Each command's module is imported only when that command runs (or `--help`
-lists it): `llmp status` is polled by scripts and prompts, and importing every
-command's module up front was a third of what it cost.
+Each command's module is imported only when that command runs (or its own
+`--help` is asked for): `llmp status` is polled by scripts and prompts, and
+importing every command's module up front was a third of what it cost. `llmp
+--help` lists the commands from the summaries in `command_table`.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 from typing import Any
 
 import typer
 import typer.main
+from typer.core import TyperCommand
 
+from llmp.cli import lean_rich_utils
 from llmp.cli.closed_pipe import PipeSafeGroup
+from llmp.cli.command_table import COMMANDS
 from llmp.cli.help_format import PlaceholderGroup, conventional_placeholders
 from llmp.cli.plain_values import convert_only_when_needed
-from llmp.core.redact import RedactingFilter
 from llmp.entry import version_line
 
-# Each command of `llmp`, in `--help` order, and the module whose `register` adds it.
-COMMAND_MODULES = {
-    "start": "llmp.cli.lifecycle",
-    "stop": "llmp.cli.lifecycle",
-    "status": "llmp.cli.lifecycle",
-    "reload": "llmp.cli.lifecycle",
-    "logs": "llmp.cli.logs",
-    "chat": "llmp.cli.chat",
-    "test": "llmp.cli.provider_check",
-    "usage": "llmp.cli.usage",
-    "ui": "llmp.cli.ui",
-    "providers": "llmp.cli.providers",
-    "keys": "llmp.cli.keys",
-    "config": "llmp.cli.config_cmd",
-    "cache": "llmp.cli.cache",
-}
+lean_rich_utils.install()  # before Typer's first --help or usage error loads its rich_utils
 
 
 @functools.cache
@@ -61,18 +48,29 @@ class RootGroup(PipeSafeGroup, PlaceholderGroup):
         return super().make_context(info_name, args, parent=parent, **extra)
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMAND_MODULES)
+        return list(COMMANDS)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
-            self.commands.update(commands_of(COMMAND_MODULES[cmd_name]))
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands.update(commands_of(COMMANDS[cmd_name].module))
         return self.commands.get(cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        if args and args[0] not in COMMAND_MODULES:  # a typo: Typer suggests from every command
-            for module_name in dict.fromkeys(COMMAND_MODULES.values()):
+        if args and args[0] not in COMMANDS:  # a typo: Typer suggests from every command
+            for module_name in dict.fromkeys(command.module for command in COMMANDS.values()):
                 self.commands.update(commands_of(module_name))
         return super().resolve_command(ctx, args)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The Commands panel needs a name and a summary per command: commands not loaded yet
+        stand in as just that, so `llmp --help` imports none of their modules."""
+        loaded = self.commands
+        self.commands = {name: TyperCommand(name, help=command.summary)
+                         for name, command in COMMANDS.items()} | loaded
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.commands = loaded
 
 
 app = typer.Typer(
@@ -100,6 +98,11 @@ def main(
 ) -> None:
     """llmp controls a small background daemon on localhost."""
     # Warnings the CLI logs (e.g. from an adapter `llmp keys test` calls) go through the redactor.
+    # Imported here, as a command runs: `--help` needs neither (logging alone is some 10 ms).
+    import logging
+
+    from llmp.core.redact import RedactingFilter
+
     redacting = logging.StreamHandler()
     redacting.addFilter(RedactingFilter())
     logging.basicConfig(level=logging.WARNING, handlers=[redacting])

@@ -15,6 +15,7 @@ from typing import Any
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.console import console, fail, print_json
 from llmp.cli.tables import money
 from llmp.cli.usage import parse_since
@@ -23,7 +24,7 @@ from llmp.core.paths import resolve_paths
 from llmp.core.usage_db import add_columns
 from llmp.core.usage_report import hit_rate
 
-app = typer.Typer(help="The response cache: what it holds and what it saved.", no_args_is_help=True)
+app = typer.Typer(help=command_help("cache"), no_args_is_help=True)
 
 
 @app.command()

@@ -14,11 +14,11 @@ from typing import Any
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.console import console, fail, print_error, print_json
 from llmp.core.paths import UnwritableHome, resolve_paths
 
-config_app = typer.Typer(
-    help="Find, write, show, check and edit the config file.", no_args_is_help=True)
+config_app = typer.Typer(help=command_help("config"), no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "x-goog-api-key"}
 

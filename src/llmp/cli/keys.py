@@ -16,13 +16,14 @@ from typing import Any
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.completion import complete_key_name, complete_provider
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
 
 keys_app = typer.Typer(
-    help="Store, list, remove and test API keys (OS keyring; a 0600 file only on request).",
+    help=command_help("keys"),
     no_args_is_help=True,
 )
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")

@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from llmp import __version__
+from llmp.cli.command_table import command_help
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 
@@ -22,7 +23,6 @@ def start(
     port: int | None = PORT,
     config: str | None = CONFIG,
 ) -> None:
-    """Start the daemon in the background and wait until it answers."""
     from llmp.cli.daemon_control import StartError, daemon_arguments, live_state, start_detached
 
     paths = resolve_paths()
@@ -54,7 +54,6 @@ def stop(
         10.0, "--timeout", "-t", min=0.0,
         help="Seconds to wait after asking, and after SIGTERM, before the next step."),
 ) -> None:
-    """Stop the daemon: ask it politely, then signal, then kill."""
     from llmp.cli.daemon_control import stop as stop_daemon
 
     state = stop_daemon(resolve_paths(), timeout)
@@ -69,7 +68,6 @@ def status(
     watch: bool = typer.Option(False, "--watch", "-w", help="A live dashboard (Ctrl-C to leave)."),
     interval: float = typer.Option(1.0, "--interval", min=0.1, help="Seconds between --watch updates."),
 ) -> None:
-    """Whether the daemon runs, where, and what it has done."""
     if watch:
         from llmp.cli.watch import watch as watch_dashboard
 
@@ -105,9 +103,7 @@ def status(
 def reload(
     json_output: bool = typer.Option(False, "--json", help="Print the daemon's answer as JSON."),
 ) -> None:
-    """Re-read the config file and apply it to the running daemon, without a restart.
-
-    Providers, aliases, defaults, rate limits, prices and the log level change
+    """Providers, aliases, defaults, rate limits, prices and the log level change
     at once; requests already running finish as they started. The `server:`
     section (address, port, auth, limits, allowed hosts, CORS) needs a restart.
     """
@@ -218,7 +214,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(start)
-    app.command()(stop)
-    app.command()(status)
-    app.command()(reload)
+    app.command(help=command_help("start"))(start)
+    app.command(help=command_help("stop"))(stop)
+    app.command(help=command_help("status"))(status)
+    app.command(help=command_help("reload", reload.__doc__))(reload)

@@ -11,6 +11,7 @@ from typing import IO
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.console import fail
 from llmp.cli.visible import visible, visible_json, visible_lines
 from llmp.core.paths import resolve_paths
@@ -76,7 +77,6 @@ def logs(
         None, "--level", "-l", help="Only this level and above: debug, info, warning, error."),
     request: str | None = typer.Option(None, "--request", "-r", help="Only the lines of this request id."),
 ) -> None:
-    """Show the daemon's log."""
     if level is not None and level.lower() not in LEVELS:
         fail(f"unknown level {level!r}: use debug, info, warning or error")
     path = resolve_paths().log_file
@@ -158,4 +158,4 @@ def _rotated(path: Path, handle: IO[bytes]) -> bool:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(logs)
+    app.command(help=command_help("logs"))(logs)

@@ -13,12 +13,13 @@ from typing import Any
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.completion import complete_provider
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 
 providers_app = typer.Typer(
-    help="Configured providers, their health, and taking one out of rotation.",
+    help=command_help("providers"),
     no_args_is_help=False, invoke_without_command=True,
 )
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")

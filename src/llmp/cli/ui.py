@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.console import fail
 
 
 def ui(
     no_browser: bool = typer.Option(False, "--no-browser", help="Only print the URL."),
 ) -> None:
-    """Open the live web dashboard (health, circuits, requests, usage, config)."""
     from llmp.cli.admin_client import DaemonUnreachable, admin_request
     from llmp.cli.daemon_control import live_state
     from llmp.core.paths import resolve_paths
@@ -45,4 +45,4 @@ def ui(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(ui)
+    app.command(help=command_help("ui"))(ui)

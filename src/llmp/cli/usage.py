@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.console import console, fail, print_json
 from llmp.core.paths import resolve_paths
 from llmp.core.usage_db import add_columns
@@ -69,7 +70,6 @@ def usage(
     csv_output: bool = typer.Option(False, "--csv", help="Print CSV."),
     wide: bool = typer.Option(False, "--wide", help="Every column, exact counts and costs."),
 ) -> None:
-    """Requests, tokens and cost from the usage ledger."""
     start = parse_since(since)
     _flush_running_daemon()
     path = resolve_paths().usage_db
@@ -141,4 +141,4 @@ def _hits(row: dict[str, Any]) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(usage)
+    app.command(help=command_help("usage"))(usage)

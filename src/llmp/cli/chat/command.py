@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.completion import complete_model
 
 if TYPE_CHECKING:
@@ -40,10 +41,7 @@ def chat(
     json_output: bool = typer.Option(
         False, "--json", help="Print the daemon's raw JSON response (implies --no-stream)."),
 ) -> None:
-    """Chat with a model through the daemon (starting it if needed).
-
-    Piped input becomes the prompt, or is put before it: git diff | llmp chat "review this".
-    """
+    """Piped input becomes the prompt, or is put before it: git diff | llmp chat "review this"."""
     from llmp.cli.console import fail
 
     text = _prompt_text(prompt)
@@ -135,4 +133,4 @@ def _interactive(session: ChatSession) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(chat)
+    app.command(help=command_help("chat", chat.__doc__))(chat)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from llmp.cli.command_table import command_help
 from llmp.cli.completion import complete_model, complete_provider
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ def test(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     wide: bool = typer.Option(False, "--wide", help="Show whole values, however wide."),
 ) -> None:
-    """Check each provider: key, reachable, authenticated, completion, stream, embeddings."""
     import asyncio
 
     from llmp.cli.console import console, fail, print_json
@@ -136,4 +136,4 @@ def select(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="test")(test)
+    app.command(name="test", help=command_help("test"))(test)
