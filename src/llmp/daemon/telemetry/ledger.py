@@ -33,6 +33,10 @@ PRUNE_EVERY = 3_600.0
 #: request, or per pass of the telemetry thread, would cost several times the rows themselves.
 COMMIT_EVERY = 0.25
 MAX_BODIES = 1_000  # stored bodies waiting for a commit; past it they are dropped and counted
+#: The connection's page cache, in KiB. Appending touches only the last pages of the table and
+#: of its index; SQLite's default (2 MiB) filled up over the first ten thousand rows of a soak
+#: and held pages the writer never reads again. Inserting costs the same (measured: 2.8 us a row).
+PAGE_CACHE_KIB = 256
 
 Row = tuple[Any, ...]
 Body = tuple[str, float, str | None, str | None]
@@ -126,6 +130,7 @@ class Ledger:
         self._opened = True
         try:
             self._db = connect(self.path, any_thread=True)
+            self._db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         except (sqlite3.Error, OSError) as exc:
             HEALTH.drop("ledger", rows, f"cannot open {self.path.name}: {exc}")
             return None
