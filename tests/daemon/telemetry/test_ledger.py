@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from llmp.cli.app import app
 from llmp.cli.tables import money
 from llmp.core.usage_db import connect
+from llmp.daemon.telemetry import live_stats
 from llmp.daemon.telemetry.hub import TELEMETRY
 from llmp.daemon.telemetry.prices import PriceTable
 from tests.daemon.telemetry.upstream_data import (
@@ -227,6 +228,25 @@ def test_live_stats_show_recent_requests(make_gateway) -> None:
     assert [r["request_id"] for r in stats["recent"][1:]] == ids[::-1]
     assert stats["recent"][0]["status"] == 500
     assert httpx.get(gateway.url + "/admin/stats").status_code == 401
+
+
+def test_live_stats_count_the_newest_requests_past_the_samples_kept(
+        make_gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(live_stats, "MAX_SAMPLES", 4)
+    gateway = make_gateway(MOCK + "defaults:\n  retry: {attempts: 0}\n")
+    body = {"model": "mock-1", "messages": [{"role": "user", "content": "x"}]}
+    with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
+        for _ in range(5):  # the oldest samples: every one failed
+            assert client.post("/chat/completions", json={**body, "mock": {"fail_status": 400}}
+                               ).status_code == 400
+        for stream in (False, True, False):
+            assert client.post("/chat/completions", json={**body, "stream": stream}).status_code == 200
+    stats = httpx.get(gateway.url + "/admin/stats", headers=gateway.admin_headers()).json()
+    assert stats["requests"] == 8
+    # The four newest: three answered, one failed; first bytes only where one was sent.
+    assert stats["requests_in_window"] == 4 and stats["error_rate"] == 0.25
+    assert stats["ttft_p50_ms"] is not None
+    assert stats["latency_p50_ms"] <= stats["latency_p95_ms"]
 
 
 def test_llmp_usage_totals_match_the_rows(make_gateway, upstream: FakeUpstream,

@@ -76,15 +76,15 @@ class Telemetry:
                 log.exception("telemetry for request %s failed", ctx.request_id)
         return records
 
-    def _write(self, records: list[Finished]) -> None:
-        """The access lines and the ledger rows of a batch, in one pass of the telemetry thread."""
+    def _write(self, records: list[Finished]) -> float | None:
+        """The access lines and the ledger rows of a batch, in one pass of the telemetry thread;
+        the seconds until the ledger's next commit is due (None: nothing held)."""
         ledger = self.ledger
         if records:
             self.access_log.requests_finished(records)
             if ledger is not None:
                 ledger.record(records)
-        if ledger is not None:
-            ledger.commit_due()
+        return None if ledger is None else ledger.commit_due()
 
     def _count(self, ctx: RequestContext) -> Finished:
         """Work out a request's usage and cost once, into the record every sink takes."""
@@ -132,7 +132,7 @@ def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
     runtime.observers.append(telemetry)
     runtime.reload_listeners.append(telemetry.reconfigure)
     if ledger is not None and telemetry.log_bodies:
-        guard.answered.append(_body_recorder(ledger))
+        guard.answered.append(_body_recorder(ledger, telemetry.settler))
     routes = app[ROUTES]
     routes.get("/metrics", metrics_endpoint)
     routes.get("/admin/stats", stats_endpoint)
@@ -167,8 +167,9 @@ async def stats_endpoint(request: web.Request) -> web.Response:
     return web.json_response(request.app[TELEMETRY].stats_payload())
 
 
-def _body_recorder(ledger: Ledger) -> Answered:
+def _body_recorder(ledger: Ledger, settler: Settler) -> Answered:
     async def record(request: web.Request, response: web.StreamResponse) -> None:
         await record_bodies(ledger, request, response, REQUEST_ID_VAR.get() or "")
+        settler.nudge()  # the bodies are committed by the thread's next pass, which may be asleep
 
     return record
