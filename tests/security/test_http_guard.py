@@ -69,6 +69,17 @@ def test_host_must_be_loopback_or_configured(make_gateway) -> None:
     assert httpx.get(named.url + "/v1/models", headers={"Host": "other.lan"}).status_code == 403
 
 
+def test_a_refused_host_is_answered_in_anthropics_shape_on_its_api(make_gateway) -> None:
+    gateway = make_gateway(MOCK)
+    refused = httpx.post(gateway.url + "/v1/messages", headers={"Host": "evil.example"},
+                         json={"model": "mock-1", "max_tokens": 8,
+                               "messages": [{"role": "user", "content": "hi"}]})
+    assert refused.status_code == 403
+    assert refused.json() == {"type": "error", "error": {
+        "type": "permission_error", "message": "Host header not allowed"}}
+    assert refused.headers["x-request-id"]
+
+
 # -- Origin and CORS ---------------------------------------------------------------
 
 

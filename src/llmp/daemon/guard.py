@@ -22,17 +22,15 @@ from __future__ import annotations
 import logging
 import time
 
-import orjson
 from aiohttp import web
 
 from llmp.core.config_schema import ServerConfig
 from llmp.daemon.api.admin import ADMIN_PREFIX, token_ok
-from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
-from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.context import new_request_id
 from llmp.daemon.routes import Answered, Handler, Refused
 from llmp.daemon.security.exposure import is_loopback
 from llmp.daemon.security.policy import Security
+from llmp.daemon.security.refusal import refuse
 from llmp.daemon.security.screen import read_body, screen
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
@@ -44,18 +42,6 @@ CLIENT_API_PREFIX = "/v1/"
 #: Paths that describe the gateway (its providers, models, counts and costs): behind client
 #: credentials, like the client API, once the daemon listens where other machines reach it.
 INFORMATIONAL_PATHS = ("/metrics", "/openapi.json")
-
-
-def _error(
-    status: int, message: str, error_type: str, request_id: str, path: str = ""
-) -> web.Response:
-    body = {"error": {"message": message, "type": error_type, "param": None, "code": None}}
-    if path.startswith(ANTHROPIC_PREFIX):  # Anthropic clients read Anthropic's error shape
-        body = anthropic_error(status, message)
-    return web.Response(
-        body=orjson.dumps(body), status=status,
-        headers={"Content-Type": "application/json", "x-request-id": request_id},
-    )
 
 
 def client_request_id(given: str | None) -> str | None:
@@ -131,10 +117,10 @@ class Guard:
                     host_verdicts.clear()
                 allowed = host_verdicts[host] = _host_allowed(request, server)
             if not allowed:
-                return _error(403, "Host header not allowed", "permission_error", request_id)
+                return refuse(request, 403, "Host header not allowed", "permission_error")
             if (request.path.startswith(ADMIN_PREFIX) if admin is None else admin) and not token_ok(request):
                 security.failures.record(path=request.path, remote=request.remote, reason="admin token")
-                return _error(401, "admin token missing or wrong", "authentication_error", request_id)
+                return refuse(request, 401, "admin token missing or wrong", "authentication_error")
             try:
                 refusal = screen(request, security, request.path.startswith(CLIENT_API_PREFIX)
                                  if client_api is None else client_api)
@@ -153,11 +139,10 @@ class Guard:
                 if exc.status == 413:
                     message = "The request body is too large."
                 kind = "not_found_error" if exc.status == 404 else "invalid_request_error"
-                return _error(exc.status, message, kind, request_id, request.path)
+                return refuse(request, exc.status, message, kind)
             except Exception:
                 log.exception("unexpected error serving %s %s", request.method, request.path)
-                return _error(500, "internal error in llmp (see its log)", "server_error", request_id,
-                              request.path)
+                return refuse(request, 500, "internal error in llmp (see its log)", "server_error")
             if not response.prepared and "x-request-id" not in response.headers:
                 response.headers["x-request-id"] = request_id
             return response

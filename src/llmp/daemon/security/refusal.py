@@ -10,6 +10,8 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
+from llmp.daemon.api.anthropic_wire import error_payload as anthropic_error
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 
@@ -27,8 +29,9 @@ def refuse(
     code: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    if request.path.startswith("/v1/messages"):
-        body: dict[str, object] = {"type": "error", "error": {"type": error_type, "message": message}}
+    """The one error answer for requests no handler took: the guard's and the screen's alike."""
+    if request.path.startswith(ANTHROPIC_PREFIX):  # Anthropic clients read Anthropic's error shape
+        body: dict[str, object] = anthropic_error(status, message, error_type)
     else:
         body = openai_error(message, error_type, code)
     return web.Response(
