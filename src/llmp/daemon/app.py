@@ -33,9 +33,10 @@ def build_app(runtime: Runtime) -> web.Application:
     app[admin.SHUTDOWN] = asyncio.Event()
     security = install_security(app, runtime)
     guard = Guard(runtime.config.server, security)
-    app[ROUTES] = Routes(app.router, guard)
+    routes = app[ROUTES] = Routes(app.router, guard)
     telemetry.install(app, runtime, guard)  # logs, metrics, usage ledger, live stats
-    guard.refused.append(refusals.recorder(runtime))  # requests refused before serving leave a trace too
+    # Requests refused before serving leave a trace too.
+    guard.refused.append(refusals.recorder(runtime, routes))
     admin.add_routes(app)
     admin_keys.add_routes(app)
     admin_reload.add_routes(app)
@@ -46,7 +47,7 @@ def build_app(runtime: Runtime) -> web.Application:
     anthropic_routes.add_routes(app)
     responses_routes.add_routes(app)
     ui.add_routes(app)  # the dashboard at /ui
-    app[ROUTES].add_fallback()  # last: every path no route above takes
+    routes.add_fallback()  # last: every path no route above takes
 
     async def start_providers(_: web.Application) -> None:
         await runtime.start()

@@ -19,21 +19,34 @@ Answered = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 Refused = Callable[[web.Request, int, float], None]
 #: The guard: a handler behind it, given the route's method and path (None: any path).
 Guarding = Callable[[Handler, str, "str | None"], Handler]
+#: What a client API route serves: (its operation, the client's wire format). Declared where the
+#: route is added, so a request refused before its handler ran is still traced as what it asked for.
+Operation = tuple[str, str]
 
 
 class Routes:
     def __init__(self, router: web.UrlDispatcher, guard: Guarding) -> None:
         self._router = router
         self._guard = guard
+        self._operations: dict[str, Operation] = {}
 
-    def get(self, path: str, handler: Handler) -> None:
-        self._router.add_get(path, self._guard(handler, "GET", path))
+    def get(self, path: str, handler: Handler, operation: Operation | None = None) -> None:
+        self._declare(self._router.add_get(path, self._guard(handler, "GET", path)), operation)
 
-    def post(self, path: str, handler: Handler) -> None:
-        self._router.add_post(path, self._guard(handler, "POST", path))
+    def post(self, path: str, handler: Handler, operation: Operation | None = None) -> None:
+        self._declare(self._router.add_post(path, self._guard(handler, "POST", path)), operation)
 
-    def delete(self, path: str, handler: Handler) -> None:
-        self._router.add_delete(path, self._guard(handler, "DELETE", path))
+    def delete(self, path: str, handler: Handler, operation: Operation | None = None) -> None:
+        self._declare(self._router.add_delete(path, self._guard(handler, "DELETE", path)), operation)
+
+    def _declare(self, route: web.AbstractRoute, operation: Operation | None) -> None:
+        if operation is not None and route.resource is not None:
+            self._operations[route.resource.canonical] = operation
+
+    def operation_of(self, request: web.Request) -> Operation | None:
+        """The operation the route that took this request declared, if it declared one."""
+        resource = request.match_info.route.resource
+        return None if resource is None else self._operations.get(resource.canonical)
 
     def add_fallback(self) -> None:
         """The route for everything no other route takes; add it last."""

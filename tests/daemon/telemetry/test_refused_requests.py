@@ -54,11 +54,14 @@ def test_refused_requests_are_logged_counted_and_in_the_ledger(
             "no-key": send(url, "no-key", headers={}),
             "too-big": send(url, "too-big", body={**CHAT, "pad": "x" * 8000}),
             "anthropic-bad-json": send(url, "anthropic-bad-json", "/v1/messages", body=b"[1"),
+            "embed-bad-json": send(url, "embed-bad-json", "/v1/embeddings", body=b"{"),
+            "anthropic-no-route": send(url, "anthropic-no-route", "/v1/messages/batches"),
             "served": send(url, "served"),
             "limited": send(url, "limited"),  # rpm: 2, taken by no-model and served
         }
         assert statuses == {"bad-json": 400, "no-messages": 400, "no-model": 404, "no-key": 401,
-                            "too-big": 413, "anthropic-bad-json": 400, "served": 200, "limited": 429}
+                            "too-big": 413, "anthropic-bad-json": 400, "embed-bad-json": 400,
+                            "anthropic-no-route": 404, "served": 200, "limited": 429}
         gateway.wait_idle()
         samples = scrape(url)
         assert gateway.server.app[TELEMETRY].flush()
@@ -73,8 +76,13 @@ def test_refused_requests_are_logged_counted_and_in_the_ledger(
     assert {name: access[name]["error_class"] for name in refused} == {
         "bad-json": "client_error", "no-messages": "client_error", "no-model": "not_found",
         "no-key": "unauthenticated", "too-big": "too_large", "anthropic-bad-json": "client_error",
-        "limited": "rate_limited"}
-    assert access["anthropic-bad-json"]["inbound"] == "anthropic"
+        "embed-bad-json": "client_error", "anthropic-no-route": "not_found", "limited": "rate_limited"}
+    # Each is traced as what its route serves, in the client's format; an unknown path as `other`.
+    assert {name: (access[name]["inbound"], access[name]["operation"]) for name in refused} == {
+        "bad-json": ("openai", "chat"), "no-messages": ("openai", "chat"),
+        "no-model": ("openai", "chat"), "no-key": ("openai", "chat"), "too-big": ("openai", "chat"),
+        "anthropic-bad-json": ("anthropic", "chat"), "embed-bad-json": ("openai", "embeddings"),
+        "anthropic-no-route": ("anthropic", "other"), "limited": ("openai", "chat")}
     assert access["served"]["error_class"] is None
 
     db = sqlite3.connect(isolated_env / "usage.sqlite3")

@@ -68,6 +68,7 @@ def _translated(runtime: Runtime, model: str) -> bool:
 def add_routes(app: web.Application) -> None:
     routes = app[ROUTES]
     runtime = app[RUNTIME]
-    routes.post(PATH_PREFIX, _endpoint(runtime, "chat", count_only=False))
+    routes.post(PATH_PREFIX, _endpoint(runtime, "chat", count_only=False), ("chat", ANTHROPIC.name))
     # An Anthropic provider counts; any other answers llmp's estimate, marked as one.
-    routes.post(PATH_PREFIX + "/count_tokens", _endpoint(runtime, "count_tokens", count_only=True))
+    routes.post(PATH_PREFIX + "/count_tokens", _endpoint(runtime, "count_tokens", count_only=True),
+                ("count_tokens", ANTHROPIC.name))

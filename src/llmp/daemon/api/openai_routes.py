@@ -59,8 +59,9 @@ async def get_model(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     routes = app[ROUTES]
     runtime = app[RUNTIME]
-    routes.post("/v1/chat/completions", _endpoint(runtime, "chat", validate_chat))
-    routes.post("/v1/completions", _endpoint(runtime, "completions", validate_completion))
-    routes.post("/v1/embeddings", _endpoint(runtime, "embeddings", validate_embedding))
-    routes.get("/v1/models", list_models)
-    routes.get("/v1/models/{name:.+}", get_model)
+    for path, operation, validate in (("/v1/chat/completions", "chat", validate_chat),
+                                      ("/v1/completions", "completions", validate_completion),
+                                      ("/v1/embeddings", "embeddings", validate_embedding)):
+        routes.post(path, _endpoint(runtime, operation, validate), (operation, OPENAI.name))
+    routes.get("/v1/models", list_models, ("models", OPENAI.name))
+    routes.get("/v1/models/{name:.+}", get_model, ("models", OPENAI.name))

@@ -17,23 +17,14 @@ import time
 
 from aiohttp import web
 
+from llmp.daemon.api.anthropic_wire import PATH_PREFIX as ANTHROPIC_PREFIX
 from llmp.daemon.context import RequestContext
-from llmp.daemon.routes import Refused
+from llmp.daemon.routes import Refused, Routes
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.policy import CLIENT
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
 
 NO_MODEL = "-"  # what a refused request asked for is not known: its body was never read as one
-#: The operation and the client's wire format of each `/v1` path (what follows `/v1/`).
-OPERATIONS = {
-    "chat/completions": ("chat", "openai"),
-    "completions": ("completions", "openai"),
-    "embeddings": ("embeddings", "openai"),
-    "messages": ("chat", "anthropic"),
-    "messages/count_tokens": ("count_tokens", "anthropic"),
-    "responses": ("responses", "responses"),
-    "models": ("models", "openai"),
-}
 #: Set on a request `dispatch.serve` has taken: its context reaches telemetry however it ends.
 TRACED = web.RequestKey("llmp_traced", bool)
 #: The error class of a request llmp refused, by status (any other 4xx is the client's error).
@@ -41,13 +32,14 @@ ERROR_CLASSES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405
                  408: "request_timeout", 413: "too_large", 429: "rate_limited"}
 
 
-def recorder(runtime: Runtime) -> Refused:
+def recorder(runtime: Runtime, routes: Routes) -> Refused:
     """The guard's hook: record a refused `/v1` request that `serve` did not record."""
 
     def record(request: web.Request, status: int, started: float) -> None:
         if TRACED in request:
             return
-        operation, inbound = _operation(request.path)
+        operation, inbound = routes.operation_of(request) or (
+            "other", "anthropic" if request.path.startswith(ANTHROPIC_PREFIX) else "openai")
         client = request.get(CLIENT)
         ctx = RequestContext(
             request_id=REQUEST_ID_VAR.get() or "", inbound=inbound, operation=operation,
@@ -59,15 +51,6 @@ def recorder(runtime: Runtime) -> Refused:
         runtime.finished(ctx)
 
     return record
-
-
-def _operation(path: str) -> tuple[str, str]:
-    """What a `/v1` path asks for: its operation and wire format (`other` for no known one)."""
-    tail = path[len("/v1/"):]
-    found = OPERATIONS.get(tail)
-    if found is None:
-        found = OPERATIONS.get(tail.split("/", 1)[0], ("other", "openai"))
-    return found
 
 
 def error_class(status: int) -> str:

@@ -143,6 +143,7 @@ def add_routes(app: web.Application) -> None:
 
     app.on_cleanup.append(close_store)
     routes = app[ROUTES]
-    routes.post("/v1/responses", _endpoint(runtime, store))
-    routes.get("/v1/responses/{response_id}", get_response)
-    routes.delete("/v1/responses/{response_id}", delete_response)
+    responses = ("responses", RESPONSES.name)
+    routes.post("/v1/responses", _endpoint(runtime, store), responses)
+    routes.get("/v1/responses/{response_id}", get_response, responses)
+    routes.delete("/v1/responses/{response_id}", delete_response, responses)
