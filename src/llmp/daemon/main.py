@@ -46,7 +46,10 @@ def main(argv: list[str]) -> int:
         from llmp.core.builtin_config import keyring_names
 
         keyring_store.read_soon(keyring_names())
-    from llmp.daemon.serve import run  # aiohttp, pydantic and the rest load from here on
+    from llmp.daemon.lean_aiohttp import import_aiohttp
+
+    import_aiohttp()
+    from llmp.daemon.serve import run  # pydantic and the rest load from here on
 
     try:
         return run(args, paths, source, explicit=explicit)
