@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -70,8 +71,18 @@ def _safe(backend: Any) -> bool:
     return True
 
 
+def _skip_keychain_probe() -> None:
+    """Off macOS, keep keyring from importing its Keychain bindings, which look for the Security
+    framework with `ctypes.util.find_library` (on Linux: `ldconfig -p` and a compiler run, about
+    40 ms of a key read) only to fail: the Keychain backend then reports itself unavailable,
+    as it does anyway on any other system."""
+    if sys.platform != "darwin":
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
+
+
 @functools.lru_cache(maxsize=1)
 def status() -> KeyringStatus:
+    _skip_keychain_probe()
     try:
         import keyring
 
