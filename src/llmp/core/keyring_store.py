@@ -122,13 +122,22 @@ def read_in_child() -> None:
     _child = True
 
 
-def read_soon(usernames: Collection[str]) -> None:
-    """Start reading these names now, in the background (child process only): the daemon asks
-    first thing at start-up, so the keyring loads while the daemon does."""
-    if _child and usernames and not declared_unsafe():
+def read_soon(usernames: Collection[str] | None) -> None:
+    """Start the reader now, in the background (child process only), so the keyring loads while
+    the daemon does: reading these names, or with None (not known before the config file is
+    read) waiting for those of the first `read`. `let_go_of_reader` once start-up has asked."""
+    if _child and (usernames is None or usernames) and not declared_unsafe():
         from llmp.core import keyring_child
 
         keyring_child.start(usernames)
+
+
+def let_go_of_reader() -> None:
+    """The reader started by `read_soon` and not read from is sent away (child process only)."""
+    if _child:
+        from llmp.core import keyring_child
+
+        keyring_child.let_go()
 
 
 @contextlib.contextmanager

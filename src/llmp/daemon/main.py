@@ -42,12 +42,14 @@ def main(argv: list[str]) -> int:
     source = config_file_from_env(paths, args.config)
     explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
     keyring_store.read_in_child()
+    # The keyring's child process loads it while the daemon imports. The built-in config's
+    # names are known before anything heavy loads; a config file's once it is read.
     if not explicit and not source.exists():
-        # The built-in config's keyring names are known before anything heavy loads: the
-        # keyring's child process reads them while the daemon imports.
         from llmp.core.builtin_config import keyring_names
 
         keyring_store.read_soon(keyring_names())
+    else:
+        keyring_store.read_soon(None)
     from llmp.daemon.serve import run  # aiohttp, pydantic and the rest load from here on
 
     gc.collect()  # the imports' garbage, once: left for later, it spreads the heap (+0.5 MiB RSS)

@@ -72,6 +72,7 @@ def run(args: argparse.Namespace, paths: Paths, source: Path, *, explicit: bool)
 
 async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descriptors: int | None) -> int:
     app = build_app(runtime)
+    keyring_store.let_go_of_reader()  # start-up has read every key it needs
     runner = make_runner(app, loaded.config.server.limits)
     await runner.setup()
     server = loaded.config.server
