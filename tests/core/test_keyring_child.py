@@ -61,3 +61,27 @@ def test_a_binary_moved_away_since_the_daemon_started_is_named(
     entries = keyring_child.read(["up"])
     assert entries["up"].refused.startswith(f"the keyring reader could not start: the llmp binary {gone} "
                                             "is no longer there")
+
+
+def test_a_child_started_before_the_names_are_known_reads_them_when_told(
+        child_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon with a config file starts its reader first thing, and names the keys later."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", BACKEND)
+    (child_env / "test-keyring.json").write_text('{"llmp/up": "sk-up-1234"}')
+    keyring_child.start(None)
+    entries = keyring_child.read(["up", "other"])
+    assert entries["up"].value == "sk-up-1234"
+    assert entries["other"].value is None and not entries["other"].refused
+
+
+def test_a_child_started_early_and_never_asked_exits(child_env: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", BACKEND)
+    before = {child.pid for child in psutil.Process().children()}
+    keyring_child.start(None)
+    [child] = [child for child in psutil.Process().children() if child.pid not in before]
+    keyring_child.let_go()
+    deadline = time.monotonic() + 30
+    while child.is_running() and child.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not child.is_running(), "the reader nobody asked is still there (or was never reaped)"

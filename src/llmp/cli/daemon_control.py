@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +111,14 @@ def _unpacking(paths: Paths) -> tuple[str | None, Path | None]:
     return bundle, unpack_dir
 
 
-def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -> Running:
-    from llmp.cli.admin_client import healthy
+def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT,
+                   waiting: Callable[[], AbstractContextManager[object]] = contextlib.nullcontext,
+                   ) -> Running:
+    """Start the daemon and wait until it answers, inside `waiting()` (a spinner, say).
 
+    `waiting` is called, and the admin client imported, only once the daemon is
+    spawned: their imports then run while the daemon starts, not before it.
+    """
     current = live_state(paths)
     if current is not None:
         return Running(current, already=True)
@@ -136,14 +142,17 @@ def start_detached(paths: Paths, args: list[str], wait: float = START_TIMEOUT) -
             cwd=paths.state_dir, **launch_options(),  # type: ignore[arg-type]
         )
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        code = process.poll()
-        if code is not None:
-            raise StartError(_new_output(output, offset) or f"the daemon exited with code {code}")
-        state = read_state(paths.state_file)
-        if state is not None and state.started_at >= spawned_at - 1 and healthy(state.base_url):
-            return Running(state, already=False)
-        time.sleep(READY_POLL)
+    with waiting():
+        from llmp.cli.admin_client import healthy
+
+        while time.monotonic() < deadline:
+            code = process.poll()
+            if code is not None:
+                raise StartError(_new_output(output, offset) or f"the daemon exited with code {code}")
+            state = read_state(paths.state_file)
+            if state is not None and state.started_at >= spawned_at - 1 and healthy(state.base_url):
+                return Running(state, already=False)
+            time.sleep(READY_POLL)
     process.kill()
     raise StartError(f"the daemon did not answer within {wait:g}s; see {output}")
 

@@ -34,12 +34,12 @@ def start(
         from llmp.daemon.main import main as daemon_main
 
         raise typer.Exit(daemon_main([*args, "--foreground"]))
-    out = console()
-    try:
-        with out.status("starting llmp…", spinner="dots"):
-            result = start_detached(paths, args)
+    try:  # rich loads for the spinner once the daemon is spawned, while it starts
+        result = start_detached(paths, args,
+                                waiting=lambda: console().status("starting llmp…", spinner="dots"))
     except StartError as exc:
         fail(str(exc))
+    out = console()
     state = result.state
     if result.already:
         out.print(f"llmp is already running at [bold]{state.base_url}[/] (pid {state.pid})")

@@ -7,7 +7,8 @@ bool for a bool flag. Optional flags nobody gave arrive as None (Typer's own
 already of their declared type, so pydantic (some 60 ms) loaded on every run,
 for nothing: `llmp status` converts no value at all. A value from the command
 line or the environment is text and still goes through Typer's conversion,
-its checks and its error messages.
+its checks and its error messages, except a plain number for an int without
+limits (`llmp start --port 0`), which converts the same with `int()`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,21 @@ class _ConvertOnlyWhenNeeded:
             annotation = param.type_descriptor.annotation
             if value is None or type(value) is annotation:
                 return value
+            if annotation is int and _plain_digits(value) and _unconstrained(param):
+                return int(value)
         return self._typer_converter().coerce(value, param=param, ctx=ctx)
+
+
+def _plain_digits(value: Any) -> bool:
+    """Text Typer's conversion would turn into the same int: ASCII digits only (no sign, spaces
+    or underscores), and short enough for any limit on digits."""
+    return type(value) is str and 0 < len(value) <= 18 and value.isascii() and value.isdigit()
+
+
+def _unconstrained(param: Any) -> bool:
+    """No `min`, `max` or custom parser for Typer to apply."""
+    info = param.type_descriptor.parameter_info
+    return info.min is None and info.max is None and info.parser is None
 
 
 def convert_only_when_needed(command: Any) -> Any:

@@ -19,9 +19,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Collection
 
-from llmp.core.keyring_store import Entry, read_here
+from llmp.core.keyring_store import Entry, read_here, status
 from llmp.core.process_env import own_binary_environment
 from llmp.entry import KEYRING_ARGUMENT, own_command
 
@@ -30,27 +31,50 @@ TIMEOUT = 120.0
 CREATE_NO_WINDOW = 0x08000000  # Windows: no console window flashing up for the child
 
 
-_early: tuple[frozenset[str], subprocess.Popen[str]] | None = None
+_early: tuple[frozenset[str] | None, subprocess.Popen[str]] | None = None
 
 
-def start(usernames: Collection[str]) -> None:
-    """Start a child reading these names; the first `read` of some of them takes its answer."""
+def start(usernames: Collection[str] | None) -> None:
+    """Start a child now: it loads the keyring while the daemon loads the rest. Given names, it
+    reads them at once and a later `read` of some of them takes its answer; given None (the
+    names are not known yet), it waits for those of the first `read`."""
     global _early
     try:
-        _early = (frozenset(usernames), _spawn(usernames))
+        process = _spawn()
     except OSError:  # `read` will try again, and say why
         _early = None
+        return
+    if usernames is not None:
+        _send(process, usernames)
+    _early = (None if usernames is None else frozenset(usernames), process)
 
 
-def _spawn(usernames: Collection[str]) -> subprocess.Popen[str]:
+def let_go() -> None:
+    """The child started early and not read from (start-up asked the keyring for nothing it
+    could answer) is told there is nothing to read; a thread waits for it to exit."""
+    global _early
+    if _early is None:
+        return
+    names, process = _early
+    _early = None
+    if names is None:
+        _send(process, ())
+    threading.Thread(target=process.communicate, name="keyring reader exit", daemon=True).start()
+
+
+def _spawn() -> subprocess.Popen[str]:
     # A group of its own (POSIX): a child that must be stopped goes with anything it started,
     # such as the Python half of a one-file binary that had to unpack for itself.
     options: dict[str, object] = ({"creationflags": CREATE_NO_WINDOW} if os.name == "nt"
                                   else {"start_new_session": True})
-    process = subprocess.Popen(own_command(KEYRING_ARGUMENT), stdin=subprocess.PIPE,  # type: ignore[call-overload]
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               encoding="utf-8", env=own_binary_environment(os.environ), **options)
-    stdin, process.stdin = process.stdin, None  # written and closed here, not by communicate()
+    return subprocess.Popen(own_command(KEYRING_ARGUMENT), stdin=subprocess.PIPE,  # type: ignore[call-overload, no-any-return]
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            encoding="utf-8", env=own_binary_environment(os.environ), **options)
+
+
+def _send(process: subprocess.Popen[str], usernames: Collection[str]) -> None:
+    """The names, on the child's stdin, closed then (not by communicate())."""
+    stdin, process.stdin = process.stdin, None
     assert stdin is not None
     try:
         stdin.write(json.dumps({"names": list(usernames)}))
@@ -59,21 +83,25 @@ def _spawn(usernames: Collection[str]) -> subprocess.Popen[str]:
     finally:
         with contextlib.suppress(OSError):
             stdin.close()
-    return process
 
 
 def read(usernames: Collection[str]) -> dict[str, Entry]:
-    """Every name's entry, read by one child process (the one already started for them, if any).
+    """Every name's entry, read by one child process (the one already started, if it was given
+    these names or none yet).
 
     A child that fails or does not answer is reported on every name as a keyring
     that would not hand the key over, never as keys that are missing.
     """
     global _early
     process = None
-    if _early is not None and _early[0].issuperset(usernames):
-        process, _early = _early[1], None
+    if _early is not None and (_early[0] is None or _early[0].issuperset(usernames)):
+        (names, process), _early = _early, None
+        if names is None:
+            _send(process, usernames)
     try:
-        process = process or _spawn(usernames)
+        if process is None:
+            process = _spawn()
+            _send(process, usernames)
         output, _ = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         _stop(process)
@@ -110,7 +138,9 @@ def _failed(usernames: Collection[str], why: str) -> dict[str, Entry]:
 
 
 def serve() -> int:
-    """The child's side: names in on stdin, entries out on stdout."""
+    """The child's side: names in on stdin, entries out on stdout. The keyring loads first,
+    while a daemon that started this child early is still finding out which names it needs."""
+    status()
     try:
         names = json.load(sys.stdin)["names"]
     except (ValueError, KeyError, TypeError):

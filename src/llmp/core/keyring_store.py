@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -70,8 +71,18 @@ def _safe(backend: Any) -> bool:
     return True
 
 
+def _skip_keychain_probe() -> None:
+    """Off macOS, keep keyring from importing its Keychain bindings, which look for the Security
+    framework with `ctypes.util.find_library` (on Linux: `ldconfig -p` and a compiler run, about
+    40 ms of a key read) only to fail: the Keychain backend then reports itself unavailable,
+    as it does anyway on any other system."""
+    if sys.platform != "darwin":
+        sys.modules.setdefault("keyring.backends.macOS.api", None)  # type: ignore[arg-type]
+
+
 @functools.lru_cache(maxsize=1)
 def status() -> KeyringStatus:
+    _skip_keychain_probe()
     try:
         import keyring
 
@@ -111,13 +122,22 @@ def read_in_child() -> None:
     _child = True
 
 
-def read_soon(usernames: Collection[str]) -> None:
-    """Start reading these names now, in the background (child process only): the daemon asks
-    first thing at start-up, so the keyring loads while the daemon does."""
-    if _child and usernames and not declared_unsafe():
+def read_soon(usernames: Collection[str] | None) -> None:
+    """Start the reader now, in the background (child process only), so the keyring loads while
+    the daemon does: reading these names, or with None (not known before the config file is
+    read) waiting for those of the first `read`. `let_go_of_reader` once start-up has asked."""
+    if _child and (usernames is None or usernames) and not declared_unsafe():
         from llmp.core import keyring_child
 
         keyring_child.start(usernames)
+
+
+def let_go_of_reader() -> None:
+    """The reader started by `read_soon` and not read from is sent away (child process only)."""
+    if _child:
+        from llmp.core import keyring_child
+
+        keyring_child.let_go()
 
 
 @contextlib.contextmanager

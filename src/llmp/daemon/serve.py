@@ -24,7 +24,7 @@ from llmp.core.state import DaemonState, new_token, process_create_time, remove_
 from llmp.daemon import event_loop
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
-from llmp.daemon.heap import keep_heap_settled, settle_heap
+from llmp.daemon.heap import RequestsFinished, keep_heap_settled, start_serving
 from llmp.daemon.main import make_runner
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.connections import (
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace, paths: Paths, source: Path, *, explicit: bool)
 
 async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descriptors: int | None) -> int:
     app = build_app(runtime)
+    keyring_store.let_go_of_reader()  # start-up has read every key it needs
     runner = make_runner(app, loaded.config.server.limits)
     await runner.setup()
     server = loaded.config.server
@@ -107,9 +108,11 @@ async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descripto
         config_file=str(loaded.source) if loaded.source else None,
     ))
     log.info("llmp %s listening on %s:%d (pid %d)", runtime.version, server.host, server.port, pid)
-    settle_heap()
+    start_serving()
+    finished = RequestsFinished()
+    runtime.observers.append(finished)
     settling = asyncio.get_running_loop().create_task(
-        keep_heap_settled(lambda: runtime.requests_total, lambda: runtime.in_flight))
+        keep_heap_settled(finished, lambda: runtime.in_flight))
     try:
         await stop.wait()
     finally:
