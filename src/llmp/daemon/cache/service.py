@@ -159,10 +159,12 @@ class Ticket:
 
     # -- after a miss: keeping the answer ------------------------------------------------
 
-    def keep_body(self, status: int, content_type: str, body: bytes) -> None:
+    def keep_body(self, status: int, content_type: str, body: bytes,
+                  answer: dict[str, Any] | None = None) -> None:
+        """Store a JSON answer; `answer` is it parsed, when the relay parsed it to check it."""
         if status == 200 and self._allowed(len(body)):
             self._keep("json", content_type, body, None,
-                       partial(self._replay.check, self._ctx.operation, body))
+                       partial(self._replay.check, self._ctx.operation, body, answer))
 
     def tap(self, first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Collect the stream's bytes as they pass to the client (up to the size allowed)."""
