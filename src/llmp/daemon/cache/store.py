@@ -135,8 +135,12 @@ class Store:
         self._queue.put(("touch", entry.rowid, now))
         return entry
 
-    def put(self, entry: Entry, check: Callable[[], None]) -> None:
-        """Store an answer once `check` (run on the writer thread) finds it whole.
+    def holds(self, key: bytes) -> bool:
+        """Whether an answer may be stored for `key` (`get` says whether it is, and still fresh)."""
+        return key in self._ids or key in self._front
+
+    def put(self, entry: Entry, check: Callable[[], object] | None) -> None:
+        """Store an answer once `check` (run on the writer thread) finds it whole (None: found so).
 
         The writer is not woken: answers gather for up to `WRITE_INTERVAL` and go in as one
         transaction (a commit, and a thread hand-over, per answer would cost a miss more
@@ -229,12 +233,13 @@ class Store:
                 touched[item[1]] = item[2]
             elif item[0] == "put":
                 entry, check = item[1], item[2]
-                try:
-                    check()
-                except Incomplete as exc:
-                    log.debug("response cache: not stored (%s)", exc)
-                    self.dropped += 1
-                    continue
+                if check is not None:
+                    try:
+                        check()
+                    except Incomplete as exc:
+                        log.debug("response cache: not stored (%s)", exc)
+                        self.dropped += 1
+                        continue
                 entries[entry.key] = entry
             elif item[0] == "clear":
                 self._flush_rows(db, entries, touched)
