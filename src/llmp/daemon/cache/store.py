@@ -62,10 +62,6 @@ class Entry:
     expires: float
     rowid: int = 0  # its row's id, once stored (given by the writer)
 
-    @property
-    def size(self) -> int:
-        return len(self.body) + cache_db.ROW_OVERHEAD
-
     def row(self, rowid: int) -> tuple[Any, ...]:
         """The entry as the row `rowid` (values in `cache_db.COLUMNS` order).
 
@@ -73,10 +69,30 @@ class Entry:
         directly, but looks for an adapter for bytes and None, at a cost (a failed attribute
         lookup, an exception formatted and dropped) larger than the rest of a row's insert.
         """
-        meta = orjson.dumps([self.inbound, self.operation, self.provider, self.served_model,
-                             self.mode, self.content_type, self.usage])
-        return (rowid, bytearray(self.key), self.model, bytearray(meta), bytearray(self.body),
-                self.size + len(meta), self.created, self.expires, self.created)
+        meta = _meta(self.inbound, self.operation, self.provider, self.served_model, self.mode,
+                     self.content_type, self.usage)
+        return (rowid, bytearray(self.key), self.model, meta, bytearray(self.body),
+                len(self.body) + len(meta) + cache_db.ROW_OVERHEAD,
+                self.created, self.expires, self.created)
+
+
+#: Meta blobs already encoded (the writer thread's): an answer without usage, as every JSON
+#: one is, shares its meta with every other answer its provider gives the same way, and
+#: encoding it anew cost a stored answer more than finding it here.
+_METAS: dict[tuple[str | None, ...], bytearray] = {}
+MAX_METAS = 256
+
+
+def _meta(*facts: Any) -> bytearray:
+    """The replay's facts (`Entry.row`'s order, usage last) as the row's JSON `meta` array."""
+    if facts[-1] is not None:
+        return bytearray(orjson.dumps(facts))
+    meta = _METAS.get(facts)
+    if meta is None:
+        if len(_METAS) >= MAX_METAS:
+            _METAS.clear()
+        meta = _METAS[facts] = bytearray(orjson.dumps(facts))
+    return meta
 
 
 class Store:
