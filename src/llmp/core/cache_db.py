@@ -98,11 +98,6 @@ def row_ids(db: sqlite3.Connection, path: Path) -> tuple[dict[bytes, int], int]:
     return ids, max(top, highest) + 1
 
 
-def forget(path: Path, removed: list[tuple[int, bytes]]) -> None:
-    """Note deleted rows (`(id, key)` pairs) in the key file."""
-    cache_keys.append(cache_keys.keys_path(path), [(-row_id, key) for row_id, key in removed])
-
-
 def stats(db: sqlite3.Connection, now: float) -> dict[str, Any]:
     entries, size, expired, oldest = db.execute(
         "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(expires <= ?), 0), MIN(created)"
@@ -122,7 +117,7 @@ def clear(db: sqlite3.Connection, path: Path, *, model: str | None = None,
     of each that went (noted in the key file too)."""
     where, args = _filter(model, before)
     removed = db.execute("DELETE FROM entries" + where + " RETURNING id, key", args).fetchall()
-    forget(path, removed)
+    cache_keys.append(cache_keys.keys_path(path), [(-row_id, key) for row_id, key in removed])
     give_back(db)
     return removed
 

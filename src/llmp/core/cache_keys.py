@@ -50,19 +50,41 @@ def load(path: Path) -> tuple[dict[bytes, int], int, int]:
 
 
 def append(path: Path, records: Iterable[tuple[int, bytes]]) -> None:
-    """Add records (`(id, key)` stored, `(-id, key)` deleted) at the file's end.
+    """Add records (`(id, key)` stored, `(-id, key)` deleted) at the file's end (once: see `KeyLog`)."""
+    log = KeyLog(path)
+    try:
+        log.append(records)
+    finally:
+        log.close()
 
-    A file deleted meanwhile is not made anew with only these: the next start
-    writes it whole from the table.
+
+class KeyLog:
+    """The key file held open for appending by the cache's writer thread (an open per batch
+    cost a stored answer more than its record).
+
+    A file deleted meanwhile is not made anew with only the records that follow:
+    the next start writes it whole from the table.
     """
-    data = b"".join([RECORD.pack(row_id, key) for row_id, key in records])
-    if data:
-        try:
-            handle = _open(path, os.O_WRONLY | os.O_APPEND)
-        except FileNotFoundError:
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def append(self, records: Iterable[tuple[int, bytes]]) -> None:
+        data = b"".join([RECORD.pack(row_id, key) for row_id, key in records])
+        if not data:
             return
-        with handle:
-            handle.write(data)
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            except FileNotFoundError:
+                return
+        os.write(self._fd, data)  # one write of whole records: O_APPEND keeps them whole
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def rewrite(path: Path, ids: dict[bytes, int]) -> None:

@@ -113,7 +113,7 @@ class Store:
         #: Key -> row id of the answers in the file: added to by the writer once committed,
         #: taken from by it once deleted (and by a lookup that finds the row gone).
         self._ids, self._next_id = cache_db.row_ids(self._reader, path)
-        self._key_file = cache_keys.keys_path(path)
+        self._key_log = cache_keys.KeyLog(cache_keys.keys_path(path))  # the writer thread's
         self._thread = threading.Thread(target=self._run, name="llmp-cache-writer", daemon=True)
         self._thread.start()
 
@@ -227,6 +227,7 @@ class Store:
             stop = self._answer(batch)
         if db is not None:
             db.close()
+        self._key_log.close()
 
     def _guarded(self, db: sqlite3.Connection, work: Callable[..., None], *args: Any) -> None:
         try:
@@ -277,7 +278,7 @@ class Store:
         rows = [entry.row(rowid) for rowid, entry in enumerate(entries.values(), first)]
         if rows:
             self._next_id = first + len(rows)
-            cache_keys.append(self._key_file, zip(range(first, self._next_id), entries, strict=True))
+            self._key_log.append(zip(range(first, self._next_id), entries, strict=True))
         db.execute("BEGIN")
         if rows:
             self.bytes += sum(row[5] for row in rows) - _delete(db, replaced)
@@ -324,7 +325,7 @@ class Store:
         self.bytes = self._measured = total
         db.executemany("DELETE FROM entries WHERE id = ?", [(rowid,) for rowid, _ in doomed])
         db.execute("COMMIT")
-        cache_db.forget(self.path, doomed)
+        self._key_log.append((-rowid, key) for rowid, key in doomed)
         self._forget(doomed)
         cache_db.give_back(db)
         log.info("response cache: evicted %d entries to stay under %d bytes", len(doomed), self.max_bytes)
@@ -335,7 +336,7 @@ class Store:
         if removed:
             self.bytes -= sum(size for _, _, size in removed)
             gone = [(rowid, key) for rowid, key, _ in removed]
-            cache_db.forget(self.path, gone)
+            self._key_log.append((-rowid, key) for rowid, key in gone)
             self._forget(gone)
             cache_db.give_back(db)
 
