@@ -8,7 +8,8 @@ import httpx
 from typer.testing import CliRunner
 
 from llmp.cli.app import app
-from llmp.core.cache_keys import keys_path
+from llmp.core import cache_keys
+from llmp.core.cache_keys import RECORD, keys_path
 from llmp.core.paths import resolve_paths
 from tests.daemon.cache.support import OPENAI_MODEL, entries, openai_upstream, settled
 from tests.support.fake_upstream import reply
@@ -85,3 +86,17 @@ def test_a_refreshed_answer_replaces_the_old_one_across_a_restart(make_gateway, 
     hit = ask(gateway)
     assert hit.headers["x-llmp-cache"] == "hit" and hit.json()["id"] == "chatcmpl-newer"
     assert entries(gateway) == 1
+
+
+def test_a_key_file_of_mostly_deleted_rows_is_written_afresh(make_gateway, upstream, monkeypatch) -> None:
+    upstream.always(reply(ANSWER))
+    stored_once(upstream)
+    assert "removed 1 cached answer" in CliRunner().invoke(app, ["cache", "clear"]).output
+    keys = keys_path(resolve_paths().cache_db)
+    assert keys.stat().st_size == 2 * RECORD.size  # the row stored, then deleted
+    monkeypatch.setattr(cache_keys, "COMPACT_SLACK", 0)
+    gateway = make_gateway(openai_upstream(upstream.url))
+    assert keys.stat().st_size == 0
+    assert ask(gateway).headers["x-llmp-cache"] == "miss"
+    assert ask(gateway).headers["x-llmp-cache"] == "hit"
+    assert keys.stat().st_size == RECORD.size
