@@ -131,7 +131,7 @@ class UpstreamHTTP:
 
     async def body(self, response: aiohttp.ClientResponse, expect: Expected = None) -> bytes:
         """`read_answer`'s bytes, within this provider's `max_response_bytes`."""
-        return (await self.answer(response, expect))[0]
+        return (await read_answer(response, self.provider, self.limits.max_response_bytes, expect))[0]
 
     async def answer(self, response: aiohttp.ClientResponse,
                      expect: Expected = None) -> tuple[bytes, dict[str, Any] | None]:
