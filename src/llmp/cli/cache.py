@@ -82,7 +82,7 @@ def clear(
     elif paths.cache_db.exists():
         try:
             db = cache_db.connect(paths.cache_db)
-            removed = cache_db.clear(db, model=model, before=before)
+            removed = len(cache_db.clear(db, paths.cache_db, model=model, before=before))
             db.close()
         except sqlite3.Error as exc:
             fail(f"cannot clear the response cache {paths.cache_db}: {exc}")

@@ -2,10 +2,11 @@
 
 Shared by both halves because `llmp cache stats` and `llmp cache clear` work
 whether or not the daemon runs (when it runs, `clear` goes through it, so its
-memory front forgets the same entries). One row per answer, keyed by a hash of
-the request; the body is kept exactly as the client received it, with the
-facts needed to replay it (its mode, who answered, the usage) beside it. A
-file in an older layout is emptied when opened, not converted.
+memory front forgets the same entries). One row per answer, for a hash of
+the request (found by row id through the key file, see `cache_keys`); the
+body is kept exactly as the client received it, with the facts needed to
+replay it (its mode, who answered, the usage) beside it. A file in an older
+layout is emptied when opened, not converted.
 Nothing secret is stored: the key is a hash, and no header is kept.
 
 The file is created mode 0600 before SQLite opens it (SQLite gives its WAL
@@ -18,14 +19,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from llmp.core import cache_keys
 from llmp.core.private_file import private_database
+from llmp.core.sqlite_batch import BatchInsert
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS entries (
     id INTEGER PRIMARY KEY,
-    key BLOB NOT NULL UNIQUE,
+    key BLOB NOT NULL,
     model TEXT NOT NULL,
     meta BLOB NOT NULL,
     body BLOB NOT NULL,
@@ -37,16 +40,17 @@ CREATE TABLE IF NOT EXISTS entries (
 """
 # Rows in the order they were stored (the rowid), not in key order: the key is a hash, so
 # rows kept in key order would leave the least recently used scattered over every page,
-# and evicting them would free no page whole. No index on `used` or `expires`: eviction
-# and the hourly purge scan the table (rarely); an index is updated on every insert and hit.
+# and evicting them would free no page whole. No index at all: not on the key (rows are
+# found by id, the key file maps keys to ids), not on `used` or `expires` (eviction and the
+# hourly purge scan the table, rarely); an index is updated on every insert and hit.
 # Columns only for what SQL itself selects by (the key, the model, the size and times);
 # what a replay needs (format, operation, who answered, mode, content type, usage) is one
 # JSON `meta` array: every column bound costs each stored answer more than encoding it does.
 
-COLUMNS = ("key", "model", "meta", "body", "size", "created", "expires", "used")
-INSERT = (f"INSERT OR REPLACE INTO entries ({', '.join(COLUMNS)}) "
-          f"VALUES ({', '.join('?' * len(COLUMNS))})")
-ROW_OVERHEAD = 160  # bytes an entry costs besides its body and meta (key, columns, b-tree, indexes)
+COLUMNS = ("id", "key", "model", "meta", "body", "size", "created", "expires", "used")
+#: Rows (values in `COLUMNS` order, ids given by the writer) in, many to a statement.
+insert_entries = BatchInsert("INSERT INTO entries", COLUMNS)
+ROW_OVERHEAD = 160  # bytes an entry costs besides its body and meta (key, columns, b-tree, key file)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -60,6 +64,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     outdated = db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION
     if outdated:  # new, or an older layout: the cache is disposable, so it starts empty
         db.execute("DROP TABLE IF EXISTS entries")
+        cache_keys.keys_path(path).unlink(missing_ok=True)
     if outdated or db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
         db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # evicted bytes go back to the disk
         db.execute("VACUUM")  # the mode takes effect only on an empty or vacuumed file
@@ -75,8 +80,22 @@ def stored_bytes(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM entries").fetchall()[0][0])
 
 
-def keys(db: sqlite3.Connection) -> set[bytes]:
-    return {row[0] for row in db.execute("SELECT key FROM entries")}
+def row_ids(db: sqlite3.Connection, path: Path) -> tuple[dict[bytes, int], int]:
+    """Key -> row id of every stored answer, and the first id never used.
+
+    Read from the key file; written afresh from the table when the file is
+    missing (deleted by hand), and from the map when it is mostly dead records.
+    """
+    keys = cache_keys.keys_path(path)
+    top = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM entries").fetchone()[0])
+    if not keys.exists():
+        ids = {key: row_id for row_id, key in db.execute("SELECT id, key FROM entries")}
+        cache_keys.rewrite(keys, ids)
+        return ids, top + 1
+    ids, records, highest = cache_keys.load(keys)
+    if records > 2 * len(ids) + cache_keys.COMPACT_SLACK:
+        cache_keys.rewrite(keys, ids)
+    return ids, max(top, highest) + 1
 
 
 def stats(db: sqlite3.Connection, now: float) -> dict[str, Any]:
@@ -92,12 +111,15 @@ def stats(db: sqlite3.Connection, now: float) -> dict[str, Any]:
             "models": by_model}
 
 
-def clear(db: sqlite3.Connection, *, model: str | None = None, before: float | None = None) -> int:
-    """Delete entries (of one model asked for, and/or created before a time); how many went."""
+def clear(db: sqlite3.Connection, path: Path, *, model: str | None = None,
+          before: float | None = None) -> list[tuple[int, bytes]]:
+    """Delete entries (of one model asked for, and/or created before a time); the `(id, key)`
+    of each that went (noted in the key file too)."""
     where, args = _filter(model, before)
-    removed = db.execute("DELETE FROM entries" + where, args).rowcount
+    removed = db.execute("DELETE FROM entries" + where + " RETURNING id, key", args).fetchall()
+    cache_keys.append(cache_keys.keys_path(path), [(-row_id, key) for row_id, key in removed])
     give_back(db)
-    return int(removed)
+    return removed
 
 
 def give_back(db: sqlite3.Connection) -> None:

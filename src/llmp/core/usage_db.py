@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from llmp.core.private_file import private_database
+from llmp.core.sqlite_batch import BatchInsert
 
 SCHEMA_VERSION = 2
 
@@ -63,51 +64,11 @@ CREATE TABLE IF NOT EXISTS bodies (
 CREATE INDEX IF NOT EXISTS bodies_ts ON bodies (ts);
 """
 
-#: Rows one INSERT statement carries, at most: 32 x 23 values stays under the 999 parameters
-#: older SQLite builds allow in one statement.
-ROWS_PER_INSERT = 32
-_ROW_PLACEHOLDERS = f"({', '.join('?' * len(COLUMNS))})"
-#: One statement per power of two up to ROWS_PER_INSERT: any batch is made of these few texts,
-#: each prepared once and then taken from the connection's statement cache.
-_INSERTS = {
-    rows: f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES " + ", ".join([_ROW_PLACEHOLDERS] * rows)
-    for rows in (1 << power for power in range(ROWS_PER_INSERT.bit_length()))
-}
 INSERT_BODIES = "INSERT OR REPLACE INTO bodies (request_id, ts, request, response) VALUES (?, ?, ?, ?)"
 
 
-def _bind_none_directly() -> None:
-    """Bind `None` as NULL without the adaptation lookup that otherwise runs for each one.
-
-    The sqlite3 module binds int, float and str as they are but looks every
-    other value up as something to adapt, and for `None` that lookup fails
-    with an exception made and dropped inside the module: a row of the ledger
-    holds several, and the failed lookups cost about a quarter of its insert.
-    An adapter registered for `None` answers the lookup at once with `None`
-    itself (a dict's `get` of a key it lacks), which binds NULL as before.
-    """
-    sqlite3.register_adapter(type(None), {}.get)
-
-
-_bind_none_directly()
-
-
-def insert_rows(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
-    """Insert rows (values in `COLUMNS` order), many to a statement.
-
-    `executemany` runs one SQLite step per row, and each step lets go of the
-    GIL and takes it back: a writer thread inserting row by row hands the GIL
-    to and from the event loop hundreds of times per batch, which costs the
-    loop more than the inserts themselves. A statement of its own for each
-    batch size would be parsed afresh every time (a statement of 32 rows costs
-    more to parse than to run), so a batch goes as full statements of
-    `ROWS_PER_INSERT` rows and the rest as the powers of two it is made of.
-    """
-    start, left = 0, len(rows)
-    while left:
-        count = ROWS_PER_INSERT if left >= ROWS_PER_INSERT else 1 << (left.bit_length() - 1)
-        db.execute(_INSERTS[count], [value for row in rows[start:start + count] for value in row])
-        start, left = start + count, left - count
+#: Rows (values in `COLUMNS` order) into `requests`, many to a statement.
+insert_rows = BatchInsert("INSERT INTO requests", COLUMNS)
 
 
 def connect(path: Path, *, any_thread: bool = False) -> sqlite3.Connection:

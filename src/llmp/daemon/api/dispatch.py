@@ -49,6 +49,7 @@ class Outcome:
     status: int = 200
     content_type: str = JSON
     body: bytes = b""
+    answer: dict[str, Any] | None = None  # `body` parsed, when the relay parsed it
     first: bytes = b""
     rest: AsyncIterator[bytes] | None = None
     forwarded: Forwarded | None = None
@@ -105,7 +106,7 @@ async def serve(
         if outcome.headers:
             headers.update(outcome.headers)
         if ticket is not None:
-            ticket.keep_body(outcome.status, outcome.content_type, outcome.body)
+            ticket.keep_body(outcome.status, outcome.content_type, outcome.body, outcome.answer)
         return web.Response(body=outcome.body, status=outcome.status, headers=headers)
     return await _write_stream(request, fmt, runtime, ctx, outcome, ticket)
 
@@ -123,7 +124,8 @@ async def _attempt(
     if fmt.name in provider.relayed_formats:
         ctx.dropped_tools = None  # a relaying upstream runs every tool itself
         forwarded = await provider.forward(operation, body, target.model, False)
-        return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body)
+        return Outcome(forwarded.status, forwarded.content_type, body=forwarded.body,
+                       answer=forwarded.answer)
     answer = await _canonical_call(provider, operation, fmt.to_canonical(operation, body), target.model)
     return Outcome(body=fmt.encode_response(operation, answer),
                    headers=ESTIMATED if answer.get("estimated") else None)

@@ -25,6 +25,6 @@ def cache_key(inbound: str, operation: str, client: str | None, body: dict[str, 
     """A 20-byte digest of everything that makes up the answer to this request."""
     kept = body if IGNORED.isdisjoint(body) else {
         name: value for name, value in body.items() if name not in IGNORED}
-    payload = orjson.dumps([inbound, operation, client, extra, kept],
+    payload = orjson.dumps((inbound, operation, client, extra, kept),
                            option=orjson.OPT_SORT_KEYS)
     return hashlib.blake2b(payload, digest_size=20).digest()

@@ -25,6 +25,7 @@ from llmp.core.paths import resolve_paths
 from llmp.daemon.cache.key import cache_key
 from llmp.daemon.cache.policy import BYPASS, Policy, Wish
 from llmp.daemon.cache.replay import REPLAYS, Replay
+from llmp.daemon.cache.replay.events import Incomplete
 from llmp.daemon.cache.store import Entry, Store
 from llmp.daemon.context import RequestContext
 from llmp.daemon.providers.base import Forwarded
@@ -83,9 +84,12 @@ class ResponseCache:
             return None
         key = cache_key(replay_name, operation, ctx.client_key, body, replay.key_extra())
         ticket = Ticket(self, replay, key, wish, body, ctx)
-        ctx.cache = "miss" if wish.read else "refresh"
-        if wish.read:
-            ticket.look_up()
+        if not wish.read:
+            ctx.cache = "refresh"
+        else:
+            ctx.cache = "miss"
+            if self.store.holds(key):  # a question never asked before: nothing more to do
+                ticket.look_up()
         return ticket
 
 
@@ -159,10 +163,23 @@ class Ticket:
 
     # -- after a miss: keeping the answer ------------------------------------------------
 
-    def keep_body(self, status: int, content_type: str, body: bytes) -> None:
-        if status == 200 and self._allowed(len(body)):
+    def keep_body(self, status: int, content_type: str, body: bytes,
+                  answer: dict[str, Any] | None = None) -> None:
+        """Store a JSON answer once found whole: at once when the relay parsed it (`answer`), a
+        look at a few members; else on the writer thread, which parses it."""
+        if status != 200 or not self._allowed(len(body)):
+            return
+        if answer is None:
             self._keep("json", content_type, body, None,
                        partial(self._replay.check, self._ctx.operation, body))
+            return
+        try:
+            self._replay.check(self._ctx.operation, body, answer)
+        except Incomplete as exc:
+            log.debug("response cache: not stored (%s)", exc)
+            self._cache.store.dropped += 1
+            return
+        self._keep("json", content_type, body, None, None)
 
     def tap(self, first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Collect the stream's bytes as they pass to the client (up to the size allowed)."""
@@ -204,7 +221,7 @@ class Ticket:
                 and self._cache.policy.provider_allows(ctx.provider, ctx.alias, self._wish.forced))
 
     def _keep(self, mode: str, content_type: str, body: bytes, usage: dict[str, Any] | None,
-              check: Callable[[], object]) -> None:
+              check: Callable[[], object] | None) -> None:
         ctx, now = self._ctx, self._cache.clock()
         ttl = self._wish.ttl if self._wish.ttl is not None else self._cache.policy.ttl
         entry = Entry(self.key, ctx.inbound, ctx.operation, ctx.requested_model, ctx.provider,

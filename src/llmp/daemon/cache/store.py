@@ -1,10 +1,12 @@
 """Cached answers on disk (SQLite in the data dir) with a small memory front.
 
 Reads happen on the event loop: a hot entry is in the memory front (a dict
-lookup); any other is one primary-key SELECT on a read connection of its own,
-which in WAL mode never waits for the writer. The keys of every stored entry
-are also held in memory (about 100 bytes an entry), so a question never asked
-before, the cache's commonest case, costs a set lookup rather than a query. Writes never happen on the loop:
+lookup); any other is one SELECT by row id on a read connection of its own,
+which in WAL mode never waits for the writer. Every stored key is held in
+memory with its row's id (about 130 bytes an entry, kept across restarts by
+the key file, see `cache_keys`), so a question never asked before, the
+cache's commonest case, costs a dict lookup rather than a query, and the
+table needs no index on its key. Writes never happen on the loop:
 `put`, `touch` and `clear` queue work for one writer thread, which every
 `WRITE_INTERVAL` writes what gathered in one transaction (so an answer can be
 served from the cache a fifth of a second after it was given), checks that
@@ -29,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from llmp.core import cache_db
+from llmp.core import cache_db, cache_keys
 from llmp.daemon.cache.replay.events import Incomplete
 from llmp.daemon.gather import gather
 
@@ -58,22 +60,39 @@ class Entry:
     body: bytes
     created: float
     expires: float
+    rowid: int = 0  # its row's id, once stored (given by the writer)
 
-    @property
-    def size(self) -> int:
-        return len(self.body) + cache_db.ROW_OVERHEAD
-
-    def row(self) -> tuple[Any, ...]:
-        """The entry as parameters for `cache_db.INSERT`.
+    def row(self, rowid: int) -> tuple[Any, ...]:
+        """The entry as the row `rowid` (values in `cache_db.COLUMNS` order).
 
         Blobs go as bytearrays: the sqlite3 module binds str, int, float and bytearray
         directly, but looks for an adapter for bytes and None, at a cost (a failed attribute
         lookup, an exception formatted and dropped) larger than the rest of a row's insert.
         """
-        meta = orjson.dumps([self.inbound, self.operation, self.provider, self.served_model,
-                             self.mode, self.content_type, self.usage])
-        return (bytearray(self.key), self.model, bytearray(meta), bytearray(self.body),
-                self.size + len(meta), self.created, self.expires, self.created)
+        meta = _meta(self.inbound, self.operation, self.provider, self.served_model, self.mode,
+                     self.content_type, self.usage)
+        return (rowid, bytearray(self.key), self.model, meta, bytearray(self.body),
+                len(self.body) + len(meta) + cache_db.ROW_OVERHEAD,
+                self.created, self.expires, self.created)
+
+
+#: Meta blobs already encoded (the writer thread's): an answer without usage, as every JSON
+#: one is, shares its meta with every other answer its provider gives the same way, and
+#: encoding it anew cost a stored answer more than finding it here.
+_METAS: dict[tuple[str | None, ...], bytearray] = {}
+MAX_METAS = 256
+
+
+def _meta(*facts: Any) -> bytearray:
+    """The replay's facts (`Entry.row`'s order, usage last) as the row's JSON `meta` array."""
+    if facts[-1] is not None:
+        return bytearray(orjson.dumps(facts))
+    meta = _METAS.get(facts)
+    if meta is None:
+        if len(_METAS) >= MAX_METAS:
+            _METAS.clear()
+        meta = _METAS[facts] = bytearray(orjson.dumps(facts))
+    return meta
 
 
 class Store:
@@ -91,8 +110,10 @@ class Store:
         self._reader = cache_db.connect(path)  # creates the file and schema; read-only use after
         self.bytes = cache_db.stored_bytes(self._reader)
         self._measured = -float(max_bytes)  # `bytes` when the file's own size was last read
-        #: Keys in the file: added by the writer once committed, replaced whole after deletions.
-        self._keys = cache_db.keys(self._reader)
+        #: Key -> row id of the answers in the file: added to by the writer once committed,
+        #: taken from by it once deleted (and by a lookup that finds the row gone).
+        self._ids, self._next_id = cache_db.row_ids(self._reader, path)
+        self._key_log = cache_keys.KeyLog(cache_keys.keys_path(path))  # the writer thread's
         self._thread = threading.Thread(target=self._run, name="llmp-cache-writer", daemon=True)
         self._thread.start()
 
@@ -102,33 +123,40 @@ class Store:
         entry = self._front.get(key)
         if entry is not None:
             self._front.move_to_end(key)
-        elif key not in self._keys:
-            return None
         else:
+            rowid = self._ids.get(key)
+            if rowid is None:
+                return None
             try:
                 rows = self._reader.execute(
-                    "SELECT model, meta, body, created, expires FROM entries WHERE key = ?",
-                    (key,)).fetchall()
+                    "SELECT key, model, meta, body, created, expires FROM entries WHERE id = ?",
+                    (rowid,)).fetchall()
             except sqlite3.Error as exc:
                 log.warning("response cache: lookup failed (%s)", exc)
                 return None
             # fetchall, not fetchone: a statement left unfinished holds a read snapshot, which
             # stops the writer's checkpoints from shrinking the file
-            if not rows:
+            if not rows or rows[0][0] != key:  # the key file outlived the row (a crash)
+                if self._ids.get(key) == rowid:
+                    del self._ids[key]
                 return None
-            model, meta, body, created, expires = rows[0]
+            _, model, meta, body, created, expires = rows[0]
             inbound, operation, provider, served_model, mode, content_type, usage = orjson.loads(meta)
             entry = Entry(key, inbound, operation, model, provider, served_model, mode,
-                          content_type, usage, body, created, expires)
+                          content_type, usage, body, created, expires, rowid)
             self._remember(entry)
         if entry.expires <= now:
             self._front.pop(key, None)
             return None
-        self._queue.put(("touch", key, now))
+        self._queue.put(("touch", entry.rowid, now))
         return entry
 
-    def put(self, entry: Entry, check: Callable[[], None]) -> None:
-        """Store an answer once `check` (run on the writer thread) finds it whole.
+    def holds(self, key: bytes) -> bool:
+        """Whether an answer may be stored for `key` (`get` says whether it is, and still fresh)."""
+        return key in self._ids or key in self._front
+
+    def put(self, entry: Entry, check: Callable[[], object] | None) -> None:
+        """Store an answer once `check` (run on the writer thread) finds it whole (None: found so).
 
         The writer is not woken: answers gather for up to `WRITE_INTERVAL` and go in as one
         transaction (a commit, and a thread hand-over, per answer would cost a miss more
@@ -199,6 +227,7 @@ class Store:
             stop = self._answer(batch)
         if db is not None:
             db.close()
+        self._key_log.close()
 
     def _guarded(self, db: sqlite3.Connection, work: Callable[..., None], *args: Any) -> None:
         try:
@@ -212,8 +241,8 @@ class Store:
             log.exception("response cache: write failed")
 
     def _write(self, db: sqlite3.Connection, batch: list[Any]) -> None:
-        rows: dict[bytes, tuple[Any, ...]] = {}  # one row per key: the latest answer wins
-        touched: dict[bytes, float] = {}
+        entries: dict[bytes, Entry] = {}  # one row per key: the latest answer wins
+        touched: dict[int, float] = {}
         for item in batch:
             if item is _STOP:
                 continue
@@ -221,36 +250,47 @@ class Store:
                 touched[item[1]] = item[2]
             elif item[0] == "put":
                 entry, check = item[1], item[2]
-                try:
-                    check()
-                except Incomplete as exc:
-                    log.debug("response cache: not stored (%s)", exc)
-                    self.dropped += 1
-                    continue
-                rows[entry.key] = entry.row()
+                if check is not None:
+                    try:
+                        check()
+                    except Incomplete as exc:
+                        log.debug("response cache: not stored (%s)", exc)
+                        self.dropped += 1
+                        continue
+                entries[entry.key] = entry
             elif item[0] == "clear":
-                self._flush_rows(db, rows, touched)
-                rows, touched = {}, {}
-                item[3]["removed"] = cache_db.clear(db, model=item[1], before=item[2])
-                self._recount(db)
-        self._flush_rows(db, rows, touched)
+                self._flush_rows(db, entries, touched)
+                entries, touched = {}, {}
+                removed = cache_db.clear(db, self.path, model=item[1], before=item[2])
+                self._forget(removed)
+                self.bytes = cache_db.stored_bytes(db)
+                item[3]["removed"] = len(removed)
+        self._flush_rows(db, entries, touched)
 
-    def _flush_rows(self, db: sqlite3.Connection, rows: dict[bytes, tuple[Any, ...]],
-                    touched: dict[bytes, float]) -> None:
-        if not rows and not touched:
+    def _flush_rows(self, db: sqlite3.Connection, entries: dict[bytes, Entry],
+                    touched: dict[int, float]) -> None:
+        """One transaction: the new rows (under ids never used, noted in the key file first, so
+        no row is ever out of its reach), the rows they replace deleted, the hits' times."""
+        if not entries and not touched:
             return
+        ids, first = self._ids, self._next_id
+        replaced = [ids[key] for key in entries if key in ids]
+        rows = [entry.row(rowid) for rowid, entry in enumerate(entries.values(), first)]
+        if rows:
+            self._next_id = first + len(rows)
+            self._key_log.append(zip(range(first, self._next_id), entries, strict=True))
         db.execute("BEGIN")
         if rows:
-            replaced = [key for key in rows if key in self._keys]
-            self.bytes += sum(row[4] for row in rows.values()) - _replaced_bytes(db, replaced)
-            db.executemany(cache_db.INSERT, rows.values())
+            self.bytes += sum(row[5] for row in rows) - _delete(db, replaced)
+            cache_db.insert_entries(db, rows)
         if touched:
-            db.executemany("UPDATE entries SET used = ? WHERE key = ?",
-                           [(used, key) for key, used in touched.items()])
+            db.executemany("UPDATE entries SET used = ? WHERE id = ?",
+                           [(used, rowid) for rowid, used in touched.items()])
         db.execute("COMMIT")
-        self._keys.update(rows)
-        if rows and self._over_budget(db):
-            self._evict(db)
+        if rows:
+            ids.update(zip(entries, range(first, self._next_id), strict=True))
+            if self._over_budget(db):
+                self._evict(db)
 
     def _over_budget(self, db: sqlite3.Connection) -> bool:
         """Whether the entries, or the file they make, fill their share of `max_bytes`.
@@ -276,29 +316,36 @@ class Store:
         target = self.max_bytes * FILL * 0.9 / spread
         db.execute("BEGIN")
         total = self.bytes
-        doomed = []
-        for key, size in db.execute("SELECT key, size FROM entries ORDER BY used"):
+        doomed: list[tuple[int, bytes]] = []
+        for rowid, key, size in db.execute("SELECT id, key, size FROM entries ORDER BY used"):
             if total <= target:
                 break
-            doomed.append((key,))
+            doomed.append((rowid, key))
             total -= size
         self.bytes = self._measured = total
-        db.executemany("DELETE FROM entries WHERE key = ?", doomed)
+        db.executemany("DELETE FROM entries WHERE id = ?", [(rowid,) for rowid, _ in doomed])
         db.execute("COMMIT")
-        self._keys.difference_update(key for key, in doomed)
+        self._key_log.append((-rowid, key) for rowid, key in doomed)
+        self._forget(doomed)
         cache_db.give_back(db)
         log.info("response cache: evicted %d entries to stay under %d bytes", len(doomed), self.max_bytes)
 
     def _purge(self, db: sqlite3.Connection, now: float) -> None:
-        removed = db.execute("DELETE FROM entries WHERE expires <= ?", (now,)).rowcount
+        removed = db.execute("DELETE FROM entries WHERE expires <= ? RETURNING id, key, size",
+                             (now,)).fetchall()
         if removed:
+            self.bytes -= sum(size for _, _, size in removed)
+            gone = [(rowid, key) for rowid, key, _ in removed]
+            self._key_log.append((-rowid, key) for rowid, key in gone)
+            self._forget(gone)
             cache_db.give_back(db)
-            self._recount(db)
 
-    def _recount(self, db: sqlite3.Connection) -> None:
-        """After deleting by a condition: what is left, in bytes and keys (a new set, swapped whole)."""
-        self.bytes = cache_db.stored_bytes(db)
-        self._keys = cache_db.keys(db)
+    def _forget(self, removed: list[tuple[int, bytes]]) -> None:
+        """Deleted rows' keys out of the map (unless a newer row took the key meanwhile)."""
+        ids = self._ids
+        for rowid, key in removed:
+            if ids.get(key) == rowid:
+                del ids[key]
 
     def _answer(self, batch: list[Any]) -> bool:
         stop = False
@@ -312,11 +359,11 @@ class Store:
         return stop
 
 
-def _replaced_bytes(db: sqlite3.Connection, keys: list[bytes]) -> int:
-    """What the entries about to be replaced take (a refresh, or the same answer stored twice)."""
+def _delete(db: sqlite3.Connection, rowids: list[int]) -> int:
+    """Delete the rows a refresh replaces (or the same answer stored twice); the bytes they took."""
     total = 0
-    for start in range(0, len(keys), 500):
-        part = keys[start:start + 500]
-        total += db.execute(f"SELECT COALESCE(SUM(size), 0) FROM entries WHERE key IN "
-                            f"({', '.join('?' * len(part))})", part).fetchone()[0]
-    return int(total)
+    for start in range(0, len(rowids), 500):
+        part = rowids[start:start + 500]
+        total += sum(size for size, in db.execute(
+            f"DELETE FROM entries WHERE id IN ({', '.join('?' * len(part))}) RETURNING size", part))
+    return total

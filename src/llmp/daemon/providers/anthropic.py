@@ -82,9 +82,10 @@ class AnthropicProvider(Provider):
     ) -> Forwarded:
         response = await self._post(operation, {**body, "model": model}, CLIENT_HEADERS.get(), stream)
         if not stream:
-            data = await self.http.body(response, EXPECTED.get(operation))
+            data, answer = await self.http.answer(response, EXPECTED.get(operation))
             content_type = response.headers.get("Content-Type", "application/json")
-            return Forwarded(response.status, content_type, body=data, usage=_usage_of(data))
+            return Forwarded(response.status, content_type, body=data, answer=answer,
+                             usage=_usage_of(data))
         forwarded = Forwarded(response.status, "text/event-stream")
         forwarded.chunks = self._relay(response, forwarded)
         return forwarded

@@ -41,6 +41,8 @@ class Forwarded:
     status: int
     content_type: str
     body: bytes = b""
+    #: `body` parsed, when the adapter parsed it to check it (the cache then need not).
+    answer: dict[str, Any] | None = None
     chunks: AsyncIterator[bytes] | None = None  # raw stream bytes, when streaming
     usage: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)

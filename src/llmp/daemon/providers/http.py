@@ -130,8 +130,13 @@ class UpstreamHTTP:
         watch_silence(response, self.timeout.idle)
 
     async def body(self, response: aiohttp.ClientResponse, expect: Expected = None) -> bytes:
-        """`read_body` within this provider's `max_response_bytes`."""
-        return await read_body(response, self.provider, self.limits.max_response_bytes, expect)
+        """`read_answer`'s bytes, within this provider's `max_response_bytes`."""
+        return (await read_answer(response, self.provider, self.limits.max_response_bytes, expect))[0]
+
+    async def answer(self, response: aiohttp.ClientResponse,
+                     expect: Expected = None) -> tuple[bytes, dict[str, Any] | None]:
+        """`read_answer` within this provider's `max_response_bytes`."""
+        return await read_answer(response, self.provider, self.limits.max_response_bytes, expect)
 
     def release_stream(self, response: aiohttp.ClientResponse, ended: bool) -> None:
         """Give a streamed response's connection back, pooled whenever it can be.
@@ -155,10 +160,12 @@ class UpstreamHTTP:
 
 #: How long an upstream may take to end its body after its terminal event.
 RELEASE_WAIT = 1.0
-async def read_body(response: aiohttp.ClientResponse, provider: str,
-                    limit: int = LimitsConfig().max_response_bytes, expect: Expected = None) -> bytes:
-    """The whole body of a successful JSON answer, at most `limit` bytes; a cut, timed-out or
-    oversized body is an `UpstreamError`.
+async def read_answer(response: aiohttp.ClientResponse, provider: str,
+                      limit: int = LimitsConfig().max_response_bytes,
+                      expect: Expected = None) -> tuple[bytes, dict[str, Any] | None]:
+    """The whole body of a successful JSON answer, at most `limit` bytes, and the object it
+    parsed to when it was parsed (with `expect`, else None); a cut, timed-out or oversized
+    body is an `UpstreamError`.
 
     HTTP framing (Content-Length, chunked) already reports a body cut short.
     What it cannot see is a body delimited by closing the connection, or a 200
@@ -167,7 +174,9 @@ async def read_body(response: aiohttp.ClientResponse, provider: str,
     (orjson: microseconds) and must be an object holding that member, the one
     its format cannot do without (`choices` of a chat completion, say; one of
     several when the format has alternatives), so a `{}` or brace-wrapped
-    garbage is not relayed as a success.
+    garbage is not relayed as a success. The parsed object is handed back so
+    that what else looks into the answer (the response cache deciding whether
+    it is whole) does not parse it again.
     """
     try:
         body, over = await read_at_most(response, limit)
@@ -181,12 +190,13 @@ async def read_body(response: aiohttp.ClientResponse, provider: str,
         stripped = body.strip()
         if not (stripped.startswith(b"{") and stripped.endswith(b"}")):
             raise _not_an_object(provider)
-    if expect is not None:
-        members = (expect,) if isinstance(expect, str) else expect
-        data = json_object(body, provider)
-        if not any(member in data for member in members):
-            raise incomplete_stream(provider, f"sent an answer without its '{members[0]}'")
-    return body
+    if expect is None:
+        return body, None
+    members = (expect,) if isinstance(expect, str) else expect
+    data = json_object(body, provider)
+    if not any(member in data for member in members):
+        raise incomplete_stream(provider, f"sent an answer without its '{members[0]}'")
+    return body, data
 
 
 async def read_at_most(response: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:

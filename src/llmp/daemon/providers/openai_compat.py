@@ -117,8 +117,8 @@ class OpenAICompatibleProvider(Provider):
             )
         content_type = response.headers.get("Content-Type", "application/json")
         if not stream:
-            data = await self.http.body(response, EXPECTED.get(operation))
-            return Forwarded(response.status, content_type, body=data)
+            data, answer = await self.http.answer(response, EXPECTED.get(operation))
+            return Forwarded(response.status, content_type, body=data, answer=answer)
         forwarded = Forwarded(response.status, "text/event-stream")
         if operation == "responses":
             forwarded.chunks = relay_responses(self, response, forwarded)

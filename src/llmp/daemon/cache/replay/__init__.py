@@ -40,8 +40,9 @@ class Replay(Protocol):
                  request: dict[str, Any]) -> bytes:
         """A stored stream as this client should receive it (its own stream options)."""
 
-    def check(self, operation: str, body: bytes) -> None:
-        """Raise `Incomplete` unless the body is a whole, successful answer worth storing."""
+    def check(self, operation: str, body: bytes, answer: dict[str, Any] | None = None) -> None:
+        """Raise `Incomplete` unless the body is a whole, successful answer worth storing;
+        `answer` is the body already parsed, when the relay parsed it (not parsed again)."""
 
     def key_extra(self) -> str | None:
         """What besides the body changes this format's answers (a header), for the key."""

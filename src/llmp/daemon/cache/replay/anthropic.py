@@ -98,8 +98,8 @@ class AnthropicReplay:
                  request: dict[str, Any]) -> bytes:
         return events
 
-    def check(self, operation: str, body: bytes) -> None:
-        self._check(json_object(body))
+    def check(self, operation: str, body: bytes, answer: dict[str, Any] | None = None) -> None:
+        self._check(json_object(body) if answer is None else answer)
 
     @staticmethod
     def _check(message: dict[str, Any]) -> None:

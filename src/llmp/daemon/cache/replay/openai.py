@@ -99,8 +99,8 @@ class OpenAIReplay:
 
     # -- what is worth storing ---------------------------------------------------
 
-    def check(self, operation: str, body: bytes) -> None:
-        self._check(operation, json_object(body))
+    def check(self, operation: str, body: bytes, answer: dict[str, Any] | None = None) -> None:
+        self._check(operation, json_object(body) if answer is None else answer)
 
     @staticmethod
     def _check(operation: str, answer: dict[str, Any]) -> None:
