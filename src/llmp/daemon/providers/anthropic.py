@@ -55,13 +55,26 @@ class AnthropicProvider(Provider):
         """The API root; a configured `.../v1` (as OpenAI-style URLs have) means the same root."""
         return super().base_url.removesuffix("/v1")
 
+    def build_headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": API_VERSION, **self.config.headers}
+        if self.key.value:
+            headers["x-api-key"] = self.key.value
+        return headers
+
     def headers(self, beta: str | None = None, version: str | None = None) -> dict[str, str]:
-        headers = {"anthropic-version": version or API_VERSION, **self.config.headers}
+        """The built headers, with the client's beta flags and API version when it sent them.
+
+        A version in the config wins over the client's; betas add to the configured ones.
+        """
+        built = super().headers()
+        if not (beta or version):
+            return built
+        headers = dict(built)
+        if version and "anthropic-version" not in self.config.headers:
+            headers["anthropic-version"] = version
         if beta:
             configured = headers.get("anthropic-beta")
             headers["anthropic-beta"] = f"{configured},{beta}" if configured else beta
-        if self.key.value:
-            headers["x-api-key"] = self.key.value
         return headers
 
     async def _post(
@@ -176,7 +189,7 @@ async def _whole_events(chunks: AsyncIterator[bytes], provider: str,
         left -= len(chunk)
         if left < 0:
             raise too_large(provider, "an answer", "max_response_bytes")
-        if not pending and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+        if not pending and chunk.endswith(b"\n\n") and chunk.find(b"\r") < 0:
             yield chunk  # whole events already, as upstreams mostly send them: no copy
             continue
         seam = max(0, len(pending) - 3)

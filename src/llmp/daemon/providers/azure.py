@@ -41,7 +41,7 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     def deployment(self, model: str) -> str:
         return self.config.deployments.get(model, model)
 
-    def headers(self) -> dict[str, str]:
+    def build_headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
         if self.key.value:
             if self.config.azure_auth == "entra":

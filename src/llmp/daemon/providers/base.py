@@ -69,6 +69,7 @@ class Provider(abc.ABC):
         self.key: ResolvedKey = resolve_key(name, config)
         self._report_key_problem()
         self.key_missing = self._key_missing()
+        self._headers: dict[str, str] | None = None
         self.http = UpstreamHTTP(name, config.timeout, connections=config.rate_limit.max_concurrent)
         #: The inbound formats relayed untouched (worked out once, looked up per request).
         self.relayed_formats: frozenset[str] = frozenset(
@@ -81,8 +82,24 @@ class Provider(abc.ABC):
     def reload_key(self) -> None:
         """Read the key again (it may have been set or removed while the daemon runs)."""
         self.key = resolve_key(self.name, self.config)
+        self._headers = None
         self._report_key_problem()
         self.key_missing = self._key_missing()
+
+    def headers(self) -> dict[str, str]:
+        """The headers every request to the upstream carries.
+
+        Built once per key rather than per request (a dict and an f-string each
+        time is measurable on the hot path); a reloaded key builds them afresh.
+        Callers copy before adding to them (`UpstreamHTTP.request` does).
+        """
+        if self._headers is None:
+            self._headers = self.build_headers()
+        return self._headers
+
+    def build_headers(self) -> dict[str, str]:
+        """The configured headers; adapters add their own credentials."""
+        return dict(self.config.headers)
 
     def _report_key_problem(self) -> None:
         if self.key.problem:  # a keyring that refused, said once per (re)load rather than "no key"

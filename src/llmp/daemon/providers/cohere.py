@@ -38,7 +38,7 @@ class CohereProvider(Provider):
         """The API root; a configured `.../v2` or `.../v1` (as Cohere's own URLs show) means it too."""
         return super().base_url.removesuffix("/v2").removesuffix("/v1")
 
-    def headers(self) -> dict[str, str]:
+    def build_headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
         if self.key.value:
             headers["Authorization"] = f"Bearer {self.key.value}"

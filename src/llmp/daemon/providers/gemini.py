@@ -173,7 +173,7 @@ class GeminiProvider(Provider):
         max_event = self.http.limits.max_event_bytes
         held = 0  # bytes of the data lines in `data`
         async for chunk in read_chunks(response, self.name, self.http.limits):
-            if b"\n" not in chunk:
+            if chunk.find(b"\n") < 0:
                 pending += chunk
                 if len(pending) > max_event:
                     raise too_large(self.name, "a stream event", "max_event_bytes")

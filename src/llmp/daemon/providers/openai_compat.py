@@ -64,7 +64,7 @@ class OpenAICompatibleProvider(Provider):
         if serves:
             self.relayed_formats = self.relayed_formats | {"responses"}
 
-    def headers(self) -> dict[str, str]:
+    def build_headers(self) -> dict[str, str]:
         headers = dict(self.config.headers)
         if self.key.value:
             headers["Authorization"] = f"Bearer {self.key.value}"
@@ -187,7 +187,7 @@ class OpenAICompatibleProvider(Provider):
                         forwarded.usage = usage or forwarded.usage
                     if not chunk:
                         continue
-                if ERROR in chunk:  # an error event may quote the key in any field: rare, so masked here
+                if chunk.find(ERROR) >= 0:  # an error event may quote the key anywhere: rare, masked here
                     chunk = redact_bytes(chunk)
                 yield chunk
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

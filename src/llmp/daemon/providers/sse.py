@@ -48,7 +48,7 @@ class SSEDecoder:
             return []
         buffer = bytes(pending)
         pending.clear()
-        if b"\r" in buffer:
+        if buffer.find(b"\r") >= 0:
             # A lone trailing \r may be the first half of \r\n: keep it for the next read.
             keep_cr = buffer.endswith(b"\r")
             body = buffer[:-1] if keep_cr else buffer
@@ -82,7 +82,7 @@ def ends_event(data: bytes | bytearray, start: int = 0) -> bool:
 
 
 def _parse_block(block: bytes) -> SSEEvent | None:
-    if block.startswith(b"data: ") and b"\n" not in block:  # the usual event: one data line
+    if block.startswith(b"data: ") and block.find(b"\n") < 0:  # the usual event: one data line
         return SSEEvent(None, block[6:])
     event_name: str | None = None
     data_lines: list[bytes] = []
