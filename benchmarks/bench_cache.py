@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "src"))
 
 import bench_proxy  # noqa: E402  (the upstream, the bare proxy and the CPU counter)
+from callgrind import count_instructions, require_callgrind  # noqa: E402
 
 _COUNTER = itertools.count()
 
@@ -153,33 +154,17 @@ async def misses(url: str, requests: int, concurrency: int = 8) -> None:
 
 def miss_instructions(mode: str, upstream: str, home: Path, requests: int) -> float:
     """Instructions per miss of the whole llmp process (every thread), counted by callgrind."""
-    out = home / f"callgrind.{mode}"
-    env = {**os.environ, "LLMP_HOME": str(home / f"cg-{mode}")}
-    process = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
-         sys.executable, str(HERE), "--serve", mode, "--upstream", upstream],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-    assert process.stdout is not None
-    url = f"http://127.0.0.1:{process.stdout.readline().strip()}"
-    settle = 4 * bench_proxy.TELEMETRY_LAG  # the writers run slower under valgrind
-    try:
-        asyncio.run(misses(url, 100))
-        time.sleep(settle)
-        subprocess.run(["callgrind_control", "--instr=on", str(process.pid)], check=True, capture_output=True)
-        asyncio.run(misses(url, requests))
-        time.sleep(settle)
-        subprocess.run(["callgrind_control", "--dump", str(process.pid)], check=True, capture_output=True)
-    finally:
-        process.terminate()
-        process.wait()
-    dump = Path(f"{out}.1").read_text()
-    totals = next(line for line in dump.splitlines() if line.startswith("totals:"))
-    return int(totals.split()[1]) / requests
+    counted = count_instructions(
+        [sys.executable, str(HERE), "--serve", mode, "--upstream", upstream],
+        {"LLMP_HOME": str(home / f"cg-{mode}")}, home / f"callgrind.{mode}",
+        warm_up=lambda url: asyncio.run(misses(url, 100)),
+        measured=lambda url: asyncio.run(misses(url, requests)),
+        settle=4 * bench_proxy.TELEMETRY_LAG)  # the writers run slower under valgrind
+    return counted / requests
 
 
 def instructions_bench(requests: int, home: Path, keep: Path | None = None) -> None:
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        sys.exit("--instructions needs valgrind (with callgrind_control) on the PATH")
+    require_callgrind()
     upstream, upstream_url = start("upstream", "", home)
     try:
         counted = {mode: miss_instructions(mode, upstream_url, home, requests) for mode in ("off", "on")}
