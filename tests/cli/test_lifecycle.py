@@ -36,6 +36,8 @@ def started(isolated_env: Path):
 def test_start_request_status_stop(started, isolated_env: Path) -> None:
     state = started
     assert state is not None and state.port > 0
+    # The daemon works out its own start (from /proc on Linux); the CLI checks it with psutil.
+    assert abs(state.create_time - psutil.Process(state.pid).create_time()) < 0.05
     assert (isolated_env / "daemon.json").stat().st_mode & 0o777 == 0o600
     assert (isolated_env / "logs").stat().st_mode & 0o777 == 0o700  # prompts and errors: the user's
     client = openai.OpenAI(base_url=state.base_url + "/v1", api_key="x", max_retries=0)

@@ -76,6 +76,9 @@ def test_the_built_in_defaults_load_no_keyring_yaml_or_unused_adapter(isolated_e
     assert providers == ["mock", "openai"]
     assert loaded(modules, (*NEVER, "ruamel")) == []
     assert unused_adapters(modules, ("anthropic", "gemini", "cohere", "azure")) == []
+    assert "llmp.daemon.cache.service" not in modules  # the cache is off by default
+    if sys.platform.startswith("linux"):  # its own start time comes from /proc, not psutil
+        assert loaded(modules, ("psutil",)) == []
 
 
 def test_a_config_loads_the_adapters_of_its_provider_types_only(isolated_env: Path) -> None:

@@ -8,8 +8,11 @@ admin token, so it is created with mode 0600.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -64,12 +67,30 @@ def remove_state(path: Path, *, only_pid: int | None = None) -> None:
 
 
 def process_create_time(pid: int) -> float | None:
+    """When process `pid` was created, in seconds since the epoch, as psutil reckons it.
+
+    On Linux it is read from /proc the way psutil reads it, so that the daemon,
+    which asks this of itself once, need not load psutil (about a megabyte of
+    its idle memory) for it; `process_matches` compares it with psutil's figure.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return _linux_create_time(pid)
     import psutil
 
     try:
         return psutil.Process(pid).create_time()
     except (psutil.Error, OSError):
         return None
+
+
+def _linux_create_time(pid: int) -> float:
+    """The process's start, in clock ticks after boot (`stat` field 22), plus the boot time."""
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    ticks = int(stat[stat.rfind(b")") + 2:].split()[19])  # fields after the name start at 3
+    with open("/proc/stat", "rb") as system:
+        boot = next(float(line.split()[1]) for line in system if line.startswith(b"btime"))
+    return ticks / os.sysconf("SC_CLK_TCK") + boot
 
 
 def is_alive(state: DaemonState) -> bool:

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
@@ -23,7 +23,6 @@ from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, 
 from llmp.core.config_schema import Config, ProviderConfig
 from llmp.core.keys import read_together
 from llmp.daemon.cache.policy import Policy
-from llmp.daemon.cache.service import ResponseCache
 from llmp.daemon.config_reload import (
     ReloadError,
     ReloadSummary,
@@ -44,6 +43,9 @@ from llmp.daemon.routing.resolver import Resolver
 from llmp.daemon.routing.router import Router
 from llmp.daemon.telemetry.metrics import Metrics
 from llmp.daemon.telemetry.sink_health import HEALTH as SINK_HEALTH
+
+if TYPE_CHECKING:
+    from llmp.daemon.cache.service import ResponseCache
 
 log = logging.getLogger("llmp.daemon")
 
@@ -156,8 +158,14 @@ class Runtime:
             await asyncio.to_thread(self.cache.close)
 
     def response_cache(self) -> ResponseCache:
-        """The cache, made now if only a request asks for it (`x-llmp-cache: on`)."""
+        """The cache, made now if only a request asks for it (`x-llmp-cache: on`).
+
+        Its module (the store, every format's replay) is imported here, not with the
+        daemon: a config that never turns the cache on never loads it.
+        """
         if self.cache is None:
+            from llmp.daemon.cache.service import ResponseCache
+
             self.cache = ResponseCache(self.config, self._wall_clock)
             self.metrics.cache_bytes.set_function(lambda: self.cache.bytes if self.cache else 0)
         return self.cache

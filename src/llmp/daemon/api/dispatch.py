@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -28,7 +28,6 @@ from llmp.daemon.api.completions_bridge import (
 from llmp.daemon.api.refusals import TRACED, error_class
 from llmp.daemon.api.wire import InboundFormat
 from llmp.daemon.cache.policy import OPT_IN
-from llmp.daemon.cache.service import Ticket
 from llmp.daemon.context import RequestContext
 from llmp.daemon.deadline import within
 from llmp.daemon.errors import ClientError, ErrorKind, UpstreamError
@@ -38,6 +37,9 @@ from llmp.daemon.routing.resolver import Target
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.policy import admit
 from llmp.daemon.telemetry.request_log_context import REQUEST_ID_VAR
+
+if TYPE_CHECKING:
+    from llmp.daemon.cache.service import Ticket
 
 JSON = "application/json"
 ESTIMATED = {"x-llmp-token-count": "estimate"}  # a count llmp guessed, the provider having no counter
