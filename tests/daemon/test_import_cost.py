@@ -77,6 +77,7 @@ def test_the_built_in_defaults_load_no_keyring_yaml_or_unused_adapter(isolated_e
     assert loaded(modules, (*NEVER, "ruamel")) == []
     assert unused_adapters(modules, ("anthropic", "gemini", "cohere", "azure")) == []
     assert "llmp.daemon.cache.service" not in modules  # the cache is off by default
+    assert loaded(modules, ("prometheus_client",)) == []  # loaded by the first /metrics scrape
     if sys.platform.startswith("linux"):  # its own start time comes from /proc, not psutil
         assert loaded(modules, ("psutil",)) == []
 

@@ -10,7 +10,9 @@ call `build_app` makes.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import sys
 import time
 
 from aiohttp import web
@@ -23,7 +25,6 @@ from llmp.daemon.guard import Guard
 from llmp.daemon.routes import ROUTES, Answered
 from llmp.daemon.routing.report import health_report
 from llmp.daemon.runtime import Runtime
-from llmp.daemon.telemetry import metrics as metrics_module
 from llmp.daemon.telemetry.access_log import AccessLog
 from llmp.daemon.telemetry.bodies import record_bodies
 from llmp.daemon.telemetry.ledger import Ledger
@@ -35,6 +36,7 @@ from llmp.daemon.telemetry.settler import Settler
 from llmp.daemon.telemetry.usage import tokens_for
 
 TELEMETRY: web.AppKey[Telemetry] = web.AppKey("telemetry")
+EXPOSITION = "llmp.daemon.telemetry.exposition"
 log = logging.getLogger("llmp.telemetry")
 
 
@@ -56,8 +58,8 @@ class Telemetry:
         if self.ledger is not None:
             self.ledger.retention_days = config.usage.retention_days
 
-    def exposition(self) -> bytes:
-        """`/metrics`, with every finished request counted."""
+    def exposition(self) -> tuple[bytes, str]:
+        """`/metrics` and its content type, with every finished request counted."""
         with self.settler.settled():
             return self.metrics.exposition()
 
@@ -152,8 +154,10 @@ def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    body = request.app[TELEMETRY].exposition()
-    return web.Response(body=body, headers={"Content-Type": metrics_module.CONTENT_TYPE})
+    if EXPOSITION not in sys.modules:  # the first scrape loads prometheus_client: off the loop
+        await asyncio.to_thread(importlib.import_module, EXPOSITION)
+    body, content_type = request.app[TELEMETRY].exposition()  # on the loop, which routing counts on
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def flush_endpoint(request: web.Request) -> web.Response:

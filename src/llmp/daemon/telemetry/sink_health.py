@@ -15,8 +15,6 @@ import sys
 import threading
 from collections.abc import Callable
 
-from prometheus_client.core import CounterMetricFamily, Metric
-
 SINKS = ("log", "ledger", "queue")
 
 
@@ -53,18 +51,6 @@ class SinkHealth:
     def snapshot(self) -> dict[str, object]:
         with self._lock:
             return {"dropped": dict(self.dropped), "failing": dict(self.failing)}
-
-    def collect(self) -> list[Metric]:
-        """The Prometheus family, for a registry to render on `/metrics`."""
-        family = CounterMetricFamily(
-            "llmp_telemetry_dropped", "Log lines, ledger rows and finished requests telemetry dropped",
-            labels=["sink"])
-        for sink, count in self.snapshot()["dropped"].items():  # type: ignore[union-attr]
-            family.add_metric([sink], count)
-        return [family]
-
-    def describe(self) -> list[Metric]:
-        return self.collect()
 
 
 def _to_stderr(line: str) -> None:
