@@ -7,7 +7,6 @@ round-trip loader only because it remembers where each key was written.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import types
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from llmp.core.config_schema import Config, ProviderConfig
 from llmp.core.presets import ADAPTER_TYPES, PRESETS
+from llmp.core.suggest import close_matches
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 
@@ -125,7 +125,7 @@ def _describe(exc: ValidationError, tree: Any, filename: str) -> str:
         if error["type"] == "extra_forbidden":
             message = f"unknown option '{loc[-1]}'"
             known = _known_fields(loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            close = close_matches(str(loc[-1]), known)
             if close:
                 message += f" (did you mean '{close[0]}'?)"
             elif known:
@@ -202,7 +202,7 @@ def _resolve_providers(config: Config, tree: Any, filename: str) -> None:
         loc = ("providers", name)
         where = f"{filename}:{_line_of(tree, loc)}: providers.{name}"
         if provider.preset is not None and provider.preset not in PRESETS:
-            close = difflib.get_close_matches(provider.preset, list(PRESETS), n=1)
+            close = close_matches(provider.preset, list(PRESETS))
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise ConfigError(f"{where}.preset: unknown preset '{provider.preset}'{hint}")
         apply_preset(name, provider)

@@ -7,10 +7,10 @@ provider lists. Anything else is a 404 naming the closest known names.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 from llmp.core.config_schema import AliasConfig, Config
+from llmp.core.suggest import close_matches
 from llmp.daemon.errors import ClientError
 
 MAX_REMEMBERED = 1024  # direct routes kept, so a request for a known name builds nothing
@@ -93,7 +93,7 @@ class Resolver:
         return list(dict.fromkeys(names))
 
     def _unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self.known_names(), n=5, cutoff=0.4)
+        close = close_matches(name, self.known_names(), n=5, cutoff=0.4)
         message = f"The model '{name}' does not exist or is not served by any configured provider."
         if close:
             message += " Closest names: " + ", ".join(close) + "."
