@@ -102,6 +102,8 @@ async def serve(
     if not stream:
         ctx.status = outcome.status
         ctx.response_body = outcome.body
+        if outcome.answer is not None:  # parsed already, to check it: no search of the bytes later
+            ctx.usage = outcome.answer.get("usage")
         ctx.first_byte_at = ctx.finished_at = time.monotonic()
         runtime.finished(ctx)
         headers = _headers(ctx, outcome.content_type)
