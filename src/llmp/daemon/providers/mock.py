@@ -30,6 +30,10 @@ class MockProvider(Provider):
     type_name = "mock"
     operations = frozenset({"chat", "completions", "embeddings"})
 
+    async def start(self) -> None:
+        """Nothing to connect to: no HTTP session, so the built-in defaults (the mock alone,
+        when no local server answers) never load the TLS trust store either."""
+
     def _settings(self, request: dict[str, Any]) -> MockConfig:
         base = (self.config.mock or MockConfig()).model_dump()
         override = request.get("mock")
