@@ -93,3 +93,24 @@ providers:
     assert ADAPTERS["anthropic"] in modules
     assert unused_adapters(modules, ("gemini", "cohere", "azure", "openai")) == []
     assert loaded(modules, NEVER) == []
+
+
+GUESSES = "*(mimetypes.guess_type('a' + s)[0] for s in ('.webp', '.png', '.heic'))"
+
+
+def test_aiohttp_loads_without_reading_the_system_mime_tables_until_they_are_asked_for() -> None:
+    """aiohttp's import made the global MIME table read the system's files (idle memory for a
+    table only a Gemini image URL consults); it is read on first use instead, same answers."""
+    lean = (
+        "import mimetypes\n"
+        "from llmp.daemon.lean_aiohttp import import_aiohttp\n"
+        "import_aiohttp()\n"
+        "import aiohttp.web\n"
+        f"print(mimetypes.inited, {GUESSES})\n"
+    )
+    plain = f"import mimetypes\nprint({GUESSES})\n"
+    lean_out = subprocess.run([sys.executable, "-c", lean], capture_output=True, text=True, check=True)
+    plain_out = subprocess.run([sys.executable, "-c", plain], capture_output=True, text=True, check=True)
+    inited, *answers = lean_out.stdout.split()
+    assert inited == "False"
+    assert answers == plain_out.stdout.split()
