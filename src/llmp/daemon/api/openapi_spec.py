@@ -1,8 +1,9 @@
-"""The daemon's own OpenAPI document, served at `/openapi.json`.
+"""The daemon's own OpenAPI document, served at `/openapi.json` (see `openapi`).
 
 It describes what llmp accepts (the bounds match `validation.py`), so tools and
-the test suite's fuzzer can drive every endpoint from it. It is built once at
-import: the document never changes while the daemon runs.
+the test suite's fuzzer can drive every endpoint from it. It is built once, when
+this module is imported on the first request for it: the document never changes
+while the daemon runs.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from llmp import __version__
 from llmp.daemon.api.responses_schema import RESPONSES_REQUEST, responses_paths
 from llmp.daemon.api.validation import ROLES
-from llmp.daemon.routes import ROUTES
 
-_JSON = "application/json"
+JSON = "application/json"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -25,13 +24,13 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _body(schema: str) -> dict[str, Any]:
-    return {"required": True, "content": {_JSON: {"schema": _ref(schema)}}}
+    return {"required": True, "content": {JSON: {"schema": _ref(schema)}}}
 
 
 def _answers(ok: str, *errors: int, error: str = "Error") -> dict[str, Any]:
-    answers: dict[str, Any] = {"200": {"description": ok, "content": {_JSON: {"schema": {"type": "object"}}}}}
+    answers: dict[str, Any] = {"200": {"description": ok, "content": {JSON: {"schema": {"type": "object"}}}}}
     for status in errors:
-        answers[str(status)] = {"description": "error", "content": {_JSON: {"schema": _ref(error)}}}
+        answers[str(status)] = {"description": "error", "content": {JSON: {"schema": _ref(error)}}}
     return answers
 
 
@@ -260,13 +259,4 @@ DOCUMENT["paths"].update({
         f"{action.capitalize()} a provider", None, parameters=_named("a provider"),
         responses=_answers(action, 401, 403, 404))} for action in ("check", "disable", "enable")},
 })
-_ENCODED = orjson.dumps(DOCUMENT)
-
-
-async def openapi_document(request: web.Request) -> web.Response:
-    return web.Response(body=_ENCODED, content_type=_JSON)
-
-
-def add_routes(app: web.Application) -> None:
-    routes = app[ROUTES]
-    routes.get("/openapi.json", openapi_document)
+ENCODED = orjson.dumps(DOCUMENT)
