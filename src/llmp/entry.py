@@ -6,7 +6,8 @@ Dispatching on them here, before anything else is imported, keeps the daemon
 free of typer, rich and the keyring's libraries, and `llmp --help` free of aiohttp.
 `llmp --version` alone is answered here too: loading the CLI (typer, rich and
 every command's module) is most of what it would otherwise cost, and scripts
-call it often.
+call it often. So is a plain `llmp start` (see `cli/background_start.py`), whose
+daemon is then spawned before Typer would have loaded.
 """
 
 from __future__ import annotations
@@ -39,6 +40,24 @@ def _print_version() -> None:
         quiet_exit()
 
 
+def _start_at_once(args: list[str]) -> bool:
+    """`llmp start` with plain options, run before the CLI loads (the daemon is spawned sooner);
+    False when its options need the CLI's parser (help, `--foreground`, a mistake)."""
+    from llmp.cli.background_start import plain_start_options, start_in_background
+    from llmp.cli.closed_pipe import closed_pipe_or_raise
+
+    options = plain_start_options(args)
+    if options is None:
+        return False
+    try:
+        code = start_in_background(**options)  # type: ignore[arg-type]
+    except (BrokenPipeError, SystemExit) as exc:  # as the CLI's group does: see closed_pipe
+        closed_pipe_or_raise(exc)
+    if code:
+        sys.exit(code)
+    return True
+
+
 def main() -> None:
     try:
         if len(sys.argv) > 1 and sys.argv[1] == DAEMON_ARGUMENT:
@@ -52,10 +71,13 @@ def main() -> None:
         if sys.argv[1:] == ["--version"]:
             _print_version()
             return
-        from llmp.cli.app import run
         from llmp.cli.closed_pipe import flush_or_quiet_exit
 
         try:
+            if sys.argv[1:2] == ["start"] and _start_at_once(sys.argv[2:]):
+                return
+            from llmp.cli.app import run
+
             run()
         finally:
             flush_or_quiet_exit()

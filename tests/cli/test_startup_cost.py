@@ -89,6 +89,37 @@ def test_start_and_status_talk_to_the_daemon_without_an_http_library(isolated_en
         run_llmp("stop")
 
 
+def test_a_plain_start_spawns_the_daemon_without_loading_typer(isolated_env) -> None:
+    """`llmp start` with only --host / --port / --config runs before the CLI loads: the daemon
+    is spawned a Typer-and-click import sooner, and says the same."""
+    try:
+        process = run_with_import_report("start", "--host=127.0.0.1", "--port", "0")
+        assert process.returncode == 0, process.stderr
+        assert "running at http://127.0.0.1:" in process.stdout
+        modules = modules_in(process.stderr)
+        assert "llmp.cli.background_start" in modules  # the report is real
+        assert sorted(m for m in modules if m.split(".")[0] in ("typer", "click")) == []
+        again = run_llmp("start", "--port", "0")
+        assert again.code == 0 and "already running" in again.out
+    finally:
+        run_llmp("stop")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--port", "abc"], "Invalid value for '--port'"),  # Typer's own usage error
+    (["--port"], "requires an argument"),
+    (["--colour"], "No such option"),
+])
+def test_a_start_the_shortcut_cannot_read_goes_to_the_cli(args: list[str], expected: str,
+                                                          isolated_env) -> None:
+    try:
+        result = run_llmp("start", *args)
+        assert result.code != 0
+        assert expected in result.err
+    finally:
+        run_llmp("stop")
+
+
 # Every command's module but `status`'s own (`llmp.cli.lifecycle`).
 OTHER_COMMANDS = ("llmp.cli.cache", "llmp.cli.chat", "llmp.cli.config_cmd", "llmp.cli.keys",
                   "llmp.cli.logs", "llmp.cli.provider_check", "llmp.cli.providers",

@@ -16,9 +16,9 @@ import typer.main
 from typer.core import TyperCommand
 
 from llmp.cli import lean_rich_utils
-from llmp.cli.closed_pipe import PipeSafeGroup
 from llmp.cli.command_table import COMMANDS
 from llmp.cli.help_format import PlaceholderGroup, conventional_placeholders
+from llmp.cli.pipe_safe_group import PipeSafeGroup
 from llmp.cli.plain_values import convert_only_when_needed
 from llmp.entry import version_line
 

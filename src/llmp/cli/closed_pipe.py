@@ -7,17 +7,15 @@ status 1 (and a shell with `pipefail` then reports a failure nobody made), so th
 while a command runs, and exits 0 as `cat` or `grep` would. Output still in
 Python's buffers would fail again at interpreter exit, so the entry point
 flushes them itself, and standard output and error are pointed at the null
-device before leaving.
+device before leaving. (No Typer here: a plain `llmp start` runs before it
+loads; the group itself is in `pipe_safe_group`.)
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NoReturn
-
-import typer
-from typer.core import TyperGroup
+from typing import NoReturn
 
 
 def quiet_exit() -> NoReturn:
@@ -42,25 +40,9 @@ def flush_or_quiet_exit() -> None:
         quiet_exit()
 
 
-def _closed_pipe_or_raise(exc: BaseException) -> NoReturn:
+def closed_pipe_or_raise(exc: BaseException) -> NoReturn:
     """`quiet_exit` for a broken pipe, or for rich's own answer to one (a SystemExit(1)
     raised while handling it: `Console.on_broken_pipe`); anything else goes on up."""
     if isinstance(exc, BrokenPipeError) or isinstance(exc.__context__, BrokenPipeError):
         quiet_exit()
     raise exc
-
-
-class PipeSafeGroup(TyperGroup):
-    """The `llmp` command group: a closed output pipe ends it with `quiet_exit`."""
-
-    def make_context(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().make_context(*args, **kwargs)
-        except (BrokenPipeError, SystemExit) as exc:
-            _closed_pipe_or_raise(exc)
-
-    def invoke(self, ctx: typer.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (BrokenPipeError, SystemExit) as exc:
-            _closed_pipe_or_raise(exc)

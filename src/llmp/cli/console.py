@@ -6,8 +6,6 @@ import json
 import sys
 from typing import Any, NoReturn
 
-import typer
-
 
 def console() -> Any:
     from rich.console import Console
@@ -39,5 +37,7 @@ def print_error(message: str) -> None:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """One clear line on stderr and a non-zero exit; never a traceback."""
+    import typer  # here: `background_start` shows errors without loading Typer
+
     print_error(message)
     raise typer.Exit(code)

@@ -23,30 +23,22 @@ def start(
     port: int | None = PORT,
     config: str | None = CONFIG,
 ) -> None:
-    from llmp.cli.daemon_control import StartError, daemon_arguments, live_state, start_detached
-
-    paths = resolve_paths()
-    args = daemon_arguments(host, port, config)
     if foreground:
+        from llmp.cli.daemon_control import daemon_arguments, live_state
+
+        paths = resolve_paths()
+        args = daemon_arguments(host, port, config)
         running = live_state(paths)
         if running is not None:
             fail(f"llmp is already running at {running.base_url} (pid {running.pid})")
         from llmp.daemon.main import main as daemon_main
 
         raise typer.Exit(daemon_main([*args, "--foreground"]))
-    try:  # rich loads for the spinner once the daemon is spawned, while it starts
-        result = start_detached(paths, args,
-                                waiting=lambda: console().status("starting llmp…", spinner="dots"))
-    except StartError as exc:
-        fail(str(exc))
-    out = console()
-    state = result.state
-    if result.already:
-        out.print(f"llmp is already running at [bold]{state.base_url}[/] (pid {state.pid})")
-        return
-    out.print(f"[green]✓[/] llmp {state.version} running at [bold]{state.base_url}[/] "
-              f"(pid {state.pid})")
-    out.print(f"  export OPENAI_BASE_URL={state.base_url}/v1", highlight=False)
+    from llmp.cli.background_start import start_in_background
+
+    code = start_in_background(host, port, config)
+    if code:
+        raise typer.Exit(code)
 
 
 def stop(

@@ -6,7 +6,6 @@ it); otherwise each kind of file goes where the platform expects it.
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +93,8 @@ class Paths:
                     os.chmod(folder, 0o700)
                 except OSError as exc:
                     raise unwritable(folder, exc) from None
+                import logging  # here: every CLI command resolves paths, few ever warn
+
                 logging.getLogger("llmp").warning(
                     "%s was readable by others (mode %o); it is now the owner's only (700)",
                     folder, mode)

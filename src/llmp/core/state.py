@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +40,8 @@ class DaemonState:
 
 
 def new_token() -> str:
+    import secrets  # here: the CLI reads state files, only the daemon makes tokens (hmac, OpenSSL)
+
     return secrets.token_urlsafe(32)
 
 
