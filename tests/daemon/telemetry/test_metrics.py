@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from llmp.daemon.context import RequestContext
 from llmp.daemon.telemetry import metrics as metrics_module
+from llmp.daemon.telemetry.exposition import render
 from llmp.daemon.telemetry.metrics import Metrics
 from llmp.daemon.telemetry.record import finished
 from llmp.daemon.telemetry.usage import Tokens
@@ -77,7 +78,7 @@ def test_histogram_buckets_are_cumulative_and_a_bound_counts_as_inside() -> None
         ctx = RequestContext("r", "openai", "chat", "m", False, started=0.0, provider="p", model="m",
                              status=200, first_byte_at=seconds, finished_at=seconds)
         metrics.request_finished(finished(ctx, Tokens(5, 2, 1), 0.5), ctx.tried)
-    samples = parse(metrics.exposition()[0].decode())
+    samples = parse(render(metrics)[0].decode())
     series = {"provider": "p", "model": "m"}
     buckets = {le: value(samples, "llmp_request_duration_seconds_bucket", **series, le=le)
                for le in ("0.05", "0.1", "0.5", "300.0", "+Inf")}

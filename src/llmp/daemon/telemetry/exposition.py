@@ -26,11 +26,11 @@ from llmp.daemon.telemetry.metrics import (
     SERIES_LABELS,
     STATUS_CLASSES,
     TTFT_BUCKETS,
+    CounterValues,
+    GaugeValues,
+    HistogramValues,
     Metrics,
-    _Counter,
-    _Gauge,
-    _Histogram,
-    _Series,
+    Series,
 )
 from llmp.daemon.telemetry.sink_health import HEALTH as SINK_HEALTH
 
@@ -64,7 +64,7 @@ class _Collector:
         ]
 
 
-def _series_families(series: dict[tuple[str, str], _Series], use_created: bool) -> list[Metric]:
+def _series_families(series: dict[tuple[str, str], Series], use_created: bool) -> list[Metric]:
     requests = CounterMetricFamily(
         "llmp_requests", "Requests answered, by provider, model and HTTP status class.",
         labels=[*SERIES_LABELS, "status_class"])
@@ -93,7 +93,7 @@ def _series_families(series: dict[tuple[str, str], _Series], use_created: bool) 
     return [requests, duration, ttft, tokens, cost]
 
 
-def _counter(counter: _Counter, use_created: bool) -> Metric:
+def _counter(counter: CounterValues, use_created: bool) -> Metric:
     family = counter.family
     rendered = CounterMetricFamily(family.name, family.help, labels=family.labels)
     for labels, (value, created) in counter.children.items():
@@ -101,7 +101,7 @@ def _counter(counter: _Counter, use_created: bool) -> Metric:
     return rendered
 
 
-def _gauge(gauge: _Gauge) -> Metric:
+def _gauge(gauge: GaugeValues) -> Metric:
     family = gauge.family
     rendered = GaugeMetricFamily(family.name, family.help, labels=family.labels)
     if gauge.function is not None:
@@ -112,7 +112,7 @@ def _gauge(gauge: _Gauge) -> Metric:
     return rendered
 
 
-def _histogram(histogram: _Histogram, use_created: bool) -> Metric:
+def _histogram(histogram: HistogramValues, use_created: bool) -> Metric:
     family = histogram.family
     rendered = HistogramMetricFamily(family.name, family.help, labels=family.labels)
     le = _le(histogram.bounds)

@@ -60,8 +60,10 @@ class Telemetry:
 
     def exposition(self) -> tuple[bytes, str]:
         """`/metrics` and its content type, with every finished request counted."""
+        from llmp.daemon.telemetry.exposition import render  # prometheus_client: first scrape only
+
         with self.settler.settled():
-            return self.metrics.exposition()
+            return render(self.metrics)
 
     def flush(self) -> bool:
         """Settle what has queued and commit the ledger (tests, shutdown)."""

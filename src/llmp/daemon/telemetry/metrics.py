@@ -2,16 +2,16 @@
 
 Nothing here imports prometheus_client: the daemon counts as it serves and
 loads the library (about a megabyte, and its HTTP server and WSGI modules
-with it) only when `/metrics` is first scraped, in `exposition`, which turns
+with it) only when `/metrics` is first scraped: `exposition.render` turns
 these numbers into the library's metric families, with their names, help,
 labels, buckets and `_created` samples.
 
 Each `Metrics` is a runtime's own (two gateways in one process, as the tests
 run them, never add up each other's numbers). The five families every
 finished request feeds (requests, duration, time to first token, tokens,
-cost) live on one `_Series` per (provider, model); everything else is
+cost) live on one `Series` per (provider, model); everything else is
 counted rarely (on failures, state changes and health probes) in a
-`_Counter`, `_Gauge` or `_Histogram` by label values.
+`CounterValues`, `GaugeValues` or `HistogramValues` by label values.
 
 Retries (the same deployment again) and fallbacks (another deployment) are
 read from the attempts the router records on `RequestContext.tried`. The
@@ -47,7 +47,7 @@ OTHER = "other"  # the label value of everything past that
 SERIES_LABELS = ("provider", "model")
 
 
-class _Series:
+class Series:
     """What the requests of one (provider, model) added up to, as plain numbers.
 
     Histograms keep one count per bucket, the last one for values above every
@@ -80,7 +80,7 @@ class Family:
     labels: tuple[str, ...] = ()
 
 
-class _Counter:
+class CounterValues:
     """A counter by label values: `[value, created]` per child, a child made on first `inc`."""
 
     __slots__ = ("children", "family")
@@ -98,7 +98,7 @@ class _Counter:
         child[0] += 1
 
 
-class _Gauge:
+class GaugeValues:
     """A gauge by label values; unlabelled, it shows 0, or what its `function` reads at scrape."""
 
     __slots__ = ("family", "function", "values")
@@ -115,7 +115,7 @@ class _Gauge:
         self.function = function
 
 
-class _Histogram:
+class HistogramValues:
     """A histogram by label values: bucket counts (+Inf last), their sum, and when it was made."""
 
     __slots__ = ("bounds", "children", "family")
@@ -155,33 +155,33 @@ class _LabelValues:
 
 class Metrics:
     def __init__(self, in_flight: Callable[[], float] | None = None) -> None:
-        self.series: dict[tuple[str, str], _Series] = {}
-        self.in_flight = _Gauge(Family("llmp_requests_in_flight", "Requests being served now."))
+        self.series: dict[tuple[str, str], Series] = {}
+        self.in_flight = GaugeValues(Family("llmp_requests_in_flight", "Requests being served now."))
         if in_flight is not None:
             self.in_flight.set_function(in_flight)
-        self.retries = _Counter(Family(
+        self.retries = CounterValues(Family(
             "llmp_retries", "Attempts repeated on the same deployment, by the model or alias asked for.",
             ("route",)))
-        self.fallbacks = _Counter(Family(
+        self.fallbacks = CounterValues(Family(
             "llmp_fallbacks", "Requests moved from one provider to another.",
             ("route", "from_provider", "to_provider")))
-        self.circuit_state = _Gauge(Family(
+        self.circuit_state = GaugeValues(Family(
             "llmp_circuit_state", "1 for the state each provider's circuit is in.", ("provider", "state")))
-        self.circuit_transitions = _Counter(Family(
+        self.circuit_transitions = CounterValues(Family(
             "llmp_circuit_transitions", "Circuit breaker state changes.",
             ("provider", "from_state", "to_state")))
-        self.health_latency = _Histogram(Family(
+        self.health_latency = HistogramValues(Family(
             "llmp_health_check_duration_seconds", "Health probe latency by provider and outcome.",
             ("provider", "outcome")), HEALTH_BUCKETS)
-        self.provider_up = _Gauge(Family(
+        self.provider_up = GaugeValues(Family(
             "llmp_provider_up", "1 if the last health check passed, 0 if it failed.", ("provider",)))
         #: Every result shows (at 0) before it first happens.
-        self.cache_requests = _Counter(Family(
+        self.cache_requests = CounterValues(Family(
             "llmp_cache_requests", "Requests the response cache took part in, by result.", ("result",)),
             *((result,) for result in CACHE_RESULTS))
-        self.connections_refused = _Counter(Family(
+        self.connections_refused = CounterValues(Family(
             "llmp_connections_refused", "Client connections refused past server.limits.max_connections."))
-        self.cache_bytes = _Gauge(Family(
+        self.cache_bytes = GaugeValues(Family(
             "llmp_cache_bytes", "Bytes the response cache's entries take on disk."))
         self._models = _LabelValues()
         self._routes = _LabelValues()
@@ -197,7 +197,7 @@ class Metrics:
         series = self.series.get(key)
         if series is None:  # a new model, or one counted as OTHER
             key = (key[0], self._models(key[1]))
-            series = self.series.get(key) or self.series.setdefault(key, _Series())
+            series = self.series.get(key) or self.series.setdefault(key, Series())
         status = record.status
         series.requests[0 if status < 400 else 2 if status >= 500 else 1] += 1
         latency = record.latency
@@ -241,9 +241,3 @@ class Metrics:
     def record_health_check(self, provider: str, seconds: float, ok: bool) -> None:
         self.health_latency.observe(seconds, provider, "ok" if ok else "fail")
         self.provider_up.set(1 if ok else 0, provider)
-
-    def exposition(self) -> tuple[bytes, str]:
-        """The text `/metrics` answers, and its content type (prometheus_client loaded now)."""
-        from llmp.daemon.telemetry.exposition import render
-
-        return render(self)
