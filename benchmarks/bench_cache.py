@@ -80,8 +80,8 @@ def serve(mode: str, upstream: str) -> None:
         elif mode == "bare":
             runner = web.AppRunner(await bench_proxy.bare_proxy_app(upstream), access_log=None)
         else:
-            from llmp.daemon.main import make_runner
             from llmp.daemon.runtime import RUNTIME
+            from llmp.daemon.serve import make_runner
 
             app = llmp_app(upstream, cache=mode == "on")
             runner = make_runner(app, app[RUNTIME].config.server.limits)

@@ -21,7 +21,7 @@ Four processes: a fake OpenAI upstream, and three proxies in front of it —
 (llmp with no access log, no ledger and no stream-usage injection; its metrics
 and live stats still count) and `on` (llmp as shipped: JSON access log to a file, Prometheus metrics, the
 SQLite ledger, live stats, stream usage asked for and hidden). llmp is served
-the way the daemon serves it (`main.make_runner`). Each proxy's own CPU time
+the way the daemon serves it (`serve.make_runner`). Each proxy's own CPU time
 (the whole process, and its event-loop thread alone; on Linux from each
 thread's schedstat, in nanoseconds) is divided by the requests, or stream
 chunks, it served; latency is measured one request at a time, the proxies
@@ -189,8 +189,8 @@ def serve(mode: str, upstream: str, loop: str) -> None:
         elif mode == "bare":
             runner = web.AppRunner(await bare_proxy_app(upstream), access_log=None)
         else:
-            from llmp.daemon.main import make_runner
             from llmp.daemon.runtime import RUNTIME
+            from llmp.daemon.serve import make_runner
 
             app = llmp_app(upstream, telemetry=mode == "on")
             runner = make_runner(app, app[RUNTIME].config.server.limits)

@@ -14,21 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from llmp import __version__
-
-DAEMON_ARGUMENT = "__daemon__"
-KEYRING_ARGUMENT = "__keyring__"
-
-
-def own_command(argument: str) -> list[str]:
-    """This same program with a hidden first argument: the binary itself when frozen."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, argument]
-    return [sys.executable, "-m", "llmp", argument]
-
-
-def version_line() -> str:
-    return f"llmp {__version__}"
+from llmp.core.own_program import DAEMON_ARGUMENT, KEYRING_ARGUMENT, version_line
 
 
 def _print_version() -> None:

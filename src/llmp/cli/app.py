@@ -20,7 +20,7 @@ from llmp.cli.command_table import COMMANDS
 from llmp.cli.help_format import PlaceholderGroup, conventional_placeholders
 from llmp.cli.pipe_safe_group import PipeSafeGroup
 from llmp.cli.plain_values import convert_only_when_needed
-from llmp.entry import version_line
+from llmp.core.own_program import version_line
 
 lean_rich_utils.install()  # before Typer's first --help or usage error loads its rich_utils
 

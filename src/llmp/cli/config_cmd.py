@@ -15,19 +15,13 @@ from typing import Any
 import typer
 
 from llmp.cli.command_table import command_help
+from llmp.cli.config_target import check, config_file
 from llmp.cli.console import console, fail, print_error, print_json
 from llmp.core.paths import UnwritableHome, resolve_paths
 
 config_app = typer.Typer(help=command_help("config"), no_args_is_help=True)
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "x-goog-api-key"}
-
-
-def config_file() -> tuple[Path, bool]:
-    """The file llmp reads (or would read), and whether it was named explicitly (LLMP_CONFIG)."""
-    from llmp.core.paths import config_file_from_env
-
-    return config_file_from_env(resolve_paths()), bool(os.environ.get("LLMP_CONFIG"))
 
 
 def file_listing() -> list[dict[str, Any]]:
@@ -194,22 +188,6 @@ def validate(
         f"[green]✓[/] {target} is valid: {len(config.providers)} provider"
         f"{'' if len(config.providers) == 1 else 's'} ({', '.join(config.providers)}), "
         f"{aliases} alias{'' if aliases == 1 else 'es'}", highlight=False, soft_wrap=True)
-
-
-def check(target: Path) -> list[str]:
-    """The problems `llmp start` would refuse `target` for, one `file:line: option: problem` each."""
-    from llmp.core.config_loader import ConfigError, apply_overrides, load_config
-    from llmp.daemon.security.exposure import check_exposure
-
-    try:
-        config = load_config(target, explicit=True).config
-        apply_overrides(config)
-        check_exposure(config.server)
-    except ConfigError as exc:
-        from llmp.core.redact import redact
-
-        return redact(str(exc)).splitlines()
-    return []
 
 
 def register(app: typer.Typer) -> None:

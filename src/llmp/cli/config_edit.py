@@ -32,7 +32,7 @@ def edit(
         help="Reload a running daemon after a valid save (default: ask)."),
 ) -> None:
     """Open the config in $VISUAL / $EDITOR, validate it on save, offer to reload the daemon."""
-    from llmp.cli.config_cmd import check, config_file
+    from llmp.cli.config_target import check, config_file
     from llmp.core.private_file import write_private
     from llmp.core.starter_config import providers_with_keys, starter_text
 

@@ -20,11 +20,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmp.core.own_program import DAEMON_ARGUMENT, own_command
 from llmp.core.paths import DAEMON_OUTPUT_LIMIT, Paths, unwritable
 from llmp.core.process_env import daemon_environment
 from llmp.core.state import DaemonState, is_alive, read_state, remove_state
 from llmp.core.unpacked import remove_stale
-from llmp.entry import DAEMON_ARGUMENT, own_command
 
 START_TIMEOUT = 20.0
 #: How often `llmp start` looks for the daemon's state file: a look is one small file read,

@@ -10,6 +10,7 @@ import typer
 from llmp import __version__
 from llmp.cli.command_table import command_help
 from llmp.cli.console import console, fail, print_json
+from llmp.cli.tables import duration
 from llmp.core.paths import resolve_paths
 
 HOST = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1).")
@@ -158,7 +159,7 @@ def _print_status(info: dict[str, Any]) -> None:
         ["address", info.get("base_url", "")],
         ["pid", info["pid"]],
         ["version", info["version"]],
-        ["uptime", _duration(info["uptime_s"])],
+        ["uptime", duration(info["uptime_s"])],
         ["requests", info.get("requests", "?")],
         ["in flight", info.get("in_flight", "?")],
         ["providers", ", ".join(info.get("providers") or []) or "-"],
@@ -194,15 +195,6 @@ def _telemetry_line(telemetry: Any) -> str:
         state = f"failing ({failing[sink]})" if sink in failing else "writing again"
         parts.append(f"{sink} {state}, {count:,} dropped")
     return "; ".join(parts)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
 def register(app: typer.Typer) -> None:

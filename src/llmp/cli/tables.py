@@ -259,3 +259,13 @@ def _table(
             continue
         table.add_row(*(row[i] for i in indexes))
     return table
+
+
+def duration(seconds: float | None) -> str:
+    """An uptime as `1h 02m 03s` (hours only when there are any)."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"

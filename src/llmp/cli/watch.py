@@ -11,8 +11,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from llmp.cli.lifecycle import _duration
-from llmp.cli.tables import cell, money
+from llmp.cli.tables import cell, duration, money
 from llmp.cli.visible import visible
 from llmp.core.paths import resolve_paths
 
@@ -108,7 +107,7 @@ def render(stats: dict[str, Any] | None, problem: str | None, width: int = 200) 
             cell(entry["request_id"]),
         ]
         recent.add_row(*(cell for cell, show in zip(cells, shown, strict=True) if show))
-    title = f"llmp {stats.get('base_url', '')}  up {_duration(stats.get('uptime_s'))}"
+    title = f"llmp {stats.get('base_url', '')}  up {duration(stats.get('uptime_s'))}"
     window = f"last {stats.get('window_s', 60):.0f}s"
     return Panel(Group(summary, providers, recent), title=title, title_align="left", subtitle=window)
 

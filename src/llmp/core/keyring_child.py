@@ -23,8 +23,8 @@ import threading
 from collections.abc import Collection
 
 from llmp.core.keyring_store import Entry, read_here, status
+from llmp.core.own_program import KEYRING_ARGUMENT, own_command
 from llmp.core.process_env import own_binary_environment
-from llmp.entry import KEYRING_ARGUMENT, own_command
 
 # A locked collection may ask the user to unlock it: give them time, but not forever.
 TIMEOUT = 120.0

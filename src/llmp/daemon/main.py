@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from llmp.core import keyring_store
 from llmp.core.paths import Paths, config_file_from_env, resolve_paths
@@ -20,11 +19,6 @@ from llmp.core.process_env import keep_for_own_binary, user_environment
 from llmp.core.state import process_create_time
 from llmp.core.unpacked import claim
 from llmp.daemon.output import bound_output
-
-if TYPE_CHECKING:
-    from aiohttp import web
-
-    from llmp.core.config_schema import LimitsConfig
 
 
 def main(argv: list[str]) -> int:
@@ -88,16 +82,3 @@ def settle_process(paths: Paths, *, detached: bool) -> Path | None:
         return claim(Path(bundle), pid, process_create_time(pid) or time.time())
     except OSError:
         return None
-
-
-def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
-    """The daemon's server around its application (the benchmarks serve through it too).
-
-    A client that goes away cancels its handler, and with it the upstream
-    request; aiohttp's own access log is off (llmp writes its own); aiohttp's own
-    error answers are JSON (`protocol_errors`).
-    """
-    from llmp.daemon.protocol_errors import Runner
-    from llmp.daemon.security.limits import runner_options
-
-    return Runner(app, handler_cancellation=True, access_log=None, **runner_options(limits))

@@ -15,9 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+from aiohttp import web
+
 from llmp.core import keyring_store
 from llmp.core.audit import BackgroundWriter
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
+from llmp.core.config_schema import LimitsConfig
 from llmp.core.paths import Paths
 from llmp.core.redact import redact
 from llmp.core.state import DaemonState, new_token, process_create_time, remove_state, write_state
@@ -25,7 +28,7 @@ from llmp.daemon import event_loop
 from llmp.daemon.api.admin import SHUTDOWN
 from llmp.daemon.app import build_app
 from llmp.daemon.heap import RequestsFinished, keep_heap_settled, start_serving
-from llmp.daemon.main import make_runner
+from llmp.daemon.protocol_errors import Runner
 from llmp.daemon.runtime import Runtime
 from llmp.daemon.security.connections import (
     CappedSite,
@@ -34,6 +37,7 @@ from llmp.daemon.security.connections import (
     raise_descriptor_limit,
 )
 from llmp.daemon.security.exposure import check_exposure
+from llmp.daemon.security.limits import runner_options
 from llmp.daemon.telemetry.logs import apply_level, setup_logging
 
 EXIT_CONFIG = 2
@@ -133,3 +137,13 @@ def _install_signal_handlers(stop: asyncio.Event) -> None:
             loop.add_signal_handler(number, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
             signal.signal(number, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+
+def make_runner(app: web.Application, limits: LimitsConfig) -> web.AppRunner:
+    """The daemon's server around its application (the benchmarks serve through it too).
+
+    A client that goes away cancels its handler, and with it the upstream
+    request; aiohttp's own access log is off (llmp writes its own); aiohttp's own
+    error answers are JSON (`protocol_errors`).
+    """
+    return Runner(app, handler_cancellation=True, access_log=None, **runner_options(limits))
