@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:  # the router imports this module
-    from llmp.daemon.routing.router import Admission
+if TYPE_CHECKING:
+    from llmp.daemon.routing.admission import Admission
 
 _ID_PREFIX = os.urandom(8).hex()  # this process's, so ids differ across restarts
 _ID_COUNTER = itertools.count(1)

@@ -36,7 +36,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 from llmp.core.config_schema import ProviderConfig
@@ -46,9 +45,10 @@ from llmp.daemon.deadline import within
 from llmp.daemon.errors import ErrorKind, UpstreamError
 from llmp.daemon.providers.base import Provider
 from llmp.daemon.providers.slots import Slots
-from llmp.daemon.routing.breaker import BreakerRegistry, CircuitBreaker, State, Ticket
+from llmp.daemon.routing.admission import Admission
+from llmp.daemon.routing.breaker import BreakerRegistry, CircuitBreaker, State
 from llmp.daemon.routing.clock import Clock, Sleeper, SystemClock
-from llmp.daemon.routing.lanes import Lane, Lanes
+from llmp.daemon.routing.lanes import Lanes
 from llmp.daemon.routing.resolver import Route, Target
 from llmp.daemon.routing.retry import retry_delay
 from llmp.daemon.routing.route_errors import (
@@ -74,21 +74,6 @@ _CLIENT_MISTAKE = {ErrorKind.BAD_REQUEST, ErrorKind.CONTENT_POLICY, ErrorKind.CO
 DEFAULT_MAX_WAIT = 5.0
 MAX_PROBE_WAITS = 3
 MAX_BUDGETS = 1024  # routes whose deadline budget is remembered
-
-
-@dataclass(slots=True)
-class Admission:
-    """A target let through by its breakers and rate limiter; undone exactly once."""
-
-    provider: Provider
-    target: Target
-    lane: Lane
-    deployment_ticket: Ticket
-    provider_ticket: Ticket
-    tokens: int
-    started: float = 0.0
-    first: float = 0.0  # seconds from attempt start to the attempt's return (first byte)
-    slots: Slots | None = None  # the provider's pool, while this admission holds one of its slots
 
 
 class Router:
