@@ -30,8 +30,8 @@ def keyring_names() -> list[str]:
 
 
 def builtin_config() -> Config:
-    from llmp.core.config_loader import apply_preset
     from llmp.core.config_schema import Config, ProviderConfig
+    from llmp.core.presets import apply_preset
 
     config = Config()
     config.providers["mock"] = ProviderConfig(type="mock", models=list(MOCK_MODELS))

@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from llmp.core.config_schema import Config, ProviderConfig
-from llmp.core.presets import ADAPTER_TYPES, PRESETS
+from llmp.core.config_schema import Config
+from llmp.core.presets import ADAPTER_TYPES, PRESETS, apply_preset
 from llmp.core.suggest import close_matches
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
@@ -224,16 +224,6 @@ def _plugin_types() -> set[str]:
     from importlib.metadata import entry_points
 
     return {entry.name for entry in entry_points(group="llmp.providers")}
-
-
-def apply_preset(name: str, provider: ProviderConfig) -> None:
-    preset = PRESETS.get(provider.preset or name)
-    if preset is None:
-        return
-    if provider.type is None:
-        provider.type = preset.type  # type: ignore[assignment]
-    if provider.base_url is None and provider.type == preset.type:
-        provider.base_url = preset.base_url
 
 
 def _check_alias_targets(config: Config, tree: Any, filename: str) -> None:

@@ -9,6 +9,10 @@ appends the operation's path.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmp.core.config_schema import ProviderConfig
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,14 @@ PRESETS: dict[str, Preset] = {
 }
 
 ADAPTER_TYPES = ("openai", "azure", "anthropic", "gemini", "cohere", "mock")
+
+
+def apply_preset(name: str, provider: ProviderConfig) -> None:
+    """Fill a provider's type and base URL from its preset (named, or implied by its name)."""
+    preset = PRESETS.get(provider.preset or name)
+    if preset is None:
+        return
+    if provider.type is None:
+        provider.type = preset.type  # type: ignore[assignment]
+    if provider.base_url is None and provider.type == preset.type:
+        provider.base_url = preset.base_url

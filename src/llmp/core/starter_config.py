@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 
 from llmp.core.builtin_config import MOCK_MODELS
-from llmp.core.config_loader import apply_preset
 from llmp.core.config_schema import ProviderConfig
 from llmp.core.keys import key_env_vars, resolve_key
-from llmp.core.presets import PRESETS
+from llmp.core.presets import PRESETS, apply_preset
 
 
 def example_text() -> str:

@@ -19,9 +19,10 @@ import orjson
 from aiohttp import web
 
 from llmp import __version__
-from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, apply_preset
+from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides
 from llmp.core.config_schema import Config, ProviderConfig
 from llmp.core.keys import read_together
+from llmp.core.presets import apply_preset
 from llmp.daemon.cache.policy import Policy
 from llmp.daemon.config_reload import (
     ReloadError,

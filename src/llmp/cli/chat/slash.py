@@ -5,12 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from llmp.cli.chat.client import ChatError
+from llmp.cli.chat.client import ChatClient, ChatError
+from llmp.cli.chat.conversation import Conversation
 
-if TYPE_CHECKING:
-    from llmp.cli.chat.session import ChatSession
+
+class ChatSession(Protocol):
+    """What a command may use of the session running it (`session.ChatSession` is one)."""
+
+    client: ChatClient
+    conversation: Conversation
+
+    def note(self, text: str) -> None: ...
+
+    def error(self, text: str) -> None: ...
+
+    def send(self, prompt: str) -> object: ...
 
 
 @dataclass(frozen=True)
