@@ -114,3 +114,25 @@ def test_aiohttp_loads_without_reading_the_system_mime_tables_until_they_are_ask
     inited, *answers = lean_out.stdout.split()
     assert inited == "False"
     assert answers == plain_out.stdout.split()
+
+
+def test_a_pydantic_plugin_installed_beside_llmp_is_not_run_by_the_daemon(
+        isolated_env: Path, tmp_path: Path) -> None:
+    """pydantic would scan every installed package's metadata for plugins at the daemon's first
+    model, and run any it finds on llmp's config: the daemon asks it not to."""
+    site = tmp_path / "site"
+    info = site / "fake_pydantic_plugin-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-pydantic-plugin\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[pydantic]\nfake = fake_pydantic_plugin:plugin\n")
+    marker = tmp_path / "plugin-ran"
+    (site / "fake_pydantic_plugin.py").write_text(
+        "import os, pathlib\n"
+        "pathlib.Path(os.environ['FAKE_PLUGIN_MARKER']).write_text('loaded')\n"
+        "class _Plugin:\n"
+        "    def new_schema_validator(self, *args, **kwargs):\n"
+        "        return None, None, None\n"
+        "plugin = _Plugin()\n")
+    _, providers = run_daemon({"PYTHONPATH": str(site), "FAKE_PLUGIN_MARKER": str(marker)})
+    assert providers  # the daemon did start and serve
+    assert not marker.exists()

@@ -44,6 +44,9 @@ def main(argv: list[str]) -> int:
         keyring_store.read_soon(keyring_names())
     else:
         keyring_store.read_soon(None)
+    # pydantic looks for plugins in every installed package's metadata at its first model:
+    # llmp's config has no use for them (about 20M instructions of start-up, more in a big venv).
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from llmp.daemon.lean_aiohttp import import_aiohttp
 
     import_aiohttp()
