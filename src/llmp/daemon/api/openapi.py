@@ -7,18 +7,16 @@ memory: tools and fuzzers ask for it, a gateway serving traffic never does.
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-
 from aiohttp import web
 
+from llmp.daemon.lazy_module import loaded
 from llmp.daemon.routes import ROUTES
 
 SPEC = "llmp.daemon.api.openapi_spec"
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    spec = await asyncio.to_thread(importlib.import_module, SPEC)  # built by the first import
+    spec = await loaded(SPEC)  # the document is built by the module's first import
     return web.Response(body=spec.ENCODED, content_type=spec.JSON)
 
 

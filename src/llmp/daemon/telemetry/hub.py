@@ -10,9 +10,7 @@ call `build_app` makes.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-import sys
 import time
 
 from aiohttp import web
@@ -22,6 +20,7 @@ from llmp.core.paths import resolve_paths
 from llmp.core.presets import PRESETS
 from llmp.daemon.context import RequestContext
 from llmp.daemon.guard import Guard
+from llmp.daemon.lazy_module import loaded
 from llmp.daemon.routes import ROUTES, Answered
 from llmp.daemon.routing.report import health_report
 from llmp.daemon.runtime import Runtime
@@ -156,8 +155,7 @@ def install(app: web.Application, runtime: Runtime, guard: Guard) -> Telemetry:
 
 
 async def metrics_endpoint(request: web.Request) -> web.Response:
-    if EXPOSITION not in sys.modules:  # the first scrape loads prometheus_client: off the loop
-        await asyncio.to_thread(importlib.import_module, EXPOSITION)
+    await loaded(EXPOSITION)  # the first scrape loads prometheus_client, off the loop
     body, content_type = request.app[TELEMETRY].exposition()  # on the loop, which routing counts on
     return web.Response(body=body, headers={"Content-Type": content_type})
 
