@@ -30,15 +30,13 @@ def _start_at_once(args: list[str]) -> bool:
     """`llmp start` with plain options, run before the CLI loads (the daemon is spawned sooner);
     False when its options need the CLI's parser (help, `--foreground`, a mistake)."""
     from llmp.cli.background_start import plain_start_options, start_in_background
-    from llmp.cli.closed_pipe import closed_pipe_or_raise
+    from llmp.cli.closed_pipe import quiet_on_closed_pipe
 
     options = plain_start_options(args)
     if options is None:
         return False
-    try:
-        code = start_in_background(**options)  # type: ignore[arg-type]
-    except (BrokenPipeError, SystemExit) as exc:  # as the CLI's group does: see closed_pipe
-        closed_pipe_or_raise(exc)
+    with quiet_on_closed_pipe():  # as the CLI's own group does
+        code = start_in_background(*options)
     if code:
         sys.exit(code)
     return True

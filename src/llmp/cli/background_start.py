@@ -41,11 +41,11 @@ def start_in_background(host: str | None, port: int | None, config: str | None) 
     return 0
 
 
-def plain_start_options(args: Sequence[str]) -> dict[str, str | int | None] | None:
+def plain_start_options(args: Sequence[str]) -> tuple[str | None, int | None, str | None] | None:
     """The host, port and config of `llmp start ARGS`, when ARGS are only those options with
     well-formed values (`--port 0`, `--host=::1`, `-c file`); None for anything else (help,
     `--foreground`, a typo, a bad port), which the Typer command parses and explains."""
-    found: dict[str, str | int | None] = {"host": None, "port": None, "config": None}
+    found: dict[str, str] = {}
     pending = list(args)
     while pending:
         option, equals, value = pending.pop(0).partition("=")
@@ -56,10 +56,8 @@ def plain_start_options(args: Sequence[str]) -> dict[str, str | int | None] | No
             if not pending:
                 return None
             value = pending.pop(0)
-        if name == "port":
-            if not (value.isascii() and value.isdigit()):
-                return None
-            found[name] = int(value)
-        else:
-            found[name] = value
-    return found
+        found[name] = value
+    port = found.get("port")
+    if port is not None and not (port.isascii() and port.isdigit()):
+        return None
+    return found.get("host"), None if port is None else int(port), found.get("config")

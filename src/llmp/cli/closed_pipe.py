@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 
@@ -40,9 +42,14 @@ def flush_or_quiet_exit() -> None:
         quiet_exit()
 
 
-def closed_pipe_or_raise(exc: BaseException) -> NoReturn:
-    """`quiet_exit` for a broken pipe, or for rich's own answer to one (a SystemExit(1)
-    raised while handling it: `Console.on_broken_pipe`); anything else goes on up."""
-    if isinstance(exc, BrokenPipeError) or isinstance(exc.__context__, BrokenPipeError):
-        quiet_exit()
-    raise exc
+@contextmanager
+def quiet_on_closed_pipe() -> Iterator[None]:
+    """Around what writes a command's output: a broken pipe, or rich's own answer to one (a
+    SystemExit(1) raised while handling it: `Console.on_broken_pipe`), means `quiet_exit`;
+    anything else goes on up."""
+    try:
+        yield
+    except (BrokenPipeError, SystemExit) as exc:
+        if isinstance(exc, BrokenPipeError) or isinstance(exc.__context__, BrokenPipeError):
+            quiet_exit()
+        raise

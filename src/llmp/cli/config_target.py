@@ -9,13 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from llmp.core.paths import resolve_paths
+from llmp.core.paths import config_file_from_env, resolve_paths
 
 
 def config_file() -> tuple[Path, bool]:
     """The file llmp reads (or would read), and whether it was named explicitly (LLMP_CONFIG)."""
-    from llmp.core.paths import config_file_from_env
-
     return config_file_from_env(resolve_paths()), bool(os.environ.get("LLMP_CONFIG"))
 
 

@@ -7,20 +7,16 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from llmp.cli.closed_pipe import closed_pipe_or_raise
+from llmp.cli.closed_pipe import quiet_on_closed_pipe
 
 
 class PipeSafeGroup(TyperGroup):
     """The `llmp` command group: a closed output pipe ends it with `quiet_exit`."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with quiet_on_closed_pipe():
             return super().make_context(*args, **kwargs)
-        except (BrokenPipeError, SystemExit) as exc:
-            closed_pipe_or_raise(exc)
 
     def invoke(self, ctx: typer.Context) -> Any:
-        try:
+        with quiet_on_closed_pipe():
             return super().invoke(ctx)
-        except (BrokenPipeError, SystemExit) as exc:
-            closed_pipe_or_raise(exc)
