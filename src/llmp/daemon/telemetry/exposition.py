@@ -116,9 +116,9 @@ def _histogram(histogram: HistogramValues, use_created: bool) -> Metric:
     family = histogram.family
     rendered = HistogramMetricFamily(family.name, family.help, labels=family.labels)
     le = _le(histogram.bounds)
-    for labels, (counts, (total, created)) in histogram.children.items():
-        _add_histogram(rendered, list(labels), le, counts, total, created if use_created else None,
-                       family.labels)
+    for labels, child in histogram.children.items():
+        _add_histogram(rendered, list(labels), le, child.counts, child.total,
+                       child.created if use_created else None, family.labels)
     return rendered
 
 

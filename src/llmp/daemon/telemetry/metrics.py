@@ -115,22 +115,33 @@ class GaugeValues:
         self.function = function
 
 
+class Observed:
+    """One histogram child: a count per bucket (+Inf last), their sum, and when it was made."""
+
+    __slots__ = ("counts", "created", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = [0] * buckets
+        self.total = 0.0
+        self.created = time.time()
+
+
 class HistogramValues:
-    """A histogram by label values: bucket counts (+Inf last), their sum, and when it was made."""
+    """A histogram by label values."""
 
     __slots__ = ("bounds", "children", "family")
 
     def __init__(self, family: Family, bounds: tuple[float, ...]) -> None:
         self.family = family
         self.bounds = bounds
-        self.children: dict[tuple[str, ...], tuple[list[int], list[float]]] = {}
+        self.children: dict[tuple[str, ...], Observed] = {}
 
     def observe(self, value: float, *labels: str) -> None:
         child = self.children.get(labels)
         if child is None:
-            child = self.children[labels] = ([0] * (len(self.bounds) + 1), [0.0, time.time()])
-        child[0][bisect_left(self.bounds, value)] += 1  # le: a bound counts as inside
-        child[1][0] += value
+            child = self.children[labels] = Observed(len(self.bounds) + 1)
+        child.counts[bisect_left(self.bounds, value)] += 1  # le: a bound counts as inside
+        child.total += value
 
 
 class _LabelValues:
