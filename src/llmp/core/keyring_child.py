@@ -22,7 +22,8 @@ import sys
 import threading
 from collections.abc import Collection
 
-from llmp.core.keyring_store import Entry, read_here, status
+from llmp.core import keyring_store
+from llmp.core.keyring_store import Entry, declared_unsafe, read_here, status
 from llmp.core.own_program import KEYRING_ARGUMENT, own_command
 from llmp.core.process_env import own_binary_environment
 
@@ -32,6 +33,19 @@ CREATE_NO_WINDOW = 0x08000000  # Windows: no console window flashing up for the 
 
 
 _early: tuple[frozenset[str] | None, subprocess.Popen[str]] | None = None
+
+
+def read_for_this_process() -> None:
+    """Every read of the keyring by this process (the daemon) goes through a child from now on."""
+    keyring_store.read_with(read)
+
+
+def read_soon(usernames: Collection[str] | None) -> None:
+    """Start the reader now, in the background, so the keyring loads while the daemon does:
+    reading these names, or with None (not known before the config file is read) waiting for
+    those of the first `read`. `let_go` once start-up has asked."""
+    if (usernames is None or usernames) and not declared_unsafe():
+        start(usernames)
 
 
 def start(usernames: Collection[str] | None) -> None:

@@ -6,8 +6,8 @@ and a chainer with nothing to chain is `null` in disguise. llmp treats all of
 those as "no keyring" and says so, rather than writing a key somewhere the user
 did not choose. `keyring` is imported here lazily: it costs ~130 ms, and on
 Linux it brings secretstorage, jeepney and cryptography (~11 MiB). The daemon
-therefore reads through a short-lived child process (`core/keyring_child.py`)
-once `read_in_child` is called, and asks for every name it needs at once.
+therefore reads through a short-lived child process: `core/keyring_child.py`
+hands `read_with` its reader, and every name needed is asked for at once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import functools
 import os
 import sys
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,32 +112,16 @@ def get(username: str) -> str | None:
     return entry.value
 
 
-_child = False
 _remembered = threading.local()
+#: Reads the entries of names: in this process unless `read_with` gave another reader.
+_reader: Callable[[Collection[str]], dict[str, Entry]] | None = None
 
 
-def read_in_child() -> None:
-    """From now on read the keyring in a child process: the daemon keeps none of its libraries."""
-    global _child
-    _child = True
-
-
-def read_soon(usernames: Collection[str] | None) -> None:
-    """Start the reader now, in the background (child process only), so the keyring loads while
-    the daemon does: reading these names, or with None (not known before the config file is
-    read) waiting for those of the first `read`. `let_go_of_reader` once start-up has asked."""
-    if _child and (usernames is None or usernames) and not declared_unsafe():
-        from llmp.core import keyring_child
-
-        keyring_child.start(usernames)
-
-
-def let_go_of_reader() -> None:
-    """The reader started by `read_soon` and not read from is sent away (child process only)."""
-    if _child:
-        from llmp.core import keyring_child
-
-        keyring_child.let_go()
+def read_with(reader: Callable[[Collection[str]], dict[str, Entry]]) -> None:
+    """From now on read the keyring with `reader` (the daemon's: a child process, so that the
+    daemon keeps none of the keyring's libraries)."""
+    global _reader
+    _reader = reader
 
 
 @contextlib.contextmanager
@@ -164,12 +148,7 @@ def read(usernames: Collection[str]) -> dict[str, Entry]:
     wanted = [name for name in dict.fromkeys(usernames) if memory is None or name not in memory]
     found: dict[str, Entry] = {}
     if wanted and not declared_unsafe():
-        if _child:
-            from llmp.core import keyring_child
-
-            found = keyring_child.read(wanted)
-        else:
-            found = read_here(wanted)
+        found = (_reader or read_here)(wanted)
     fresh = {name: found.get(name, Entry()) for name in wanted}
     if memory is not None:
         memory.update(fresh)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from llmp.core import keyring_store
+from llmp.core import keyring_child
 from llmp.core.paths import Paths, config_file_from_env, resolve_paths
 from llmp.core.process_env import keep_for_own_binary, user_environment
 from llmp.core.state import process_create_time
@@ -35,15 +35,15 @@ def main(argv: list[str]) -> int:
     owner = settle_process(paths, detached=not args.foreground)
     source = config_file_from_env(paths, args.config)
     explicit = bool(args.config or os.environ.get("LLMP_CONFIG"))
-    keyring_store.read_in_child()
+    keyring_child.read_for_this_process()
     # The keyring's child process loads it while the daemon imports. The built-in config's
     # names are known before anything heavy loads; a config file's once it is read.
     if not explicit and not source.exists():
         from llmp.core.builtin_config import keyring_names
 
-        keyring_store.read_soon(keyring_names())
+        keyring_child.read_soon(keyring_names())
     else:
-        keyring_store.read_soon(None)
+        keyring_child.read_soon(None)
     # pydantic looks for plugins in every installed package's metadata at its first model:
     # llmp's config has no use for them (about 20M instructions of start-up, more in a big venv).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")

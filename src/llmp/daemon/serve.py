@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from llmp.core import keyring_store
+from llmp.core import keyring_child, keyring_store
 from llmp.core.audit import BackgroundWriter
 from llmp.core.config_loader import ConfigError, LoadedConfig, apply_overrides, load_config
 from llmp.core.config_schema import LimitsConfig
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, paths: Paths, source: Path, *, explicit: bool)
 
 async def _serve(runtime: Runtime, loaded: LoadedConfig, paths: Paths, descriptors: int | None) -> int:
     app = build_app(runtime)
-    keyring_store.let_go_of_reader()  # start-up has read every key it needs
+    keyring_child.let_go()  # start-up has read every key it needs
     runner = make_runner(app, loaded.config.server.limits)
     await runner.setup()
     server = loaded.config.server
