@@ -45,10 +45,12 @@ def test_fields_that_do_not_change_the_answer_share_an_entry(make_gateway, upstr
     upstream.always(reply(AZURE.json("chat_response.json")))
     gateway = make_gateway(openai_upstream(upstream.url))
     client = gateway.openai()
-    client.chat.completions.create(**CHAT, user="alice", metadata={"run": "1"})
+    client.chat.completions.create(**CHAT, user="alice", metadata={"run": "1"},
+                                   prompt_cache_key="session-1", safety_identifier="user-1")
     settled(gateway)
-    again = client.chat.completions.with_raw_response.create(
-        messages=MESSAGES, model=OPENAI_MODEL, user="bob")  # other user, other key order
+    again = client.chat.completions.with_raw_response.create(  # other labels, other key order
+        messages=MESSAGES, model=OPENAI_MODEL, user="bob", prompt_cache_key="session-2",
+        safety_identifier="user-2", extra_body={"prompt_cache_retention": "24h"})
     assert again.headers["x-llmp-cache"] == "hit"
     assert upstream.count("/chat/completions") == 1
 

@@ -69,6 +69,54 @@ def test_a_hit_is_a_new_response_kept_for_retrieval_and_chaining(
     assert sent[1]["content"] == "Bonjour" and sent[2]["content"] == "And bye?"
 
 
+def codex_turn(session: str, text: str = "Say hi") -> dict[str, Any]:
+    """A request as Codex CLI sends one: every input item numbered, and the session's id in the
+    request's labels, all new on each run of the same task."""
+    def message(role: str, index: int, content: str) -> dict[str, Any]:
+        kind = "output_text" if role == "assistant" else "input_text"
+        return {"type": "message", "id": f"msg_{session}_{index}", "role": role,
+                "content": [{"type": kind, "text": content}]}
+
+    return {"model": OPENAI_MODEL, "store": False, "stream": True, "prompt_cache_key": session,
+            "safety_identifier": f"user-{session}", "client_metadata": {"session_id": session},
+            "input": [message("developer", 0, "You are a coding agent."), message("user", 1, text)]}
+
+
+def test_the_same_task_run_again_by_an_agent_is_a_hit(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(stream(chat_chunks({"role": "assistant", "content": "Hi "}, {"content": "there"})))
+    gateway = make_gateway(openai_upstream(upstream.url))
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        first = http.post("/v1/responses", json=codex_turn("run1"))
+        settled(gateway)
+        second = http.post("/v1/responses", json=codex_turn("run2"))
+        other = http.post("/v1/responses", json=codex_turn("run3", "Say bye"))
+    assert first.status_code == 200, first.text
+    assert first.headers["x-llmp-cache"] == "miss" and second.headers["x-llmp-cache"] == "hit"
+    assert other.headers["x-llmp-cache"] == "miss"
+    assert upstream.count("/chat/completions") == 2
+    done = [json.loads(line[6:]) for line in second.text.splitlines() if line.startswith("data: ")][-1]
+    assert done["type"] == "response.completed"
+    replayed = done["response"]
+    assert replayed["output"][0]["content"][0]["text"] == "Hi there"
+    # The hit is this request's answer: its own labels, not the first run's.
+    assert (replayed["prompt_cache_key"], replayed["safety_identifier"]) == ("run2", "user-run2")
+
+
+def test_an_item_named_only_by_its_id_keeps_it_in_the_key(make_gateway, upstream: FakeUpstream) -> None:
+    upstream.always(reply(response_object("Hi")))
+    gateway = make_gateway(relaying(upstream.url))
+    client = gateway.openai()
+    for name in ("item_reference", "reasoning"):
+        for item_id in ("one", "two"):  # another item each time: never the same question
+            item = {"type": name, "id": f"{name}_{item_id}"}
+            if name == "reasoning":
+                item["summary"] = []  # no encrypted content: the upstream looks it up by its id
+            answer = client.responses.with_raw_response.create(
+                model=OPENAI_MODEL, input=[item, {"role": "user", "content": "go on"}])
+            settled(gateway)
+            assert answer.headers["x-llmp-cache"] == "miss", (name, item_id)
+
+
 def test_a_stored_body_is_replayed_as_the_full_event_sequence(make_gateway, upstream: FakeUpstream) -> None:
     upstream.always(reply(response_object("Hello there")))
     gateway = make_gateway(relaying(upstream.url))

@@ -82,7 +82,8 @@ class ResponseCache:
                 or not replay.refused.isdisjoint(body)):
             ctx.cache = "bypass"
             return None
-        key = cache_key(replay_name, operation, ctx.client_key, body, replay.key_extra())
+        keyed = body if replay.key_body is None else replay.key_body(body)
+        key = cache_key(replay_name, operation, ctx.client_key, keyed, replay.key_extra())
         ticket = Ticket(self, replay, key, wish, body, ctx)
         if not wish.read:
             ctx.cache = "refresh"

@@ -9,6 +9,7 @@ by declaring a `Replay` here; a format without one is simply not cached.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from llmp.daemon.cache.replay.anthropic import AnthropicReplay
@@ -24,6 +25,9 @@ class Replay(Protocol):
     #: Request fields whose presence leaves the cache out: the answer then depends on what
     #: the key cannot see.
     refused: frozenset[str]
+    #: The body as the key sees it, when the format carries labels inside it that do not change
+    #: the answer (None: the body as it is).
+    key_body: Callable[[dict[str, Any]], dict[str, Any]] | None
 
     def body_from_stream(self, operation: str, events: bytes,
                          usage: dict[str, Any] | None = None) -> bytes:

@@ -26,6 +26,7 @@ class AnthropicReplay:
     operations = frozenset({"chat"})
     body_only: frozenset[str] = frozenset()
     refused: frozenset[str] = frozenset()
+    key_body = None
 
     def key_extra(self) -> str | None:
         """The client's `anthropic-beta` header: a beta may change the answer."""

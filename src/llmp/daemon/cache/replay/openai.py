@@ -26,6 +26,7 @@ class OpenAIReplay:
     operations = frozenset({"chat", "completions", "embeddings"})
     body_only = frozenset({"embeddings"})
     refused: frozenset[str] = frozenset()
+    key_body = None
 
     def key_extra(self) -> str | None:
         return None

@@ -30,13 +30,33 @@ from llmp.daemon.api.responses_wire import CALL
 from llmp.daemon.cache.replay.events import Incomplete, json_object, parse_events
 
 Emit = Callable[[str, dict[str, Any]], bytes]
-_LABELS = ("metadata", "user", "previous_response_id")  # the request's own, echoed in its answer
+#: The request's own, echoed in its answer.
+_LABELS = ("metadata", "user", "previous_response_id", "safety_identifier", "prompt_cache_key",
+           "prompt_cache_retention")
 
 
 class ResponsesReplay:
     operations = frozenset({"responses"})
     body_only: frozenset[str] = frozenset()
     refused = frozenset({"previous_response_id"})
+
+    @staticmethod
+    def key_body(body: dict[str, Any]) -> dict[str, Any]:
+        """The body without the ids of its input items where an id only labels an item whose
+        content is there in full.
+
+        A client numbers the items it sends afresh each session (Codex CLI gives
+        every message a new `msg_` id), and a chained conversation holds the
+        fresh ids of each replayed answer: kept in the key, the same
+        conversation would never be asked twice. An `item_reference` is its id,
+        and a reasoning item without its encrypted content is looked up by it:
+        those keep theirs.
+        """
+        items = body.get("input")
+        if not isinstance(items, list) or not any(_labelled(item) for item in items):
+            return body
+        return {**body, "input": [{name: value for name, value in item.items() if name != "id"}
+                                  if _labelled(item) else item for item in items]}
 
     def key_extra(self) -> str | None:
         return None
@@ -60,6 +80,14 @@ class ResponsesReplay:
 
     def check(self, operation: str, body: bytes, answer: dict[str, Any] | None = None) -> None:
         _check(json_object(body) if answer is None else answer)
+
+
+def _labelled(item: object) -> bool:
+    """An input item whose `id` only labels it (see `ResponsesReplay.key_body`)."""
+    if not isinstance(item, dict) or "id" not in item:
+        return False
+    kind = item.get("type")
+    return kind != "item_reference" and not (kind == "reasoning" and not item.get("encrypted_content"))
 
 
 def _check(response: dict[str, Any]) -> None:
