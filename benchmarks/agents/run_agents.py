@@ -12,12 +12,18 @@ What it does, all on loopback:
      printed, which only a shell that ran the command can produce);
   4. prints one row per agent x upstream format and exits non-zero if any failed.
 
+With `--cache` llmp's response cache is on and each step runs twice: the
+second run must answer as well, and says how many of its calls the cache
+served (an agent's second request may differ from its first, a hit is not
+required, but every answer replayed from the cache must work for the agent).
+
 Each agent gets its own HOME and config folder, and runs with telemetry and
 other non-essential traffic off, so nothing leaves the machine.
 
 Usage:
   python benchmarks/agents/run_agents.py                      # install into a temp folder
   python benchmarks/agents/run_agents.py --agents-dir /work/agents --agents claude
+  python benchmarks/agents/run_agents.py --agents-dir /work/agents --cache
 """
 
 from __future__ import annotations
@@ -45,7 +51,11 @@ FORMATS = ("openai", "anthropic", "gemini")
 #: The path each upstream format's requests arrive on at the fake model.
 UPSTREAM_PATHS = {"openai": ("/v1/chat/completions",), "anthropic": ("/v1/messages",),
                   "gemini": (":generateContent", ":streamGenerateContent")}
+KINDS = ("plain", "tool", "plain-again", "tool-again")
+KIND_TITLES = {"plain": "plain prompt", "tool": "tool round trip",
+               "plain-again": "plain, again", "tool-again": "tool, again"}
 PLAIN_PROMPT = "Say hi."
+LEDGER_LAG = 1.0  # seconds until llmp's usage ledger holds a finished request (it commits in batches)
 TOOL_PROMPT = f"Run the {TOOL_TRIGGER} with your shell tool, then report what it printed."
 
 
@@ -107,9 +117,10 @@ def version_of(binary: Path) -> str:
     return (done.stdout.strip() or done.stderr.strip()).splitlines()[0] if done.returncode == 0 else "?"
 
 
-def llmp_config(model_port: int) -> str:
+def llmp_config(model_port: int, cache: bool = False) -> str:
     root = f"http://127.0.0.1:{model_port}"
     return f"""
+cache: {{enabled: {str(cache).lower()}}}
 providers:
   fake-openai:
     type: openai
@@ -133,8 +144,8 @@ models:
 class Stack:
     """The fake model and llmp in front of it, started once for every run."""
 
-    def __init__(self, work: Path, llmp_port: int, model_port: int) -> None:
-        self.work, self.llmp_port, self.model_port = work, llmp_port, model_port
+    def __init__(self, work: Path, llmp_port: int, model_port: int, cache: bool = False) -> None:
+        self.work, self.llmp_port, self.model_port, self.cache = work, llmp_port, model_port, cache
         self.record = work / "upstream-requests.jsonl"
         self.record.touch()
         self.llmp_home = work / "llmp-home"
@@ -153,7 +164,7 @@ class Stack:
              "--record", str(self.record)], stdout=log, stderr=subprocess.STDOUT)
         wait_for(f"http://127.0.0.1:{self.model_port}/")
         config = self.llmp_home / "config.yaml"
-        config.write_text(llmp_config(self.model_port))
+        config.write_text(llmp_config(self.model_port, self.cache))
         subprocess.run([sys.executable, "-m", "llmp", "start", "--port", str(self.llmp_port),
                         "--config", str(config)], env=self.env, check=True)
         wait_for(self.url + "/healthz")
@@ -171,6 +182,14 @@ class Stack:
 
     def seen(self) -> int:
         return len(self.record.read_text(encoding="utf-8").splitlines())
+
+    def cache_hits(self) -> int:
+        """Requests llmp has answered from its response cache so far (its usage ledger's count,
+        once the rows of the requests just made are committed)."""
+        time.sleep(LEDGER_LAG)
+        done = subprocess.run([sys.executable, "-m", "llmp", "cache", "stats", "--json"],
+                              env=self.env, capture_output=True, text=True, check=True)
+        return int(json.loads(done.stdout)["hits"])
 
 
 # -- the agents --------------------------------------------------------------------
@@ -225,12 +244,13 @@ COMMANDS = {"claude": claude_command, "codex": codex_command}
 
 
 def run_step(agent: str, bin_dir: Path, stack: Stack, fmt: str, home: Path, kind: str,
-             timeout: float) -> Step:
+             timeout: float, again: bool = False) -> Step:
     prompt = PLAIN_PROMPT if kind == "plain" else TOOL_PROMPT
     command, env = COMMANDS[agent](bin_dir, stack, fmt, home, prompt)
     workdir = home / "project"
     workdir.mkdir(parents=True, exist_ok=True)
     before = stack.seen()
+    hits_before = stack.cache_hits() if again else 0
     started = time.monotonic()
     try:
         done = subprocess.run(command, env=env, cwd=workdir, capture_output=True, text=True,
@@ -239,9 +259,11 @@ def run_step(agent: str, bin_dir: Path, stack: Stack, fmt: str, home: Path, kind
     except subprocess.TimeoutExpired as exc:
         output, code = f"{exc.stdout or ''}{exc.stderr or ''}", -1
     seconds = time.monotonic() - started
-    (stack.work / f"{agent}-{fmt}-{kind}.log").write_text(f"$ {' '.join(command)}\nexit {code}\n{output}")
+    name = f"{agent}-{fmt}-{kind}{'-again' if again else ''}"
+    (stack.work / f"{name}.log").write_text(f"$ {' '.join(command)}\nexit {code}\n{output}")
     paths = stack.upstream_paths(before)
-    return judge(agent, fmt, kind, code, output, paths, seconds)
+    hits = stack.cache_hits() - hits_before if again else None
+    return judge(fmt, kind, code, output, paths, seconds, hits)
 
 
 def answered(kind: str, output: str) -> bool:
@@ -254,28 +276,36 @@ def answered(kind: str, output: str) -> bool:
     return bool(found) and TOOL_OUTPUT in answer
 
 
-def judge(agent: str, fmt: str, kind: str, code: int, output: str, paths: list[str],
-          seconds: float) -> Step:
+def judge(fmt: str, kind: str, code: int, output: str, paths: list[str], seconds: float,
+          hits: int | None = None) -> Step:
+    """A run passes when the agent printed the expected answer and its calls reached the
+    upstream; a repeat with the cache on (`hits`: calls the cache served) may be served by
+    either."""
     reached = [p for p in paths if any(tail in p for tail in UPSTREAM_PATHS[fmt])]
     if code == -1:
         return Step(False, "timed out", seconds)
     if code != 0 or not answered(kind, output):
         last = " ".join(output.strip().splitlines()[-2:])[-160:]
         return Step(False, f"exit {code}: {last or 'no output'}", seconds)
-    if not reached:
-        return Step(False, f"no request reached the {fmt} upstream", seconds)
-    return Step(True, f"{len(reached)} upstream call(s)", seconds)
+    if hits is None:
+        if not reached:
+            return Step(False, f"no request reached the {fmt} upstream", seconds)
+        return Step(True, f"{len(reached)} upstream call(s)", seconds)
+    if not reached and not hits:
+        return Step(False, "neither the upstream nor the cache answered", seconds)
+    return Step(True, f"{hits} from the cache, {len(reached)} upstream", seconds)
 
 
 # -- the report --------------------------------------------------------------------
 
 
 def table(rows: list[Row]) -> str:
-    head = ("agent", "version", "upstream", "plain prompt", "tool round trip", "result")
+    kinds = [kind for kind in KINDS if any(kind in row.steps for row in rows)]
+    head = ("agent", "version", "upstream", *(KIND_TITLES[kind] for kind in kinds), "result")
     lines = [head]
     for row in rows:
         cells = []
-        for kind in ("plain", "tool"):
+        for kind in kinds:
             step = row.steps.get(kind)
             cells.append("-" if step is None else
                          f"{'ok' if step.ok else 'FAIL'} {step.seconds:.1f}s, {step.detail}")
@@ -295,11 +325,13 @@ def main() -> int:
     parser.add_argument("--model-port", type=int, default=0, help="the fake model's port (default: free)")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per agent run")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, requests)")
+    parser.add_argument("--cache", action="store_true",
+                        help="turn llmp's response cache on and run each step a second time")
     args = parser.parse_args()
     agents = [a for a in args.agents.split(",") if a]
     formats = [f for f in args.formats.split(",") if f]
     work = Path(tempfile.mkdtemp(prefix="llmp-agents-"))
-    stack = Stack(work, args.port or free_port(), args.model_port or free_port())
+    stack = Stack(work, args.port or free_port(), args.model_port or free_port(), args.cache)
     rows: list[Row] = []
     try:
         bin_dir = (args.agents_dir or install(work / "agents", agents)) / "node_modules" / ".bin"
@@ -312,8 +344,12 @@ def main() -> int:
                 row = Row(agent, version, fmt)
                 home = work / f"home-{agent}-{fmt}"
                 for kind in ("plain", "tool"):
-                    row.steps[kind] = run_step(agent, bin_dir, stack, fmt, home, kind, args.timeout)
-                    print(f"  {agent} / {fmt} / {kind}: {row.steps[kind].detail}", flush=True)
+                    runs = (False, True) if args.cache else (False,)
+                    for again in runs:
+                        name = f"{kind}-again" if again else kind
+                        row.steps[name] = run_step(agent, bin_dir, stack, fmt, home, kind,
+                                                   args.timeout, again)
+                        print(f"  {agent} / {fmt} / {name}: {row.steps[name].detail}", flush=True)
                 rows.append(row)
     finally:
         stack.stop()
