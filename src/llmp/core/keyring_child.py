@@ -22,8 +22,7 @@ import sys
 import threading
 from collections.abc import Collection
 
-from llmp.core import keyring_store
-from llmp.core.keyring_store import Entry, declared_unsafe, read_here, status
+from llmp.core.keyring_store import Entry, declared_unsafe, read_here, read_with, status
 from llmp.core.own_program import KEYRING_ARGUMENT, own_command
 from llmp.core.process_env import own_binary_environment
 
@@ -37,7 +36,7 @@ _early: tuple[frozenset[str] | None, subprocess.Popen[str]] | None = None
 
 def read_for_this_process() -> None:
     """Every read of the keyring by this process (the daemon) goes through a child from now on."""
-    keyring_store.read_with(read)
+    read_with(read)
 
 
 def read_soon(usernames: Collection[str] | None) -> None:
